@@ -1,0 +1,1082 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lockc's enforcement: BPF programs on LSM hooks that decide, per container,
+ * whether an operation that could escape the container is allowed.
+ *
+ * A task's container is the nearest cgroup (its own, then its ancestors) that
+ * has an entry in the `policies` map. Tasks without one are host tasks and are
+ * never denied anything. `privileged` entries are never denied anything.
+ * Everything else follows the rules in the maps, which user space fills.
+ *
+ * Reading guide: every `return 0` below that is reached by a confined task is
+ * an allow path and carries a comment saying why it is safe.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "lockc_shared.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define EPERM 1
+/* mount(2) flags (uapi/linux/mount.h) */
+#define MS_REMOUNT 32
+#define MS_BIND 4096
+#define MS_MOVE 8192
+#define MS_UNBINDABLE (1 << 17)
+#define MS_PRIVATE (1 << 18)
+#define MS_SLAVE (1 << 19)
+#define MS_SHARED (1 << 20)
+#define MS_PROPAGATION (MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED)
+#define FMODE_READ 0x1
+#define FMODE_WRITE 0x2
+#define S_IFMT 00170000
+#define S_IFBLK 0060000
+#define S_IFCHR 0020000
+#define MINORBITS 20
+#define MINORMASK ((1U << MINORBITS) - 1)
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define AF_PACKET 17
+#define SOCK_RAW 3
+#define SOCK_TYPE_MASK 0xf
+
+/* ---- maps ------------------------------------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LOCKC_MAX_POLICIES);
+	__type(key, __u64); /* cgroup v2 id */
+	__type(value, struct lockc_policy);
+} policies SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LOCKC_MAX_PENDING);
+	__type(key, struct lockc_pending_key);
+	__type(value, struct lockc_policy);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lockc_settings);
+} settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LOCKC_MAX_PATH_RULES);
+	__type(key, struct lockc_path_key);
+	__type(value, struct lockc_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} path_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LOCKC_MAX_FS_RULES);
+	__type(key, __u64); /* superblock magic */
+	__type(value, struct lockc_fs_rule);
+} fs_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LOCKC_MAX_DEV_RULES);
+	__type(key, struct lockc_dev_key);
+	__type(value, struct lockc_rule);
+} dev_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, LOCKC_DEFAULT_RINGBUF_BYTES); /* loader may resize */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lockc_counters);
+} counters SEC(".maps");
+
+/* Per-CPU scratch space: the BPF stack (512 bytes) cannot hold these. LSM
+ * programs do not sleep here and do not nest on one CPU with each other,
+ * except the cgroup_mkdir tracepoint, which has its own buffer. */
+#define LOCKC_FS_WALK_DEPTH 32
+#define LOCKC_SCRATCH_LEN 512
+struct scratch {
+	struct lockc_path_key key;
+	char buf[LOCKC_SCRATCH_LEN];
+	__u64 chain[LOCKC_FS_WALK_DEPTH]; /* dentries, leaf first */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_space SEC(".maps");
+
+struct mkdir_scratch {
+	struct lockc_pending_key name;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mkdir_scratch);
+} mkdir_space SEC(".maps");
+
+static const __u32 zero = 0;
+
+/* v & mask, kept even where the compiler can prove the mask redundant: the
+ * verifier's bounds are often weaker than the compiler's knowledge. */
+#define BOUND(v, mask)                                                         \
+	({                                                                     \
+		__u64 __b = (v);                                               \
+		asm volatile("%[b] &= %[m]" : [b] "+r"(__b) : [m] "i"(mask)); \
+		__b;                                                           \
+	})
+
+/* ---- who is asking ------------------------------------------------------ */
+
+/* The policy of a task: its cgroup's entry, else the nearest ancestor's. */
+struct subject {
+	struct lockc_policy *policy; /* NULL: host task, never confined */
+	__u64 policy_cgroup_id;
+	__u64 cgroup_id;
+};
+
+static __always_inline struct cgroup *task_cgroup(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, cgroups, dfl_cgrp);
+}
+
+static __always_inline void subject_of_cgroup(struct cgroup *cgrp,
+					      struct subject *s)
+{
+	s->policy = NULL;
+	s->policy_cgroup_id = 0;
+	s->cgroup_id = cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
+	for (int i = 0; i < LOCKC_CGROUP_MAX_DEPTH && cgrp; i++) {
+		__u64 id = BPF_CORE_READ(cgrp, kn, id);
+		struct lockc_policy *p = bpf_map_lookup_elem(&policies, &id);
+
+		if (p) {
+			s->policy = p;
+			s->policy_cgroup_id = id;
+			return;
+		}
+		/* `self` is the first member of struct cgroup: its css parent
+		 * pointer is the parent cgroup. */
+		cgrp = (struct cgroup *)BPF_CORE_READ(cgrp, self.parent);
+	}
+}
+
+static __always_inline void current_subject(struct subject *s)
+{
+	subject_of_cgroup(task_cgroup(bpf_get_current_task_btf()), s);
+}
+
+/* Confined: an entry below privileged. The only level that skips checks. */
+static __always_inline bool confined(const struct subject *s)
+{
+	return s->policy && s->policy->level != LOCKC_LEVEL_PRIVILEGED &&
+	       s->policy->level < LOCKC_LEVEL_COUNT;
+}
+
+static __always_inline __u8 level_of(const struct subject *s)
+{
+	__u8 level = s->policy->level;
+
+	/* An out-of-range level (a bug in user space) is treated as the
+	 * strictest level rather than as privileged. */
+	return level < LOCKC_LEVEL_COUNT ? level : LOCKC_LEVEL_RESTRICTED;
+}
+
+/* ---- decisions and events ---------------------------------------------- */
+
+static __always_inline void count(enum lockc_hook hook, bool audit)
+{
+	struct lockc_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (!c || hook >= LOCKC_HOOK_COUNT)
+		return;
+	if (audit)
+		c->audited[hook]++;
+	else
+		c->denied[hook]++;
+}
+
+static __always_inline void count_drop(void)
+{
+	struct lockc_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (c)
+		c->ringbuf_drops++;
+}
+
+/*
+ * Report an operation that the rules deny and return what the hook returns:
+ * -EPERM in enforce mode, 0 in audit mode. `target` is a kernel string or
+ * NULL.
+ */
+static __always_inline int deny(const struct subject *s, enum lockc_hook hook,
+				enum lockc_target_kind kind, const char *target)
+{
+	bool audit = s->policy->mode == LOCKC_MODE_AUDIT;
+	int ret = audit ? 0 : -EPERM;
+	struct lockc_event *e;
+
+	count(hook, audit);
+	if (hook < LOCKC_HOOK_COUNT)
+		__sync_fetch_and_add(&s->policy->decisions[hook], 1);
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop();
+		return ret;
+	}
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = s->cgroup_id;
+	e->policy_cgroup_id = s->policy_cgroup_id;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->hook = hook;
+	e->level = s->policy->level;
+	e->mode = s->policy->mode;
+	e->error = -ret;
+	e->target_kind = kind;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->target[0] = 0;
+	if (target)
+		bpf_probe_read_kernel_str(e->target, sizeof(e->target), target);
+	bpf_ringbuf_submit(e, 0);
+	return ret;
+}
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	return bpf_map_lookup_elem(&scratch_space, &zero);
+}
+
+/* ---- rule lookups ------------------------------------------------------- */
+
+/*
+ * Finish a trie key whose path occupies key->path[0..len): append the '/'
+ * that makes prefixes match whole components only, and set the bit length.
+ * A path that fills the key is left truncated: rules are prefixes, and
+ * they still match its beginning.
+ */
+static __always_inline void finish_key(struct lockc_path_key *key, __u32 space,
+				       __u32 len)
+{
+	key->space = space;
+	/* A round trip through map memory gives the verifier fresh bounds on
+	 * len: the unrolled loops of some callers leave contradictory ones
+	 * (min > max) on paths that cannot happen, and 6.1 rejects pointer
+	 * arithmetic with those. */
+	*(volatile __u32 *)&key->prefixlen = len;
+	len = *(volatile __u32 *)&key->prefixlen;
+	if (len < LOCKC_PATH_LEN) {
+		key->path[len] = '/';
+		len++;
+	} else {
+		len = LOCKC_PATH_LEN;
+	}
+	key->prefixlen = 32 + 8 * len;
+}
+
+static __always_inline bool in_host_netns(void)
+{
+	struct lockc_settings *cfg = bpf_map_lookup_elem(&settings, &zero);
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (!cfg || !cfg->host_netns_ino)
+		return true; /* unknown: fail closed */
+	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) == cfg->host_netns_ino;
+}
+
+static __always_inline __u8 path_rule_deny(struct lockc_path_key *key,
+					   __u8 level, bool *found)
+{
+	struct lockc_rule *r = bpf_map_lookup_elem(&path_rules, key);
+
+	*found = r != NULL;
+	if (!r || level >= LOCKC_LEVEL_COUNT)
+		return 0;
+	if ((r->flags & LOCKC_RULE_UNLESS_OWN_NETNS) && !in_host_netns())
+		return 0; /* the container's own network namespace */
+	return r->deny[level];
+}
+
+/*
+ * Copy a NUL-terminated kernel string into key->path and return its length
+ * (without NUL), or a negative error.
+ */
+static __always_inline long string_key(struct lockc_path_key *key,
+				       const char *str)
+{
+	long n = bpf_probe_read_kernel_str(key->path, sizeof(key->path), str);
+
+	if (n <= 0)
+		return -1;
+	return n - 1;
+}
+
+struct compose_ctx {
+	__u32 pos;   /* bytes written to scratch.buf */
+	__u32 depth; /* dentries in scratch.chain */
+};
+
+/* Appends "/<name>" of the j-th dentry from the top to scratch.buf. */
+static long compose_component(__u32 j, void *data)
+{
+	struct compose_ctx *c = data;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch_space, &zero);
+
+	if (!sc || c->pos >= LOCKC_PATH_LEN || j >= c->depth)
+		return 1;
+	__u32 i = c->depth - 1 - j;
+	struct dentry *cur = (struct dentry *)sc->chain[BOUND(i, LOCKC_FS_WALK_DEPTH - 1)];
+	const unsigned char *name = BPF_CORE_READ(cur, d_name.name);
+	__u32 len = BPF_CORE_READ(cur, d_name.len);
+	__u32 pos = c->pos;
+
+	sc->buf[BOUND(pos, LOCKC_SCRATCH_LEN / 2 - 1)] = '/';
+	pos++;
+	len = BOUND(len, 0xff);
+	bpf_probe_read_kernel(&sc->buf[BOUND(pos, LOCKC_SCRATCH_LEN / 2 - 1)], len, name);
+	c->pos = pos + len;
+	return 0;
+}
+
+/*
+ * The path of a dentry inside its filesystem ("/fs/btrfs/x" for
+ * /sys/fs/btrfs/x), whatever it is mounted on: rules on pseudo filesystems
+ * cannot be dodged by mounting them elsewhere or by chroot. Returns the
+ * length written to key->path or a negative error when the tree is deeper
+ * than we walk (callers deny then).
+ */
+static __always_inline long fs_internal_path(struct scratch *sc,
+					     struct dentry *d)
+{
+	int depth = 0;
+
+	for (int i = 0; i < LOCKC_FS_WALK_DEPTH; i++) {
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+
+		if (!parent || parent == d)
+			break;
+		sc->chain[i] = (__u64)d;
+		depth = i + 1;
+		d = parent;
+		if (i == LOCKC_FS_WALK_DEPTH - 1) {
+			parent = BPF_CORE_READ(d, d_parent);
+			if (parent && parent != d)
+				return -1; /* deeper than we walk */
+		}
+	}
+
+	struct compose_ctx c = {.pos = 0, .depth = depth};
+
+	/* bpf_loop: the verifier checks the step once, not once per level
+	 * of two nested loops. */
+	bpf_loop(depth, compose_component, &c, 0);
+	__u32 pos = c.pos;
+
+	if (pos > LOCKC_PATH_LEN)
+		pos = LOCKC_PATH_LEN;
+	bpf_probe_read_kernel(sc->key.path, sizeof(sc->key.path), sc->buf);
+	return pos;
+}
+
+/* ---- cgroup creation: confined before the first instruction ------------ */
+
+static __always_inline bool name_matches(const char *name, __u32 len,
+					 const struct lockc_name_pattern *p)
+{
+	__u32 plen = 0, slen = 0;
+
+	if (!p->prefix[0])
+		return false; /* an empty pattern would match every cgroup */
+	for (int i = 0; i < LOCKC_PATTERN_PREFIX_LEN; i++) {
+		if (!p->prefix[i])
+			break;
+		if (i >= len || name[i & (LOCKC_CGROUP_NAME_LEN - 1)] != p->prefix[i])
+			return false;
+		plen++;
+	}
+	for (int i = 0; i < LOCKC_PATTERN_SUFFIX_LEN; i++) {
+		if (!p->suffix[i])
+			break;
+		slen++;
+	}
+	if (plen + slen > len)
+		return false;
+	for (int i = 0; i < LOCKC_PATTERN_SUFFIX_LEN; i++) {
+		if (i >= slen)
+			break;
+		__u32 at = len - slen + i;
+
+		if (name[at & (LOCKC_CGROUP_NAME_LEN - 1)] != p->suffix[i])
+			return false;
+	}
+	return true;
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	struct mkdir_scratch *sc = bpf_map_lookup_elem(&mkdir_space, &zero);
+	struct lockc_settings *cfg = bpf_map_lookup_elem(&settings, &zero);
+	struct subject parent;
+	__u64 id;
+
+	if (!sc || !cfg)
+		return 0;
+
+	/* A cgroup inside a container inherits the container's entry: never
+	 * give it one of its own here, or a container could weaken itself by
+	 * creating a cgroup with a registered or container-like name. */
+	subject_of_cgroup((struct cgroup *)BPF_CORE_READ(cgrp, self.parent),
+			  &parent);
+	if (parent.policy)
+		return 0;
+
+	__builtin_memset(sc->name.name, 0, sizeof(sc->name.name));
+	long n = bpf_probe_read_kernel_str(sc->name.name, sizeof(sc->name.name),
+					   BPF_CORE_READ(cgrp, kn, name));
+	if (n <= 1)
+		return 0;
+	id = BPF_CORE_READ(cgrp, kn, id);
+
+	struct lockc_policy *want = bpf_map_lookup_elem(&pending, &sc->name);
+
+	if (want) {
+		struct lockc_policy p = *want;
+
+		p.origin = LOCKC_ORIGIN_PENDING;
+		bpf_map_update_elem(&policies, &id, &p, BPF_ANY);
+		/* One-shot: the name belongs to this cgroup now. */
+		bpf_map_delete_elem(&pending, &sc->name);
+		return 0;
+	}
+
+	__u32 len = n - 1;
+	__u8 count = cfg->pattern_count;
+
+	for (int i = 0; i < LOCKC_MAX_PATTERNS; i++) {
+		if (i >= count)
+			break;
+		if (!name_matches(sc->name.name, len, &cfg->patterns[i]))
+			continue;
+		struct lockc_policy p = {
+			.level = cfg->default_level,
+			.mode = cfg->default_mode,
+			.phase = LOCKC_PHASE_SETUP,
+			.origin = LOCKC_ORIGIN_PATTERN,
+		};
+		/* BPF_NOEXIST: an entry user space registered first wins. */
+		bpf_map_update_elem(&policies, &id, &p, BPF_NOEXIST);
+		return 0;
+	}
+	return 0;
+}
+
+/* A removed cgroup's entry can never match again (ids are not reused):
+ * drop it so the map holds live containers only. */
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(lockc_cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+	__u64 id = BPF_CORE_READ(cgrp, kn, id);
+
+	bpf_map_delete_elem(&policies, &id);
+	return 0;
+}
+
+/* ---- container life cycle ------------------------------------------------ */
+
+/* pivot_root(2) is the runtime entering the container's root filesystem. */
+SEC("lsm/sb_pivotroot")
+int BPF_PROG(lockc_sb_pivotroot, const struct path *old_path,
+	     const struct path *new_path)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	if (s.policy->phase == LOCKC_PHASE_RUNNING) {
+		/* A running restricted container may not rearrange its mounts;
+		 * baseline may (it only reaches what it already sees). */
+		if (level_of(&s) == LOCKC_LEVEL_RESTRICTED)
+			return deny(&s, LOCKC_HOOK_SB_PIVOTROOT, LOCKC_TARGET_NONE, NULL);
+		return 0;
+	}
+	s.policy->phase = LOCKC_PHASE_PIVOTED;
+	return 0; /* the runtime's own pivot during setup */
+}
+
+/* runc --no-pivot moves the rootfs and chroots instead of pivot_root. */
+SEC("lsm/path_chroot")
+int BPF_PROG(lockc_path_chroot, const struct path *path)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (confined(&s) && s.policy->phase == LOCKC_PHASE_SETUP)
+		s.policy->phase = LOCKC_PHASE_PIVOTED;
+	/* chroot itself is allowed: it only narrows what a task sees. */
+	return 0;
+}
+
+/* The first exec after the pivot is the container's own program. */
+SEC("lsm/bprm_committed_creds")
+int BPF_PROG(lockc_bprm_committed_creds, struct linux_binprm *bprm)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (s.policy && s.policy->phase == LOCKC_PHASE_PIVOTED)
+		s.policy->phase = LOCKC_PHASE_RUNNING;
+	return 0;
+}
+
+/* ---- mounts --------------------------------------------------------------- */
+
+/* True when the string has a ".." component: the kernel would resolve it,
+ * so prefix rules on the string would mean nothing. */
+static __always_inline bool has_dotdot(const char *p, long len)
+{
+	for (int i = 0; i + 2 < LOCKC_PATH_LEN; i++) {
+		if (i + 1 >= len)
+			break;
+		if (p[i] != '.' || p[i + 1] != '.')
+			continue;
+		bool start = i == 0 || p[(i - 1) & 0xff] == '/';
+		bool end = i + 2 >= len || p[(i + 2) & 0xff] == '/';
+
+		if (start && end)
+			return true;
+	}
+	return false;
+}
+
+SEC("lsm/sb_mount")
+int BPF_PROG(lockc_sb_mount, const char *dev_name, const struct path *path,
+	     const char *type, unsigned long flags, void *data)
+{
+	struct subject s;
+	struct scratch *sc;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	__u8 level = level_of(&s);
+
+	if (level == LOCKC_LEVEL_RESTRICTED && s.policy->phase == LOCKC_PHASE_RUNNING)
+		return deny(&s, LOCKC_HOOK_SB_MOUNT, LOCKC_TARGET_PATH, dev_name);
+
+	/* Remounts change flags of mounts the task already has, propagation
+	 * changes their sharing; MS_MOVE moves a mount inside the task's own
+	 * namespace. None of them brings anything new into view. */
+	if (flags & (MS_REMOUNT | MS_MOVE))
+		return 0;
+	if (!(flags & MS_BIND))
+		/* A propagation change or a new filesystem: new superblocks are
+		 * checked in sb_kern_mount, which sees the real fs type. */
+		return 0;
+
+	/* A bind mount. */
+	sc = get_scratch();
+	if (!sc || !dev_name)
+		return deny(&s, LOCKC_HOOK_SB_MOUNT, LOCKC_TARGET_PATH, dev_name);
+	long len = string_key(&sc->key, dev_name);
+
+	if (len <= 0 || sc->key.path[0] != '/' || has_dotdot(sc->key.path, len))
+		return deny(&s, LOCKC_HOOK_SB_MOUNT, LOCKC_TARGET_PATH, dev_name);
+	/* Once the container has entered its root filesystem, a source names
+	 * something the container already sees (its rootfs, its vetted
+	 * volumes, its own proc and sysfs whose files are decided by their
+	 * in-filesystem paths); magic links to other tasks' roots pass the
+	 * ptrace hook. runc binds /proc/bus & co. onto themselves then. */
+	if (s.policy->phase != LOCKC_PHASE_SETUP)
+		return 0;
+	/* During setup the runtime still sees the host: the source must be
+	 * under an allowed prefix (runtime storage, volumes). */
+	finish_key(&sc->key, LOCKC_SPACE_MOUNT_SOURCE, len);
+
+	bool found;
+	__u8 d = path_rule_deny(&sc->key, level, &found);
+
+	if (!found || d)
+		return deny(&s, LOCKC_HOOK_SB_MOUNT, LOCKC_TARGET_PATH, dev_name);
+	return 0; /* source under an allow-listed prefix (runtime storage...) */
+}
+
+/* Every new superblock, from mount(2) or fsconfig(2): the real fs type. */
+SEC("lsm/sb_kern_mount")
+int BPF_PROG(lockc_sb_kern_mount, const struct super_block *sb)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	__u8 level = level_of(&s);
+	const char *fstype = BPF_CORE_READ(sb, s_type, name);
+
+	/* A running restricted container's mount(2) was decided in sb_mount
+	 * already; through fsconfig(2) it can only get a detached tree, which
+	 * move_mount keeps detached. Both paths meet the type rules here. */
+	/* Block-device filesystems expose the host's disks. */
+	if (BPF_CORE_READ(sb, s_bdev))
+		return deny(&s, LOCKC_HOOK_SB_KERN_MOUNT, LOCKC_TARGET_FS_TYPE, fstype);
+
+	__u64 magic = BPF_CORE_READ(sb, s_magic);
+	struct lockc_fs_rule *r = bpf_map_lookup_elem(&fs_rules, &magic);
+
+	if (!r || r->mount_deny[level & 3])
+		return deny(&s, LOCKC_HOOK_SB_KERN_MOUNT, LOCKC_TARGET_FS_TYPE, fstype);
+	return 0; /* an allow-listed fs type (proc, sysfs, tmpfs, ...) */
+}
+
+/* move_mount(2) attaches detached trees (open_tree, fsmount). runc 1.1 and
+ * the engines of Debian 12 do not use it; deny it to confined containers
+ * rather than reason about detached trees of unknown origin. */
+SEC("lsm/move_mount")
+int BPF_PROG(lockc_move_mount, const struct path *from_path,
+	     const struct path *to_path)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny(&s, LOCKC_HOOK_MOVE_MOUNT, LOCKC_TARGET_NONE, NULL);
+}
+
+/* ---- file opens ------------------------------------------------------------ */
+
+static __always_inline int deny_open(const struct subject *s,
+				     enum lockc_target_kind kind,
+				     struct scratch *sc)
+{
+	/* sc->buf holds the target text, NUL terminated by the callers. */
+	return deny(s, LOCKC_HOOK_FILE_OPEN, kind, sc->buf);
+}
+
+static __always_inline int check_device(const struct subject *s, __u8 level,
+					struct inode *inode, __u32 access,
+					struct scratch *sc)
+{
+	umode_t mode = BPF_CORE_READ(inode, i_mode);
+	__u32 type;
+
+	if ((mode & S_IFMT) == S_IFBLK)
+		type = LOCKC_DEV_BLOCK;
+	else if ((mode & S_IFMT) == S_IFCHR)
+		type = LOCKC_DEV_CHAR;
+	else
+		return 0; /* not a device node */
+
+	dev_t rdev = BPF_CORE_READ(inode, i_rdev);
+	struct lockc_dev_key k = {
+		.type = type, .major = rdev >> MINORBITS, .minor = rdev & MINORMASK};
+	struct lockc_rule *r = bpf_map_lookup_elem(&dev_rules, &k);
+
+	if (!r) {
+		k.minor = LOCKC_DEV_ANY;
+		r = bpf_map_lookup_elem(&dev_rules, &k);
+	}
+	if (!r) {
+		k.major = LOCKC_DEV_ANY;
+		r = bpf_map_lookup_elem(&dev_rules, &k);
+	}
+	if (!r || !(r->deny[level & 3] & access))
+		return 0; /* no rule denies this device */
+
+	__u64 args[2] = {rdev >> MINORBITS, rdev & MINORMASK};
+
+	if (type == LOCKC_DEV_BLOCK)
+		bpf_snprintf(sc->buf, 32, "b %u:%u", args, sizeof(args));
+	else
+		bpf_snprintf(sc->buf, 32, "c %u:%u", args, sizeof(args));
+	return deny_open(s, LOCKC_TARGET_DEVICE, sc);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(lockc_file_open, struct file *file)
+{
+	struct subject s;
+	struct scratch *sc;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	__u8 level = level_of(&s);
+	sc = get_scratch();
+	if (!sc)
+		return deny(&s, LOCKC_HOOK_FILE_OPEN, LOCKC_TARGET_NONE, NULL);
+
+	fmode_t fmode = BPF_CORE_READ(file, f_mode);
+	__u32 access = 0;
+
+	if (fmode & FMODE_READ)
+		access |= LOCKC_ACCESS_READ;
+	if (fmode & FMODE_WRITE)
+		access |= LOCKC_ACCESS_WRITE;
+	if (!access)
+		/* O_PATH and similar: no data can be read or written. */
+		access = LOCKC_ACCESS_READ;
+
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	int ret = check_device(&s, level, inode, access, sc);
+
+	if (ret)
+		return ret;
+
+	/* Filesystem rules, by superblock magic. */
+	__u64 magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	struct lockc_fs_rule *fr = bpf_map_lookup_elem(&fs_rules, &magic);
+
+	if (fr && (fr->flags & LOCKC_FS_OPEN_BY_PATH)) {
+		long len = fs_internal_path(sc, BPF_CORE_READ(file, f_path.dentry));
+		const char *fstype = BPF_CORE_READ(inode, i_sb, s_type, name);
+
+		if (len < 0) {
+			/* Deeper than we walk: we cannot tell, so deny. */
+			bpf_probe_read_kernel_str(sc->buf, 64, fstype);
+			return deny_open(&s, LOCKC_TARGET_FS_TYPE, sc);
+		}
+		finish_key(&sc->key, (__u32)magic, len);
+		bool found;
+		__u8 d = path_rule_deny(&sc->key, level, &found);
+
+		if (d & access) {
+			/* Report "<fstype>:<path>" */
+			long n = bpf_probe_read_kernel_str(sc->buf, 32, fstype);
+
+			if (n <= 0)
+				n = 1;
+			__u32 at = BOUND(n - 1, 31);
+			sc->buf[at] = ':';
+			bpf_probe_read_kernel_str(&sc->buf[BOUND(at + 1, 31)],
+						  LOCKC_PATH_LEN, sc->key.path);
+			/* Drop the '/' the key appended. */
+			if (len < LOCKC_PATH_LEN)
+				sc->buf[BOUND(at + 1 + len, LOCKC_SCRATCH_LEN - 1)] = 0;
+			return deny_open(&s, LOCKC_TARGET_FS_PATH, sc);
+		}
+	} else if (fr && (fr->open_deny[level & 3] & access)) {
+		bpf_probe_read_kernel_str(sc->buf, 64,
+					  BPF_CORE_READ(inode, i_sb, s_type, name));
+		return deny_open(&s, LOCKC_TARGET_FS_TYPE, sc);
+	}
+
+	/* Paths as the container sees them (e.g. service-account tokens). */
+	long n = bpf_d_path((struct path *)&file->f_path, sc->buf, LOCKC_SCRATCH_LEN);
+
+	if (n <= 0)
+		/* Longer than 512 bytes: only the rules of this space are
+		 * skipped; device and filesystem rules above still applied. */
+		return 0;
+	bpf_probe_read_kernel(sc->key.path, sizeof(sc->key.path), sc->buf);
+	n--; /* without NUL */
+	finish_key(&sc->key, LOCKC_SPACE_OPEN_PATH, n > LOCKC_PATH_LEN ? LOCKC_PATH_LEN : n);
+	bool found;
+	__u8 d = path_rule_deny(&sc->key, level, &found);
+
+	if (d & access)
+		return deny_open(&s, LOCKC_TARGET_PATH, sc);
+	return 0; /* no rule denies this file */
+}
+
+/* ---- kernel interfaces a container never needs ------------------------ */
+
+SEC("lsm/syslog")
+int BPF_PROG(lockc_syslog, int type)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny(&s, LOCKC_HOOK_SYSLOG, LOCKC_TARGET_NONE, NULL);
+}
+
+SEC("lsm/kernel_read_file")
+int BPF_PROG(lockc_kernel_read_file, struct file *file,
+	     enum kernel_read_file_id id, bool contents)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	/* Modules, kexec images, policies, firmware, certificates: a
+	 * container has no business feeding any of them to the kernel. */
+	return deny(&s, LOCKC_HOOK_KERNEL_MODULE, LOCKC_TARGET_NONE, NULL);
+}
+
+SEC("lsm/kernel_load_data")
+int BPF_PROG(lockc_kernel_load_data, enum kernel_load_data_id id, bool contents)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny(&s, LOCKC_HOOK_KERNEL_MODULE, LOCKC_TARGET_NONE, NULL);
+}
+
+/* Automatic module loading on behalf of a container (e.g. socket(AF_X))
+ * widens the kernel's attack surface. */
+SEC("lsm/kernel_module_request")
+int BPF_PROG(lockc_kernel_module_request, char *kmod_name)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny(&s, LOCKC_HOOK_KERNEL_MODULE, LOCKC_TARGET_OTHER, kmod_name);
+}
+
+/* bpf(2) would reach lockc's own maps and programs. */
+SEC("lsm/bpf")
+int BPF_PROG(lockc_bpf, int cmd, union bpf_attr *attr, unsigned int size)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny(&s, LOCKC_HOOK_BPF, LOCKC_TARGET_NONE, NULL);
+}
+
+SEC("lsm/perf_event_open")
+int BPF_PROG(lockc_perf_event_open, struct perf_event_attr *attr, int type)
+{
+	struct subject s;
+
+	/* One perf_event_open(2) asks again with PERF_SECURITY_CPU, _KERNEL
+	 * or _TRACEPOINT after PERF_SECURITY_OPEN (0); deciding once per call
+	 * is enough, and the first question already covers the call. */
+	if (type != 0)
+		return 0;
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny(&s, LOCKC_HOOK_PERF_EVENT, LOCKC_TARGET_NONE, NULL);
+}
+
+/* ---- the container boundary between tasks ------------------------------ */
+
+/* Report the other task as "pid <n> <comm>". */
+static __always_inline int deny_task(const struct subject *s,
+				     enum lockc_hook hook,
+				     struct task_struct *other)
+{
+	struct scratch *sc = get_scratch();
+
+	if (!sc)
+		return deny(s, hook, LOCKC_TARGET_NONE, NULL);
+	char comm[LOCKC_COMM_LEN];
+
+	BPF_CORE_READ_STR_INTO(&comm, other, comm);
+	__u64 args[2] = {BPF_CORE_READ(other, tgid), (__u64)comm};
+
+	bpf_snprintf(sc->buf, 64, "pid %u %s", args, sizeof(args));
+	return deny(s, hook, LOCKC_TARGET_TASK, sc->buf);
+}
+
+/* A confined task may only reach tasks of its own container. */
+static __always_inline int check_other_task(enum lockc_hook hook,
+					    struct task_struct *other)
+{
+	struct subject s, o;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	subject_of_cgroup(task_cgroup(other), &o);
+	if (o.policy && o.policy_cgroup_id == s.policy_cgroup_id)
+		return 0; /* same container */
+	return deny_task(&s, hook, other);
+}
+
+/* Also guards /proc/<pid>/{root,cwd,mem,environ,ns/...} of other tasks. */
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(lockc_ptrace_access_check, struct task_struct *child,
+	     unsigned int mode)
+{
+	return check_other_task(LOCKC_HOOK_PTRACE, child);
+}
+
+SEC("lsm/ptrace_traceme")
+int BPF_PROG(lockc_ptrace_traceme, struct task_struct *parent)
+{
+	return check_other_task(LOCKC_HOOK_PTRACE, parent);
+}
+
+SEC("lsm/task_kill")
+int BPF_PROG(lockc_task_kill, struct task_struct *p,
+	     struct kernel_siginfo *info, int sig, const struct cred *cred)
+{
+	return check_other_task(LOCKC_HOOK_TASK_KILL, p);
+}
+
+/* Connecting to a container engine's socket means starting containers of
+ * any level. The listener's address is the name the host bound it to. */
+SEC("lsm/unix_stream_connect")
+int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other,
+	     struct sock *newsk)
+{
+	struct subject s;
+	struct scratch *sc;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	sc = get_scratch();
+	if (!sc)
+		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL);
+
+	struct unix_address *addr = BPF_CORE_READ((struct unix_sock *)other, addr);
+
+	if (!addr)
+		return 0; /* unbound listener: no name a rule could match */
+	int alen = BPF_CORE_READ(addr, len);
+	/* sun_path starts after sun_family (2 bytes). */
+	int plen = alen - 2;
+	const char *sun_path = (const char *)addr->name[0].sun_path;
+
+	if (plen <= 0)
+		return 0; /* unnamed socket */
+	if (plen > LOCKC_PATH_LEN - 1)
+		plen = LOCKC_PATH_LEN - 1;
+	__u32 len;
+	char first = 0;
+
+	bpf_probe_read_kernel(&first, 1, sun_path);
+	if (first == 0) {
+		/* Abstract socket: shown and matched as "@name". */
+		bpf_probe_read_kernel(sc->key.path, BOUND(plen, 0xff), sun_path);
+		sc->key.path[0] = '@';
+		len = plen;
+	} else {
+		/* The kernel stores bound paths NUL terminated. */
+		long n = bpf_probe_read_kernel_str(sc->key.path, sizeof(sc->key.path),
+						   sun_path);
+
+		len = n > 0 ? n - 1 : 0;
+		if (len > (__u32)plen)
+			len = plen;
+	}
+	bpf_probe_read_kernel(sc->buf, LOCKC_PATH_LEN, sc->key.path);
+	sc->buf[BOUND(len, 0xff)] = 0;
+	finish_key(&sc->key, LOCKC_SPACE_UNIX_SOCKET, len);
+	bool found;
+	__u8 d = path_rule_deny(&sc->key, level_of(&s), &found);
+
+	if (d)
+		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_SOCKET, sc->buf);
+	return 0; /* not a listed engine socket */
+}
+
+/* ---- restricted only -------------------------------------------------------- */
+
+static __always_inline bool restricted(const struct subject *s)
+{
+	return confined(s) && level_of(s) == LOCKC_LEVEL_RESTRICTED;
+}
+
+static __always_inline bool cred_is_root(const struct cred *c)
+{
+	return BPF_CORE_READ(c, uid.val) == 0 || BPF_CORE_READ(c, euid.val) == 0 ||
+	       BPF_CORE_READ(c, suid.val) == 0;
+}
+
+/* setuid(2) and friends: a non-root task may not become root. Dropping
+ * root (runc switching to the container's user) stays allowed. */
+SEC("lsm/task_fix_setuid")
+int BPF_PROG(lockc_task_fix_setuid, struct cred *new, const struct cred *old,
+	     int flags)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!restricted(&s))
+		return 0; /* only restricted forbids this */
+	if (cred_is_root(old))
+		return 0; /* root already: not a gain */
+	if (cred_is_root(new) || BPF_CORE_READ(new, fsuid.val) == 0)
+		return deny(&s, LOCKC_HOOK_SETUID, LOCKC_TARGET_NONE, NULL);
+	return 0; /* a change between non-root ids */
+}
+
+/* exec of a setuid-root binary by a non-root task. */
+SEC("lsm/bprm_creds_from_file")
+int BPF_PROG(lockc_bprm_creds_from_file, struct linux_binprm *bprm,
+	     struct file *file)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!restricted(&s))
+		return 0; /* only restricted forbids this */
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *old = BPF_CORE_READ(task, cred);
+
+	if (cred_is_root(old))
+		return 0; /* root already: not a gain */
+	if (BPF_CORE_READ(bprm, cred, euid.val) != 0)
+		return 0; /* the exec does not make it root */
+	return deny(&s, LOCKC_HOOK_EXEC_SETUID, LOCKC_TARGET_PATH,
+		    BPF_CORE_READ(bprm, filename));
+}
+
+SEC("lsm/userns_create")
+int BPF_PROG(lockc_userns_create, const struct cred *cred)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!restricted(&s))
+		return 0; /* only restricted forbids this */
+	return deny(&s, LOCKC_HOOK_USERNS_CREATE, LOCKC_TARGET_NONE, NULL);
+}
+
+SEC("lsm/socket_create")
+int BPF_PROG(lockc_socket_create, int family, int type, int protocol, int kern)
+{
+	struct subject s;
+
+	if (kern)
+		return 0; /* the kernel's own sockets */
+	current_subject(&s);
+	if (!restricted(&s))
+		return 0; /* only restricted forbids this */
+	bool raw = (type & SOCK_TYPE_MASK) == SOCK_RAW &&
+		   (family == AF_INET || family == AF_INET6);
+
+	if (family == AF_PACKET || raw) {
+		struct scratch *sc = get_scratch();
+
+		if (!sc)
+			return deny(&s, LOCKC_HOOK_SOCKET_CREATE, LOCKC_TARGET_NONE, NULL);
+		__u64 args[2] = {family, type};
+
+		bpf_snprintf(sc->buf, 64, "family %d type %d", args, sizeof(args));
+		return deny(&s, LOCKC_HOOK_SOCKET_CREATE, LOCKC_TARGET_OTHER, sc->buf);
+	}
+	return 0; /* ordinary sockets */
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the BPF programs and user space share: enums, map keys and values,
+ * the event layout. One definition, included by lockc.bpf.c (with vmlinux.h
+ * providing the __u* types) and by the C++ enforcer (with <linux/types.h>).
+ */
+#ifndef LOCKC_SHARED_H
+#define LOCKC_SHARED_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Bumped whenever a map layout or a program's contract changes: a loader
+ * only reuses pinned objects of the same ABI. */
+#define LOCKC_ABI_VERSION 1
+
+/* Policy levels, ordered from weakest to strictest. */
+enum lockc_level {
+	LOCKC_LEVEL_PRIVILEGED = 0,
+	LOCKC_LEVEL_BASELINE = 1,
+	LOCKC_LEVEL_RESTRICTED = 2,
+	LOCKC_LEVEL_COUNT = 3,
+};
+
+enum lockc_mode {
+	LOCKC_MODE_ENFORCE = 0, /* deny with EPERM and report */
+	LOCKC_MODE_AUDIT = 1,   /* allow and report */
+	LOCKC_MODE_COUNT = 2,
+};
+
+/* Life cycle of a container, for rules that only apply once it runs. */
+enum lockc_phase {
+	LOCKC_PHASE_SETUP = 0,   /* runtime is still building the container */
+	LOCKC_PHASE_PIVOTED = 1, /* pivot_root/chroot into the rootfs done */
+	LOCKC_PHASE_RUNNING = 2, /* the container's own program was exec'd */
+};
+
+/* How an entry came to be (reported, never used for decisions). */
+enum lockc_origin {
+	LOCKC_ORIGIN_REGISTERED = 0, /* user space put it there */
+	LOCKC_ORIGIN_PENDING = 1,    /* pending name matched at cgroup_mkdir */
+	LOCKC_ORIGIN_PATTERN = 2,    /* container-like name, default level */
+};
+
+/* Every place a decision is made. Keep lockc::hook_name() in sync. */
+enum lockc_hook {
+	LOCKC_HOOK_SB_MOUNT = 0,      /* mount(2): bind sources, flags */
+	LOCKC_HOOK_SB_KERN_MOUNT,     /* new superblock: fs type, block dev */
+	LOCKC_HOOK_MOVE_MOUNT,        /* move_mount(2) of detached trees */
+	LOCKC_HOOK_SB_PIVOTROOT,      /* pivot_root(2) once running */
+	LOCKC_HOOK_FILE_OPEN,         /* sensitive files, pseudo fs, devices */
+	LOCKC_HOOK_SYSLOG,            /* dmesg, /dev/kmsg */
+	LOCKC_HOOK_KERNEL_MODULE,     /* init_module, finit_module, kexec */
+	LOCKC_HOOK_BPF,               /* bpf(2) */
+	LOCKC_HOOK_PERF_EVENT,        /* perf_event_open(2) */
+	LOCKC_HOOK_PTRACE,            /* ptrace and /proc/<pid> access */
+	LOCKC_HOOK_TASK_KILL,         /* signals across the boundary */
+	LOCKC_HOOK_UNIX_CONNECT,      /* container-engine sockets */
+	LOCKC_HOOK_SETUID,            /* setuid(2) family to root */
+	LOCKC_HOOK_EXEC_SETUID,       /* exec of a setuid-root binary */
+	LOCKC_HOOK_USERNS_CREATE,     /* new user namespaces */
+	LOCKC_HOOK_SOCKET_CREATE,     /* raw and packet sockets */
+	LOCKC_HOOK_COUNT,
+};
+
+/* What an event's target string holds. */
+enum lockc_target_kind {
+	LOCKC_TARGET_NONE = 0,
+	LOCKC_TARGET_PATH = 1,    /* a path as the container sees it */
+	LOCKC_TARGET_FS_PATH = 2, /* "<fstype>:<path inside that fs>" */
+	LOCKC_TARGET_FS_TYPE = 3,
+	LOCKC_TARGET_DEVICE = 4,  /* "c 1:1" / "b 8:0" */
+	LOCKC_TARGET_SOCKET = 5,  /* unix socket address, '@' = abstract */
+	LOCKC_TARGET_TASK = 6,    /* "pid <n> <comm>" */
+	LOCKC_TARGET_OTHER = 7,   /* hook-specific text, e.g. "cmd 5" */
+};
+
+/* Access bits in rule deny masks. */
+#define LOCKC_ACCESS_READ 0x1
+#define LOCKC_ACCESS_WRITE 0x2
+#define LOCKC_ACCESS_ALL (LOCKC_ACCESS_READ | LOCKC_ACCESS_WRITE)
+
+/* ---- policy entries: cgroup v2 id -> policy --------------------------- */
+struct lockc_policy {
+	__u8 level;  /* enum lockc_level */
+	__u8 mode;   /* enum lockc_mode */
+	__u8 phase;  /* enum lockc_phase, advanced by the programs */
+	__u8 origin; /* enum lockc_origin */
+	__u32 pad;
+	/* Decisions (deny or audit) taken for this entry, per hook. */
+	__u64 decisions[LOCKC_HOOK_COUNT];
+};
+
+#define LOCKC_MAX_POLICIES 65536
+#define LOCKC_MAX_PENDING 4096
+#define LOCKC_CGROUP_NAME_LEN 128
+/* How far up the cgroup tree an entry is looked for. */
+#define LOCKC_CGROUP_MAX_DEPTH 16
+
+struct lockc_pending_key {
+	char name[LOCKC_CGROUP_NAME_LEN]; /* cgroup directory name, NUL padded */
+};
+
+/* ---- global settings ---------------------------------------------------- */
+#define LOCKC_MAX_PATTERNS 16
+#define LOCKC_PATTERN_PREFIX_LEN 32
+#define LOCKC_PATTERN_SUFFIX_LEN 16
+
+/* A container-like cgroup name: starts with prefix and ends with suffix. */
+struct lockc_name_pattern {
+	char prefix[LOCKC_PATTERN_PREFIX_LEN];
+	char suffix[LOCKC_PATTERN_SUFFIX_LEN];
+};
+
+struct lockc_settings {
+	__u32 abi_version;
+	__u8 default_level;
+	__u8 default_mode;
+	__u8 pattern_count;
+	__u8 pad;
+	/* Inode number of the host's network namespace (dynamic before 6.x);
+	 * 0 = unknown, and then every task counts as in the host's. */
+	__u32 host_netns_ino;
+	struct lockc_name_pattern patterns[LOCKC_MAX_PATTERNS];
+};
+
+/* ---- rules -------------------------------------------------------------- */
+/*
+ * One longest-prefix-match trie holds every path-like rule. The first 32 bits
+ * of the key select a space; the rest is the path with a '/' appended, so the
+ * rule "/sys/" matches "/sys" and "/sys/x" but not "/sysfoo".
+ */
+enum lockc_rule_space {
+	LOCKC_SPACE_OPEN_PATH = 1,    /* file opens, path as the container sees it */
+	LOCKC_SPACE_MOUNT_SOURCE = 2, /* bind-mount sources */
+	LOCKC_SPACE_UNIX_SOCKET = 3,  /* unix socket addresses */
+	/* Any other value is a filesystem magic: paths inside that fs. */
+};
+
+#define LOCKC_PATH_LEN 248 /* 4 + 248 bytes: the trie's 256-byte data limit */
+
+struct lockc_path_key {
+	__u32 prefixlen; /* in bits, counting space and path */
+	__u32 space;
+	char path[LOCKC_PATH_LEN];
+};
+
+/* Per level, the access kinds that are denied (LOCKC_ACCESS_*); for mount
+ * sources and sockets any non-zero value denies. */
+struct lockc_rule {
+	__u8 deny[LOCKC_LEVEL_COUNT];
+	__u8 flags; /* LOCKC_RULE_* */
+};
+
+/* The rule denies only tasks in the host's (initial) network namespace:
+ * /proc/sys/net is per network namespace, and runtimes set a container's
+ * own net sysctls (Docker: net.ipv4.ip_unprivileged_port_start). */
+#define LOCKC_RULE_UNLESS_OWN_NETNS 0x1
+
+
+/* Filesystem rules keyed by superblock magic. A filesystem without a rule
+ * may be opened but not mounted by confined levels. */
+#define LOCKC_FS_OPEN_BY_PATH 0x1 /* decide opens from the trie (space=magic) */
+struct lockc_fs_rule {
+	__u8 open_deny[LOCKC_LEVEL_COUNT];  /* access bits; unless OPEN_BY_PATH */
+	__u8 mount_deny[LOCKC_LEVEL_COUNT]; /* non-zero: may not be mounted */
+	__u8 flags;
+	__u8 pad;
+};
+
+#define LOCKC_MAX_FS_RULES 64
+#define LOCKC_MAX_PATH_RULES 1024
+#define LOCKC_MAX_DEV_RULES 64
+
+#define LOCKC_DEV_CHAR 1
+#define LOCKC_DEV_BLOCK 2
+#define LOCKC_DEV_ANY 0xffffffffu /* wildcard major or minor */
+
+struct lockc_dev_key {
+	__u32 type; /* LOCKC_DEV_* */
+	__u32 major;
+	__u32 minor;
+};
+
+/* ---- events and counters ------------------------------------------------ */
+#define LOCKC_COMM_LEN 16
+#define LOCKC_TARGET_LEN 256
+
+struct lockc_event {
+	__u64 time_ns;          /* CLOCK_BOOTTIME */
+	__u64 cgroup_id;        /* the task's own cgroup */
+	__u64 policy_cgroup_id; /* the cgroup whose entry decided */
+	__u32 pid;              /* thread group id, as user space knows it */
+	__u32 tid;
+	__u32 uid;
+	__u16 hook;  /* enum lockc_hook */
+	__u8 level;  /* enum lockc_level */
+	__u8 mode;   /* enum lockc_mode */
+	__s32 error; /* errno returned to the caller; 0 when audited */
+	__u32 target_kind; /* enum lockc_target_kind */
+	char comm[LOCKC_COMM_LEN];
+	char target[LOCKC_TARGET_LEN];
+};
+
+#define LOCKC_DEFAULT_RINGBUF_BYTES (256 * 1024)
+
+struct lockc_counters {
+	__u64 denied[LOCKC_HOOK_COUNT];  /* enforce-mode denials */
+	__u64 audited[LOCKC_HOOK_COUNT]; /* audit-mode would-be denials */
+	__u64 ringbuf_drops;             /* events lost: ring buffer full */
+};
+
+#endif /* LOCKC_SHARED_H */

@@ -1,0 +1,68 @@
+#include "cgroup.hpp"
+
+#include "error.hpp"
+
+#include <fcntl.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace lockc {
+
+std::uint64_t cgroup_id(const std::filesystem::path &path) {
+    // cgroup2 (kernfs) file handles are the 64-bit node id.
+    alignas(file_handle) std::array<unsigned char, sizeof(file_handle) + 8> buf{};
+    auto *handle = reinterpret_cast<file_handle *>(buf.data());
+    handle->handle_bytes = 8;
+    int mount_id = 0;
+    if (::name_to_handle_at(AT_FDCWD, path.c_str(), handle, &mount_id, 0) != 0) {
+        if (errno == EOVERFLOW || errno == EOPNOTSUPP) {
+            // A longer handle than 8 bytes, or none: another filesystem.
+            throw Error(ErrorKind::InvalidArgument,
+                        path.string() + " is not a cgroup v2 directory");
+        }
+        throw_system("cannot get the cgroup id of " + path.string(), errno);
+    }
+    if (handle->handle_bytes != sizeof(std::uint64_t)) {
+        throw Error(ErrorKind::InvalidArgument, path.string() + " is not a cgroup v2 directory");
+    }
+    std::uint64_t id = 0;
+    std::memcpy(&id, buf.data() + sizeof(file_handle), sizeof(id));
+    return id;
+}
+
+std::filesystem::path cgroup2_mount() {
+    std::ifstream in("/proc/self/mounts");
+    std::string device;
+    std::string dir;
+    std::string type;
+    std::string rest;
+    while (in >> device >> dir >> type && std::getline(in, rest)) {
+        if (type == "cgroup2") {
+            return dir;
+        }
+    }
+    throw Error(ErrorKind::NotFound, "no cgroup v2 filesystem is mounted");
+}
+
+std::filesystem::path cgroup_of_pid(int pid) {
+    const std::string file = "/proc/" + std::to_string(pid) + "/cgroup";
+    std::ifstream in(file);
+    if (!in) {
+        throw Error(ErrorKind::NotFound, "no process " + std::to_string(pid));
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+        // cgroup v2 line: "0::/path"
+        if (line.starts_with("0::")) {
+            return line.substr(3);
+        }
+    }
+    throw Error(ErrorKind::NotFound,
+                "process " + std::to_string(pid) + " has no cgroup v2 membership");
+}
+
+} // namespace lockc

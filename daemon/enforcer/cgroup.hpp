@@ -1,0 +1,21 @@
+// cgroup v2 ids, the keys of lockc's policy map.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+namespace lockc {
+
+// Where cgroup v2 is mounted (/sys/fs/cgroup on a unified host,
+// /sys/fs/cgroup/unified on a hybrid one). Throws if it is not mounted.
+[[nodiscard]] std::filesystem::path cgroup2_mount();
+
+// The id of the cgroup v2 directory at `path` (what the kernel's
+// bpf_get_current_cgroup_id() returns for tasks in it). Throws on error.
+[[nodiscard]] std::uint64_t cgroup_id(const std::filesystem::path &path);
+
+// The cgroup v2 path of a process, relative to the cgroup root
+// ("/system.slice/foo.service"), from /proc/<pid>/cgroup. Throws on error.
+[[nodiscard]] std::filesystem::path cgroup_of_pid(int pid);
+
+} // namespace lockc

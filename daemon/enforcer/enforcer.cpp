@@ -1,0 +1,434 @@
+#include "enforcer.hpp"
+
+#include "error.hpp"
+#include "kernel_support.hpp"
+#include "lockc.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <string>
+
+namespace lockc {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Maps shared between loaders (and with user space); scratch maps are not.
+constexpr std::array<std::string_view, 8> kPinnedMaps = {
+    "policies", "pending", "settings", "path_rules", "fs_rules", "dev_rules", "events", "counters",
+};
+
+constexpr std::uint32_t kZero = 0;
+
+fs::path maps_dir(const fs::path &pin_dir) { return pin_dir / "maps"; }
+fs::path links_dir(const fs::path &pin_dir) { return pin_dir / "links"; }
+
+std::vector<std::string> program_names(const lockc_bpf *skel) {
+    std::vector<std::string> names;
+    bpf_program *prog = nullptr;
+    bpf_object__for_each_program(prog, skel->obj) { names.emplace_back(bpf_program__name(prog)); }
+    return names;
+}
+
+// The settings record of a pinned settings map, if there is one.
+std::optional<lockc_settings> pinned_settings(const fs::path &pin_dir) {
+    const UniqueFd fd(bpf_obj_get((maps_dir(pin_dir) / "settings").c_str()));
+    if (!fd.valid()) {
+        return std::nullopt;
+    }
+    lockc_settings s{};
+    if (bpf_map_lookup_elem(fd.get(), &kZero, &s) != 0) {
+        return std::nullopt;
+    }
+    return s;
+}
+
+void create_dir(const fs::path &dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+        throw Error(ErrorKind::System, "cannot create " + dir.string() + ": " + ec.message());
+    }
+}
+
+template <typename Key>
+std::vector<Key> map_keys(int fd) {
+    std::vector<Key> keys;
+    Key key{};
+    Key next{};
+    const void *prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        keys.push_back(next);
+        key = next;
+        prev = &key;
+        if (keys.size() > 1'000'000) {
+            break; // a map changing under us must not loop forever
+        }
+    }
+    return keys;
+}
+
+// Writes `entries` into the map, then deletes keys that are not among them:
+// the map never passes through an empty state.
+template <typename Key, typename Value, typename Less>
+void replace_contents(int fd, const std::vector<std::pair<Key, Value>> &entries,
+                      const char *what, Less less) {
+    std::set<Key, Less> wanted(less);
+    for (const auto &[key, value] : entries) {
+        if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
+            throw_system(std::string("cannot write ") + what + " rule", errno);
+        }
+        wanted.insert(key);
+    }
+    for (const auto &key : map_keys<Key>(fd)) {
+        if (!wanted.contains(key)) {
+            bpf_map_delete_elem(fd, &key);
+        }
+    }
+}
+
+template <typename T> bool bytes_less(const T &a, const T &b) {
+    return std::memcmp(&a, &b, sizeof(T)) < 0;
+}
+
+lockc_pending_key pending_key(std::string_view name) {
+    if (name.empty() || name.size() >= LOCKC_CGROUP_NAME_LEN ||
+        name.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos || name == "." ||
+        name == "..") {
+        throw Error(ErrorKind::InvalidArgument,
+                    "'" + std::string(name) + "' is not a valid cgroup directory name (1-" +
+                        std::to_string(LOCKC_CGROUP_NAME_LEN - 1) + " bytes, no '/')");
+    }
+    lockc_pending_key key{};
+    std::memcpy(key.name, name.data(), name.size());
+    return key;
+}
+
+void check_level_mode(Level level, Mode mode) {
+    if (static_cast<unsigned>(level) >= LOCKC_LEVEL_COUNT) {
+        throw Error(ErrorKind::InvalidArgument, "invalid level");
+    }
+    if (static_cast<unsigned>(mode) >= LOCKC_MODE_COUNT) {
+        throw Error(ErrorKind::InvalidArgument, "invalid mode");
+    }
+}
+
+PolicyEntry to_entry(const lockc_policy &p) {
+    PolicyEntry e;
+    e.level = static_cast<Level>(std::min<unsigned>(p.level, LOCKC_LEVEL_RESTRICTED));
+    e.mode = static_cast<Mode>(std::min<unsigned>(p.mode, LOCKC_MODE_AUDIT));
+    e.phase = static_cast<Phase>(std::min<unsigned>(p.phase, LOCKC_PHASE_RUNNING));
+    e.origin = static_cast<lockc_origin>(p.origin);
+    std::copy(std::begin(p.decisions), std::end(p.decisions), e.decisions.begin());
+    return e;
+}
+
+} // namespace
+
+void Enforcer::SkelDeleter::operator()(lockc_bpf *skel) const { lockc_bpf__destroy(skel); }
+void Enforcer::LinkDeleter::operator()(bpf_link *link) const { bpf_link__destroy(link); }
+void Enforcer::RingBufferDeleter::operator()(ring_buffer *rb) const { ring_buffer__free(rb); }
+
+Enforcer::Enforcer(Enforcer &&) noexcept = default;
+Enforcer &Enforcer::operator=(Enforcer &&) noexcept = default;
+Enforcer::~Enforcer() = default;
+
+Enforcer Enforcer::open(const EnforcerOptions &options) {
+    const KernelSupport ks = check_kernel_support(options.lsm_file, options.btf_file);
+    if (!ks.supported()) {
+        throw Error(ErrorKind::KernelUnsupported, ks.problem);
+    }
+
+    Enforcer e;
+    e.pin_dir_ = options.pin_dir;
+    e.skel_.reset(lockc_bpf__open());
+    if (!e.skel_) {
+        throw_system("cannot open the BPF object", errno);
+    }
+    const auto programs = program_names(e.skel_.get());
+
+    // Reuse what an earlier loader pinned, if it is complete and ours.
+    const auto pinned = pinned_settings(e.pin_dir_);
+    const bool same_abi = pinned && pinned->abi_version == LOCKC_ABI_VERSION;
+    const bool all_links = std::ranges::all_of(programs, [&](const std::string &name) {
+        return fs::exists(links_dir(e.pin_dir_) / name);
+    });
+    if (same_abi && all_links) {
+        e.skel_.reset();
+        e.reattached_ = true;
+        e.open_pinned_maps();
+        return e;
+    }
+    if (pinned && !same_abi) {
+        // Maps of another layout cannot be reused; the old programs keep
+        // their maps until their links are replaced below.
+        for (auto name : kPinnedMaps) {
+            fs::remove(maps_dir(e.pin_dir_) / name);
+        }
+    }
+
+    create_dir(maps_dir(e.pin_dir_));
+    create_dir(links_dir(e.pin_dir_));
+    bpf_map *map = nullptr;
+    bpf_object__for_each_map(map, e.skel_->obj) {
+        const std::string name = bpf_map__name(map);
+        if (std::ranges::find(kPinnedMaps, name) == kPinnedMaps.end()) {
+            continue;
+        }
+        const fs::path pin = maps_dir(e.pin_dir_) / name;
+        if (bpf_map__set_pin_path(map, pin.c_str()) != 0) {
+            throw_system("cannot set the pin path of map " + name, errno);
+        }
+    }
+    if (!fs::exists(maps_dir(e.pin_dir_) / "events") &&
+        bpf_map__set_max_entries(e.skel_->maps.events, options.ringbuf_bytes) != 0) {
+        throw Error(ErrorKind::InvalidArgument, "invalid ring buffer size " +
+                                                    std::to_string(options.ringbuf_bytes));
+    }
+    if (const int err = lockc_bpf__load(e.skel_.get()); err != 0) {
+        throw Error(ErrorKind::KernelUnsupported,
+                    std::string("the kernel refused lockc's BPF programs: ") +
+                        std::strerror(-err) + " (needs the BPF LSM active: 'lsm=...,bpf')");
+    }
+
+    bpf_program *prog = nullptr;
+    bpf_object__for_each_program(prog, e.skel_->obj) {
+        bpf_link *raw = bpf_program__attach(prog);
+        if (raw == nullptr) {
+            throw_system(std::string("cannot attach program ") + bpf_program__name(prog), errno);
+        }
+        std::unique_ptr<bpf_link, LinkDeleter> link(raw);
+        const fs::path pin = links_dir(e.pin_dir_) / bpf_program__name(prog);
+        // A link pinned by an earlier, incomplete or older load: the new
+        // link is attached already, so replacing the pin leaves no gap.
+        fs::remove(pin);
+        if (bpf_link__pin(link.get(), pin.c_str()) != 0) {
+            throw_system("cannot pin link " + pin.string(), errno);
+        }
+        e.links_.push_back(std::move(link));
+    }
+    e.open_pinned_maps();
+
+    if (!pinned || !same_abi) {
+        e.configure(default_settings());
+    }
+    return e;
+}
+
+void Enforcer::open_pinned_maps() {
+    maps_.clear();
+    for (auto name : kPinnedMaps) {
+        const fs::path pin = maps_dir(pin_dir_) / name;
+        UniqueFd fd(bpf_obj_get(pin.c_str()));
+        if (!fd.valid()) {
+            throw_system("cannot open pinned map " + pin.string(), errno);
+        }
+        maps_.emplace_back(std::string(name), std::move(fd));
+    }
+    sink_ = std::make_unique<EventSink>();
+    ring_buffer *rb = ring_buffer__new(
+        map_fd("events"),
+        [](void *ctx, void *data, std::size_t size) -> int {
+            auto *sink = static_cast<EventSink *>(ctx);
+            const auto event = decode_event({static_cast<const std::byte *>(data), size});
+            if (!event) {
+                ++sink->malformed;
+                return 0;
+            }
+            ++sink->delivered;
+            if (sink->handler != nullptr && *sink->handler) {
+                try {
+                    (*sink->handler)(*event);
+                } catch (...) {
+                    // An exception must not cross libbpf's C frames; the
+                    // handler owns its errors.
+                }
+            }
+            return 0;
+        },
+        sink_.get(), nullptr);
+    if (rb == nullptr) {
+        throw_system("cannot open the event ring buffer", errno);
+    }
+    ringbuf_.reset(rb);
+}
+
+int Enforcer::map_fd(std::string_view name) const {
+    for (const auto &[n, fd] : maps_) {
+        if (n == name) {
+            return fd.get();
+        }
+    }
+    throw Error(ErrorKind::System, "map " + std::string(name) + " is not open");
+}
+
+void Enforcer::configure(const Settings &settings) {
+    lockc_settings s = compile(settings);
+    if (s.host_netns_ino == 0) {
+        struct stat st {};
+        if (::stat("/proc/1/ns/net", &st) == 0) {
+            s.host_netns_ino = static_cast<std::uint32_t>(st.st_ino);
+        }
+    }
+    if (bpf_map_update_elem(map_fd("settings"), &kZero, &s, BPF_ANY) != 0) {
+        throw_system("cannot write settings", errno);
+    }
+}
+
+lockc_settings Enforcer::settings() const {
+    lockc_settings s{};
+    if (bpf_map_lookup_elem(map_fd("settings"), &kZero, &s) != 0) {
+        throw_system("cannot read settings", errno);
+    }
+    return s;
+}
+
+void Enforcer::apply_rules(const RuleSet &rules) {
+    const CompiledRules c = compile(rules);
+    replace_contents(map_fd("path_rules"), c.paths, "path", bytes_less<lockc_path_key>);
+    replace_contents(map_fd("fs_rules"), c.filesystems, "filesystem",
+                     std::less<std::uint64_t>());
+    replace_contents(map_fd("dev_rules"), c.devices, "device", bytes_less<lockc_dev_key>);
+}
+
+void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
+                          std::optional<Phase> phase) {
+    check_level_mode(level, mode);
+    if (cgroup_id == 0) {
+        throw Error(ErrorKind::InvalidArgument, "cgroup id 0 is not a cgroup");
+    }
+    lockc_policy p{};
+    const int fd = map_fd("policies");
+    const bool exists = bpf_map_lookup_elem(fd, &cgroup_id, &p) == 0;
+    if (!exists) {
+        p = {};
+        p.phase = static_cast<std::uint8_t>(phase.value_or(Phase::Running));
+        p.origin = LOCKC_ORIGIN_REGISTERED;
+    } else if (phase) {
+        p.phase = static_cast<std::uint8_t>(*phase);
+    }
+    p.level = static_cast<std::uint8_t>(level);
+    p.mode = static_cast<std::uint8_t>(mode);
+    if (bpf_map_update_elem(fd, &cgroup_id, &p, BPF_ANY) != 0) {
+        throw_system("cannot write the policy of cgroup " + std::to_string(cgroup_id), errno);
+    }
+}
+
+void Enforcer::remove_policy(std::uint64_t cgroup_id) {
+    if (bpf_map_delete_elem(map_fd("policies"), &cgroup_id) != 0) {
+        if (errno == ENOENT) {
+            throw Error(ErrorKind::NotFound,
+                        "cgroup " + std::to_string(cgroup_id) + " has no policy entry");
+        }
+        throw_system("cannot remove the policy of cgroup " + std::to_string(cgroup_id), errno);
+    }
+}
+
+std::optional<PolicyEntry> Enforcer::policy(std::uint64_t cgroup_id) const {
+    lockc_policy p{};
+    if (bpf_map_lookup_elem(map_fd("policies"), &cgroup_id, &p) != 0) {
+        return std::nullopt;
+    }
+    return to_entry(p);
+}
+
+std::vector<std::pair<std::uint64_t, PolicyEntry>> Enforcer::policies() const {
+    std::vector<std::pair<std::uint64_t, PolicyEntry>> out;
+    for (const auto id : map_keys<std::uint64_t>(map_fd("policies"))) {
+        if (auto e = policy(id)) {
+            out.emplace_back(id, *e);
+        }
+    }
+    return out;
+}
+
+void Enforcer::add_pending(std::string_view cgroup_name, Level level, Mode mode) {
+    check_level_mode(level, mode);
+    const lockc_pending_key key = pending_key(cgroup_name);
+    lockc_policy p{};
+    p.level = static_cast<std::uint8_t>(level);
+    p.mode = static_cast<std::uint8_t>(mode);
+    p.phase = LOCKC_PHASE_SETUP;
+    p.origin = LOCKC_ORIGIN_PENDING;
+    if (bpf_map_update_elem(map_fd("pending"), &key, &p, BPF_ANY) != 0) {
+        throw_system("cannot register pending cgroup " + std::string(cgroup_name), errno);
+    }
+}
+
+void Enforcer::remove_pending(std::string_view cgroup_name) {
+    const lockc_pending_key key = pending_key(cgroup_name);
+    if (bpf_map_delete_elem(map_fd("pending"), &key) != 0) {
+        if (errno == ENOENT) {
+            throw Error(ErrorKind::NotFound, "no pending cgroup " + std::string(cgroup_name));
+        }
+        throw_system("cannot remove pending cgroup " + std::string(cgroup_name), errno);
+    }
+}
+
+std::vector<std::string> Enforcer::pending_names() const {
+    std::vector<std::string> out;
+    for (const auto &key : map_keys<lockc_pending_key>(map_fd("pending"))) {
+        out.emplace_back(key.name, strnlen(key.name, sizeof(key.name)));
+    }
+    return out;
+}
+
+Counters Enforcer::counters() const {
+    const int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) {
+        throw_system("cannot count CPUs", -ncpu);
+    }
+    std::vector<lockc_counters> per_cpu(static_cast<std::size_t>(ncpu));
+    if (bpf_map_lookup_elem(map_fd("counters"), &kZero, per_cpu.data()) != 0) {
+        throw_system("cannot read counters", errno);
+    }
+    Counters total;
+    for (const auto &c : per_cpu) {
+        for (std::size_t h = 0; h < LOCKC_HOOK_COUNT; ++h) {
+            total.denied[h] += c.denied[h];
+            total.audited[h] += c.audited[h];
+        }
+        total.ringbuf_drops += c.ringbuf_drops;
+    }
+    return total;
+}
+
+int Enforcer::event_fd() const { return ring_buffer__epoll_fd(ringbuf_.get()); }
+
+std::size_t Enforcer::consume_events(const std::function<void(const Event &)> &handler) {
+    sink_->handler = &handler;
+    sink_->delivered = 0;
+    const int n = ring_buffer__consume(ringbuf_.get());
+    sink_->handler = nullptr;
+    if (n < 0) {
+        throw_system("cannot read events", -n);
+    }
+    return sink_->delivered;
+}
+
+std::uint64_t Enforcer::malformed_events() const noexcept { return sink_ ? sink_->malformed : 0; }
+
+void Enforcer::uninstall() {
+    ringbuf_.reset();
+    maps_.clear();
+    uninstall(pin_dir_);
+    links_.clear(); // the last references: the programs detach
+    skel_.reset();
+}
+
+void Enforcer::uninstall(const fs::path &pin_dir) {
+    std::error_code ec;
+    fs::remove_all(pin_dir, ec);
+    if (ec) {
+        throw Error(ErrorKind::System, "cannot remove " + pin_dir.string() + ": " + ec.message());
+    }
+}
+
+} // namespace lockc

@@ -1,0 +1,135 @@
+// The enforcer: loads lockc's BPF programs (or reattaches to the pinned
+// ones), fills their maps and reads their events and counters.
+#pragma once
+
+#include "events.hpp"
+#include "lockc_shared.h"
+#include "policy.hpp"
+#include "unique_fd.hpp"
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+struct lockc_bpf;
+struct bpf_link;
+struct ring_buffer;
+
+namespace lockc {
+
+struct EnforcerOptions {
+    std::filesystem::path pin_dir = "/sys/fs/bpf/lockc";
+    std::filesystem::path lsm_file = "/sys/kernel/security/lsm";
+    std::filesystem::path btf_file = "/sys/kernel/btf/vmlinux";
+    // Ring buffer size in bytes (power of two, >= page size). Only used
+    // when the programs are loaded fresh; pinned state keeps its size.
+    std::uint32_t ringbuf_bytes = LOCKC_DEFAULT_RINGBUF_BYTES;
+};
+
+struct PolicyEntry {
+    Level level = Level::Baseline;
+    Mode mode = Mode::Enforce;
+    Phase phase = Phase::Running;
+    lockc_origin origin = LOCKC_ORIGIN_REGISTERED;
+    std::array<std::uint64_t, LOCKC_HOOK_COUNT> decisions{};
+};
+
+struct Counters {
+    std::array<std::uint64_t, LOCKC_HOOK_COUNT> denied{};
+    std::array<std::uint64_t, LOCKC_HOOK_COUNT> audited{};
+    std::uint64_t ringbuf_drops = 0;
+};
+
+class Enforcer {
+  public:
+    // Reattaches to pinned programs of the same ABI, or loads, attaches and
+    // pins them. Throws Error(KernelUnsupported) with a message that names
+    // the lsm= boot parameter when the kernel cannot run them.
+    static Enforcer open(const EnforcerOptions &options = {});
+
+    Enforcer(Enforcer &&) noexcept;
+    Enforcer &operator=(Enforcer &&) noexcept;
+    Enforcer(const Enforcer &) = delete;
+    Enforcer &operator=(const Enforcer &) = delete;
+    // Closes handles; pinned programs keep enforcing.
+    ~Enforcer();
+
+    // True when an earlier loader's pinned programs were reused.
+    [[nodiscard]] bool reattached() const noexcept { return reattached_; }
+
+    // Default level and mode, container-like cgroup names.
+    void configure(const Settings &settings);
+    [[nodiscard]] lockc_settings settings() const;
+    // Replaces the rule maps' contents with `rules`; validates first, so an
+    // invalid rule set changes nothing.
+    void apply_rules(const RuleSet &rules);
+
+    // Creates or updates the entry of a cgroup. An update keeps the phase
+    // (unless given) and the decision counters.
+    void set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
+                    std::optional<Phase> phase = std::nullopt);
+    // Throws Error(NotFound) if there is no entry.
+    void remove_policy(std::uint64_t cgroup_id);
+    [[nodiscard]] std::optional<PolicyEntry> policy(std::uint64_t cgroup_id) const;
+    [[nodiscard]] std::vector<std::pair<std::uint64_t, PolicyEntry>> policies() const;
+
+    // A cgroup directory name that gets this level when it is created.
+    void add_pending(std::string_view cgroup_name, Level level, Mode mode);
+    void remove_pending(std::string_view cgroup_name);
+    [[nodiscard]] std::vector<std::string> pending_names() const;
+
+    [[nodiscard]] Counters counters() const;
+
+    // The ring buffer's epoll-able fd: readable when events wait.
+    [[nodiscard]] int event_fd() const;
+    // Delivers waiting events without blocking; returns how many. Records
+    // that fail to decode are counted in malformed_events().
+    std::size_t consume_events(const std::function<void(const Event &)> &handler);
+    [[nodiscard]] std::uint64_t malformed_events() const noexcept;
+
+    // Unpins everything and drops this object's handles: enforcement ends
+    // once no other process holds the links.
+    void uninstall();
+    // The same for a pin directory, without an Enforcer (e.g. leftovers).
+    static void uninstall(const std::filesystem::path &pin_dir);
+
+  private:
+    Enforcer() = default;
+    void open_pinned_maps();
+    [[nodiscard]] int map_fd(std::string_view name) const;
+    [[nodiscard]] int ringbuf_fd() const;
+
+    struct SkelDeleter {
+        void operator()(lockc_bpf *skel) const;
+    };
+    struct LinkDeleter {
+        void operator()(bpf_link *link) const;
+    };
+    struct RingBufferDeleter {
+        void operator()(ring_buffer *rb) const;
+    };
+
+    std::filesystem::path pin_dir_;
+    bool reattached_ = false;
+    std::unique_ptr<lockc_bpf, SkelDeleter> skel_;
+    std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+    std::vector<std::pair<std::string, UniqueFd>> maps_;
+    // Where the ring buffer's C callback delivers; on the heap so that its
+    // address, given to libbpf, survives moves of the Enforcer.
+    struct EventSink {
+        const std::function<void(const Event &)> *handler = nullptr;
+        std::size_t delivered = 0;
+        std::uint64_t malformed = 0;
+    };
+    std::unique_ptr<EventSink> sink_;
+    std::unique_ptr<ring_buffer, RingBufferDeleter> ringbuf_;
+};
+
+} // namespace lockc

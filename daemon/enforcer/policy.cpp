@@ -1,0 +1,381 @@
+#include "policy.hpp"
+
+#include "error.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace lockc {
+
+namespace {
+
+constexpr std::array kLevelNames = {std::pair{Level::Privileged, "privileged"},
+                                    std::pair{Level::Baseline, "baseline"},
+                                    std::pair{Level::Restricted, "restricted"}};
+constexpr std::array kModeNames = {std::pair{Mode::Enforce, "enforce"},
+                                   std::pair{Mode::Audit, "audit"}};
+
+// Superblock magics (include/uapi/linux/magic.h).
+constexpr std::array<std::pair<std::string_view, std::uint64_t>, 22> kFsMagics = {{
+    {"proc", 0x9fa0},
+    {"sysfs", 0x62656572},
+    {"tmpfs", 0x01021994},
+    {"devtmpfs", 0x01021994},
+    {"devpts", 0x1cd1},
+    {"mqueue", 0x19800202},
+    {"cgroup2", 0x63677270},
+    {"cgroup", 0x27e0eb},
+    {"debugfs", 0x64626720},
+    {"tracefs", 0x74726163},
+    {"securityfs", 0x73636673},
+    {"bpf", 0xcafe4a11},
+    {"configfs", 0x62656570},
+    {"pstore", 0x6165676c},
+    {"efivarfs", 0xde5e81e4},
+    {"binfmt_misc", 0x42494e4d},
+    {"fusectl", 0x65735543},
+    {"hugetlbfs", 0x958458f6},
+    {"overlay", 0x794c7630},
+    {"nsfs", 0x6e736673},
+    {"autofs", 0x0187},
+    {"selinuxfs", 0xf97cff8c},
+}};
+
+constexpr std::uint8_t kRW = LOCKC_ACCESS_ALL;
+constexpr std::uint8_t kW = LOCKC_ACCESS_WRITE;
+constexpr std::uint8_t kR = LOCKC_ACCESS_READ;
+constexpr LevelDeny kDenyBoth{kRW, kRW};
+constexpr LevelDeny kAllow{0, 0};
+
+lockc_rule to_rule(const LevelDeny &d) {
+    lockc_rule r{};
+    r.deny[LOCKC_LEVEL_PRIVILEGED] = 0;
+    r.deny[LOCKC_LEVEL_BASELINE] = d.baseline;
+    r.deny[LOCKC_LEVEL_RESTRICTED] = d.restricted;
+    return r;
+}
+
+std::string describe(const PathRule &r) {
+    switch (r.space) {
+    case RuleSpace::OpenPath:
+        return "open path rule '" + r.path + "'";
+    case RuleSpace::MountSource:
+        return "mount source rule '" + r.path + "'";
+    case RuleSpace::UnixSocket:
+        return "socket rule '" + r.path + "'";
+    case RuleSpace::FsPath:
+        return "filesystem path rule '" + r.fs + ":" + r.path + "'";
+    }
+    return "rule";
+}
+
+} // namespace
+
+std::string_view to_string(Level level) {
+    for (const auto &[l, name] : kLevelNames) {
+        if (l == level) {
+            return name;
+        }
+    }
+    return "unknown";
+}
+
+std::string_view to_string(Mode mode) {
+    for (const auto &[m, name] : kModeNames) {
+        if (m == mode) {
+            return name;
+        }
+    }
+    return "unknown";
+}
+
+std::string_view to_string(Phase phase) {
+    switch (phase) {
+    case Phase::Setup:
+        return "setup";
+    case Phase::Pivoted:
+        return "pivoted";
+    case Phase::Running:
+        return "running";
+    }
+    return "unknown";
+}
+
+std::optional<Level> parse_level(std::string_view text) {
+    for (const auto &[l, name] : kLevelNames) {
+        if (text == name) {
+            return l;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<Mode> parse_mode(std::string_view text) {
+    for (const auto &[m, name] : kModeNames) {
+        if (text == name) {
+            return m;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> fs_magic(std::string_view name) {
+    for (const auto &[fs, magic] : kFsMagics) {
+        if (fs == name) {
+            return magic;
+        }
+    }
+    return std::nullopt;
+}
+
+lockc_path_key make_path_key(std::uint32_t space, std::string_view path) {
+    const bool abstract_socket = space == LOCKC_SPACE_UNIX_SOCKET && path.starts_with('@');
+    if (!abstract_socket && !path.starts_with('/')) {
+        throw Error(ErrorKind::InvalidArgument,
+                    "path '" + std::string(path) + "' is not absolute");
+    }
+    if (path.find('\0') != std::string_view::npos) {
+        throw Error(ErrorKind::InvalidArgument, "path contains a NUL byte");
+    }
+    // "/a/b/" and "/a/b" name the same prefix; "/" becomes "".
+    while (!abstract_socket && path.ends_with('/')) {
+        path.remove_suffix(1);
+    }
+    if (path.size() + 1 > LOCKC_PATH_LEN) {
+        throw Error(ErrorKind::InvalidArgument,
+                    "path '" + std::string(path) + "' is longer than " +
+                        std::to_string(LOCKC_PATH_LEN - 1) + " bytes");
+    }
+    lockc_path_key key{};
+    key.space = space;
+    std::memcpy(key.path, path.data(), path.size());
+    key.path[path.size()] = '/';
+    key.prefixlen = 32 + 8 * static_cast<std::uint32_t>(path.size() + 1);
+    return key;
+}
+
+CompiledRules compile(const RuleSet &rules) {
+    CompiledRules out;
+    std::set<std::pair<std::uint32_t, std::string>> seen_paths;
+    for (const auto &r : rules.paths) {
+        std::uint32_t space = 0;
+        switch (r.space) {
+        case RuleSpace::OpenPath:
+            space = LOCKC_SPACE_OPEN_PATH;
+            break;
+        case RuleSpace::MountSource:
+            space = LOCKC_SPACE_MOUNT_SOURCE;
+            break;
+        case RuleSpace::UnixSocket:
+            space = LOCKC_SPACE_UNIX_SOCKET;
+            break;
+        case RuleSpace::FsPath: {
+            auto magic = fs_magic(r.fs);
+            if (!magic) {
+                throw Error(ErrorKind::InvalidArgument,
+                            describe(r) + ": unknown filesystem '" + r.fs + "'");
+            }
+            space = static_cast<std::uint32_t>(*magic);
+            break;
+        }
+        }
+        lockc_path_key key{};
+        try {
+            key = make_path_key(space, r.path);
+        } catch (const Error &e) {
+            throw Error(ErrorKind::InvalidArgument, describe(r) + ": " + e.what());
+        }
+        if (!seen_paths.emplace(space, std::string(key.path)).second) {
+            throw Error(ErrorKind::InvalidArgument, describe(r) + " is given twice");
+        }
+        lockc_rule rule = to_rule(r.deny);
+        rule.flags = r.unless_own_netns ? LOCKC_RULE_UNLESS_OWN_NETNS : 0;
+        out.paths.emplace_back(key, rule);
+    }
+    if (out.paths.size() > LOCKC_MAX_PATH_RULES) {
+        throw Error(ErrorKind::InvalidArgument, "too many path rules (limit " +
+                                                    std::to_string(LOCKC_MAX_PATH_RULES) + ")");
+    }
+
+    std::set<std::uint64_t> seen_fs;
+    for (const auto &r : rules.filesystems) {
+        auto magic = fs_magic(r.fs);
+        if (!magic) {
+            throw Error(ErrorKind::InvalidArgument, "unknown filesystem '" + r.fs + "'");
+        }
+        // tmpfs and devtmpfs share a magic: one rule must serve both.
+        if (!seen_fs.insert(*magic).second) {
+            throw Error(ErrorKind::InvalidArgument,
+                        "filesystem '" + r.fs + "' has a rule already (same magic)");
+        }
+        lockc_fs_rule fr{};
+        fr.open_deny[LOCKC_LEVEL_BASELINE] = r.open_deny.baseline;
+        fr.open_deny[LOCKC_LEVEL_RESTRICTED] = r.open_deny.restricted;
+        const std::uint8_t mount_deny = r.mount_allowed ? 0 : 1;
+        fr.mount_deny[LOCKC_LEVEL_BASELINE] = mount_deny;
+        fr.mount_deny[LOCKC_LEVEL_RESTRICTED] = mount_deny;
+        fr.flags = r.open_by_path ? LOCKC_FS_OPEN_BY_PATH : 0;
+        out.filesystems.emplace_back(*magic, fr);
+    }
+    if (out.filesystems.size() > LOCKC_MAX_FS_RULES) {
+        throw Error(ErrorKind::InvalidArgument, "too many filesystem rules");
+    }
+
+    std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> seen_dev;
+    for (const auto &r : rules.devices) {
+        if (r.type != 'c' && r.type != 'b') {
+            throw Error(ErrorKind::InvalidArgument,
+                        std::string("device rule type must be 'c' or 'b', not '") + r.type + "'");
+        }
+        if (!r.major && r.minor) {
+            throw Error(ErrorKind::InvalidArgument,
+                        "device rule with any major must have any minor");
+        }
+        lockc_dev_key key{};
+        key.type = r.type == 'c' ? LOCKC_DEV_CHAR : LOCKC_DEV_BLOCK;
+        key.major = r.major.value_or(LOCKC_DEV_ANY);
+        key.minor = r.minor.value_or(LOCKC_DEV_ANY);
+        if (!seen_dev.emplace(key.type, key.major, key.minor).second) {
+            throw Error(ErrorKind::InvalidArgument, "device rule given twice");
+        }
+        out.devices.emplace_back(key, to_rule(r.deny));
+    }
+    if (out.devices.size() > LOCKC_MAX_DEV_RULES) {
+        throw Error(ErrorKind::InvalidArgument, "too many device rules");
+    }
+    return out;
+}
+
+lockc_settings compile(const Settings &settings) {
+    lockc_settings out{};
+    out.abi_version = LOCKC_ABI_VERSION;
+    out.default_level = static_cast<std::uint8_t>(settings.default_level);
+    out.default_mode = static_cast<std::uint8_t>(settings.default_mode);
+    out.host_netns_ino = settings.host_netns_inode;
+    if (settings.container_patterns.size() > LOCKC_MAX_PATTERNS) {
+        throw Error(ErrorKind::InvalidArgument,
+                    "too many container name patterns (limit " +
+                        std::to_string(LOCKC_MAX_PATTERNS) + ")");
+    }
+    std::size_t i = 0;
+    for (const auto &p : settings.container_patterns) {
+        if (p.prefix.empty()) {
+            throw Error(ErrorKind::InvalidArgument,
+                        "a container name pattern needs a prefix (it would match every cgroup)");
+        }
+        if (p.prefix.size() >= LOCKC_PATTERN_PREFIX_LEN ||
+            p.suffix.size() >= LOCKC_PATTERN_SUFFIX_LEN) {
+            throw Error(ErrorKind::InvalidArgument,
+                        "container name pattern '" + p.prefix + "*" + p.suffix + "' is too long");
+        }
+        if (p.prefix.find_first_of(std::string_view("/\0", 2)) != std::string::npos ||
+            p.suffix.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+            throw Error(ErrorKind::InvalidArgument,
+                        "container name pattern '" + p.prefix + "*" + p.suffix +
+                            "' may not contain '/' or NUL");
+        }
+        std::memcpy(out.patterns[i].prefix, p.prefix.data(), p.prefix.size());
+        std::memcpy(out.patterns[i].suffix, p.suffix.data(), p.suffix.size());
+        ++i;
+    }
+    out.pattern_count = static_cast<std::uint8_t>(i);
+    return out;
+}
+
+Settings default_settings() {
+    Settings s;
+    s.container_patterns = {
+        {"docker-", ".scope"},
+        {"libpod-", ".scope"},
+        {"cri-containerd-", ".scope"},
+        {"crio-", ".scope"},
+    };
+    return s;
+}
+
+RuleSet default_rules() {
+    RuleSet r;
+    const auto fs_path = [&r](std::string fs, std::string path, LevelDeny deny) {
+        r.paths.push_back({RuleSpace::FsPath, std::move(fs), std::move(path), deny});
+    };
+    const auto path = [&r](RuleSpace space, std::string p, LevelDeny deny) {
+        r.paths.push_back({space, "", std::move(p), deny});
+    };
+
+    // Filesystems a runtime mounts inside a container; all others (and any
+    // block-device filesystem) may not be mounted by confined containers.
+    for (const char *fs : {"tmpfs", "devpts", "mqueue", "cgroup2"}) {
+        r.filesystems.push_back({fs, false, kAllow, true});
+    }
+    // proc and sysfs are mounted by runtimes too; their files are decided
+    // path by path below.
+    r.filesystems.push_back({"proc", true, kAllow, true});
+    r.filesystems.push_back({"sysfs", true, kAllow, true});
+    // Kernel interfaces: any access is a way to the host kernel.
+    for (const char *fs : {"debugfs", "tracefs", "securityfs", "bpf", "configfs", "pstore",
+                           "efivarfs", "binfmt_misc", "cgroup", "fusectl", "selinuxfs"}) {
+        r.filesystems.push_back({fs, false, kDenyBoth, false});
+    }
+
+    // sysfs is not namespaced: deny it, then allow what programs need.
+    fs_path("sysfs", "/", kDenyBoth);
+    fs_path("sysfs", "/devices/system/cpu", {kW, kW}); // nproc, runtimes
+    fs_path("sysfs", "/devices/system/node", {kW, kW}); // NUMA libraries
+    fs_path("sysfs", "/kernel/mm/transparent_hugepage", {kW, kW}); // allocators
+    fs_path("sysfs", "/kernel/mm/hugepages", {kW, kW});
+    fs_path("sysfs", "/fs/cgroup", {kW, kW}); // the mount point directory
+
+    // procfs: per-process files are namespaced; these are the host's.
+    fs_path("proc", "/sys", {kW, kW}); // sysctls: core_pattern, modprobe, ...
+    // Network sysctls belong to the writer's network namespace: a container
+    // with its own may set them (Docker sets ip_unprivileged_port_start).
+    r.paths.push_back({RuleSpace::FsPath, "proc", "/sys/net", {kW, kW}, true});
+    for (const char *p : {"/sysrq-trigger", "/kcore", "/kmsg", "/kallsyms", "/keys", "/timer_list",
+                          "/sched_debug", "/acpi", "/latency_stats", "/timer_stats", "/kpagecount",
+                          "/kpageflags", "/kpagecgroup"}) {
+        fs_path("proc", p, kDenyBoth);
+    }
+    for (const char *p : {"/bus", "/fs", "/irq", "/scsi", "/sysvipc", "/mtrr"}) {
+        fs_path("proc", p, {kW, kW});
+    }
+
+    // Kubernetes service-account tokens: restricted pods may not read them.
+    path(RuleSpace::OpenPath, "/var/run/secrets/kubernetes.io", {0, kR});
+    path(RuleSpace::OpenPath, "/run/secrets/kubernetes.io", {0, kR});
+
+    // Bind mounts: nothing but what runtimes and kubelet bind from their
+    // own storage, plus /home for baseline (source code, data).
+    path(RuleSpace::MountSource, "/", {1, 1});
+    for (const char *p :
+         {"/var/lib/docker", "/var/lib/containerd", "/var/lib/containers/storage", "/run/containerd",
+          "/run/containers/storage", "/var/lib/kubelet/pods", "/run/k3s", "/var/lib/rancher",
+          "/dev/null", "/dev/pts", "/usr/bin/docker-init",
+          // runc >= 1.1.12 binds its own binary read-only (CVE-2024-21626)
+          "/proc/self/exe"}) {
+        path(RuleSpace::MountSource, p, kAllow);
+    }
+    path(RuleSpace::MountSource, "/home", {0, 1});
+
+    // Container engines and the host's service managers: a container that
+    // reaches them can start anything.
+    for (const char *p : {"/run/docker.sock", "/var/run/docker.sock", "/run/docker",
+                          "/run/containerd", "/var/run/containerd", "/run/podman", "/run/crio",
+                          "/var/run/crio", "/run/buildkit", "@/containerd-shim",
+                          "/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket",
+                          "/run/systemd/private"}) {
+        path(RuleSpace::UnixSocket, p, {1, 1});
+    }
+
+    // Devices: physical memory, I/O ports, MSRs, and every block device.
+    r.devices.push_back({'c', 1, 1, kDenyBoth});   // /dev/mem
+    r.devices.push_back({'c', 1, 2, kDenyBoth});   // /dev/kmem
+    r.devices.push_back({'c', 1, 4, kDenyBoth});   // /dev/port
+    r.devices.push_back({'c', 202, std::nullopt, kDenyBoth}); // /dev/cpu/*/msr
+    r.devices.push_back({'b', std::nullopt, std::nullopt, kDenyBoth});
+    return r;
+}
+
+} // namespace lockc

@@ -1,0 +1,121 @@
+// Policy as a person writes it (levels, modes, rules on paths, filesystems
+// and devices) and its compiled form, the entries of the BPF maps.
+#pragma once
+
+#include "lockc_shared.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace lockc {
+
+enum class Level : std::uint8_t {
+    Privileged = LOCKC_LEVEL_PRIVILEGED,
+    Baseline = LOCKC_LEVEL_BASELINE,
+    Restricted = LOCKC_LEVEL_RESTRICTED,
+};
+
+enum class Mode : std::uint8_t {
+    Enforce = LOCKC_MODE_ENFORCE,
+    Audit = LOCKC_MODE_AUDIT,
+};
+
+enum class Phase : std::uint8_t {
+    Setup = LOCKC_PHASE_SETUP,
+    Pivoted = LOCKC_PHASE_PIVOTED,
+    Running = LOCKC_PHASE_RUNNING,
+};
+
+[[nodiscard]] std::string_view to_string(Level level);
+[[nodiscard]] std::string_view to_string(Mode mode);
+[[nodiscard]] std::string_view to_string(Phase phase);
+[[nodiscard]] std::optional<Level> parse_level(std::string_view text);
+[[nodiscard]] std::optional<Mode> parse_mode(std::string_view text);
+
+// Access kinds denied at each confined level (privileged is never denied).
+// Bits are LOCKC_ACCESS_*; for mount sources and sockets any bit denies.
+struct LevelDeny {
+    std::uint8_t baseline = 0;
+    std::uint8_t restricted = 0;
+    friend bool operator==(const LevelDeny &, const LevelDeny &) = default;
+};
+
+enum class RuleSpace {
+    OpenPath,    // file opens, by the path the container sees
+    MountSource, // bind-mount sources
+    UnixSocket,  // unix socket addresses ("@name" for abstract ones)
+    FsPath,      // paths inside one filesystem (PathRule::fs), wherever mounted
+};
+
+// A prefix rule: `path` and everything below it. The longest prefix wins.
+struct PathRule {
+    RuleSpace space = RuleSpace::OpenPath;
+    std::string fs; // filesystem name, only for RuleSpace::FsPath
+    std::string path;
+    LevelDeny deny;
+    // Deny only tasks in the host's network namespace (per-netns files).
+    bool unless_own_netns = false;
+};
+
+struct FsRule {
+    std::string fs;          // e.g. "sysfs", "debugfs"
+    bool open_by_path = false; // decide opens by FsPath rules of this fs
+    LevelDeny open_deny;     // used when !open_by_path
+    bool mount_allowed = false; // confined levels may create such mounts
+};
+
+struct DeviceRule {
+    char type = 'c';                   // 'c' or 'b'
+    std::optional<std::uint32_t> major; // nullopt: any
+    std::optional<std::uint32_t> minor; // nullopt: any
+    LevelDeny deny;
+};
+
+struct RuleSet {
+    std::vector<PathRule> paths;
+    std::vector<FsRule> filesystems;
+    std::vector<DeviceRule> devices;
+};
+
+// A container-like cgroup name: starts with prefix, ends with suffix.
+struct NamePattern {
+    std::string prefix;
+    std::string suffix;
+};
+
+struct Settings {
+    Level default_level = Level::Baseline;
+    Mode default_mode = Mode::Enforce;
+    std::vector<NamePattern> container_patterns;
+    // Inode of the host's network namespace; Enforcer::configure fills it
+    // from /proc/1/ns/net when unset.
+    std::uint32_t host_netns_inode = 0;
+};
+
+// The built-in policy; docs/policy.md explains each rule.
+[[nodiscard]] RuleSet default_rules();
+[[nodiscard]] Settings default_settings();
+
+// Superblock magic of a filesystem type name, if lockc knows it.
+[[nodiscard]] std::optional<std::uint64_t> fs_magic(std::string_view name);
+
+struct CompiledRules {
+    std::vector<std::pair<lockc_path_key, lockc_rule>> paths;
+    std::vector<std::pair<std::uint64_t, lockc_fs_rule>> filesystems;
+    std::vector<std::pair<lockc_dev_key, lockc_rule>> devices;
+};
+
+// Validates and compiles; throws Error(InvalidArgument) naming the bad rule.
+[[nodiscard]] CompiledRules compile(const RuleSet &rules);
+[[nodiscard]] lockc_settings compile(const Settings &settings);
+
+// The trie key of a path in a space (for lookups and tests): the path
+// without trailing '/', plus one '/'. Throws on paths that are not absolute
+// (or "@..." in the socket space), are too long, or contain NUL.
+[[nodiscard]] lockc_path_key make_path_key(std::uint32_t space, std::string_view path);
+
+} // namespace lockc

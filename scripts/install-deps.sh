@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything lockc needs to build and test, from Debian's packages.
+# Idempotent: apt-get skips what is already there.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake make g++ pkg-config clang llvm libbpf-dev bpftool
+  libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev libtomlplusplus-dev
+  libgtest-dev clang-format clang-tidy
+  # VM tests: QEMU, a static busybox for the initramfs, kmod for depmod,
+  # and the real container stack that the guest runs from the host's root.
+  qemu-system-x86 busybox-static kmod cpio docker.io runc python3
+)
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The host must not run Docker itself: the guest starts it from the shared root.
+if systemctl is-active --quiet docker 2>/dev/null; then systemctl stop docker docker.socket || true; fi

@@ -1,0 +1,145 @@
+#include "error.hpp"
+#include "policy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace lockc {
+namespace {
+
+std::string key_path(const lockc_path_key &k) {
+    return {k.path, (k.prefixlen - 32) / 8};
+}
+
+TEST(Level, ParsesAndFormatsEveryLevel) {
+    for (auto level : {Level::Privileged, Level::Baseline, Level::Restricted}) {
+        EXPECT_EQ(parse_level(to_string(level)), level);
+    }
+    EXPECT_FALSE(parse_level("Baseline"));
+    EXPECT_FALSE(parse_level(""));
+    EXPECT_FALSE(parse_level("unconfined"));
+    EXPECT_EQ(parse_mode("audit"), Mode::Audit);
+    EXPECT_FALSE(parse_mode("permissive"));
+}
+
+TEST(PathKey, AppendsOneSlashSoPrefixesMatchWholeComponents) {
+    auto k = make_path_key(LOCKC_SPACE_OPEN_PATH, "/sys/");
+    EXPECT_EQ(key_path(k), "/sys/");
+    EXPECT_EQ(k.prefixlen, 32u + 8 * 5);
+    EXPECT_EQ(k.space, unsigned(LOCKC_SPACE_OPEN_PATH));
+    EXPECT_EQ(key_path(make_path_key(1, "/sys")), "/sys/");
+    EXPECT_EQ(key_path(make_path_key(1, "/")), "/");
+    EXPECT_EQ(key_path(make_path_key(1, "///")), "/");
+}
+
+TEST(PathKey, RejectsRelativeLongAndNulPaths) {
+    EXPECT_THROW((void)make_path_key(1, "sys"), Error);
+    EXPECT_THROW((void)make_path_key(1, ""), Error);
+    EXPECT_THROW((void)make_path_key(1, std::string("/a\0b", 4)), Error);
+    EXPECT_THROW((void)make_path_key(1, "/" + std::string(LOCKC_PATH_LEN, 'a')), Error);
+    EXPECT_NO_THROW((void)make_path_key(1, "/" + std::string(LOCKC_PATH_LEN - 3, 'a')));
+}
+
+TEST(PathKey, AbstractSocketsOnlyInTheSocketSpace) {
+    EXPECT_EQ(key_path(make_path_key(LOCKC_SPACE_UNIX_SOCKET, "@/containerd-shim")),
+              "@/containerd-shim/");
+    EXPECT_THROW((void)make_path_key(LOCKC_SPACE_OPEN_PATH, "@x"), Error);
+}
+
+TEST(Compile, DefaultRulesCompileAndCoverTheEscapes) {
+    const auto c = compile(default_rules());
+    const auto has_path = [&](std::uint32_t space, const std::string &p) {
+        return std::ranges::any_of(c.paths, [&](const auto &e) {
+            return e.first.space == space && key_path(e.first) == p;
+        });
+    };
+    EXPECT_TRUE(has_path(LOCKC_SPACE_MOUNT_SOURCE, "/"));
+    EXPECT_TRUE(has_path(LOCKC_SPACE_UNIX_SOCKET, "/run/docker.sock/"));
+    EXPECT_TRUE(has_path(0x62656572, "/")); // sysfs denied by default
+    EXPECT_TRUE(has_path(0x9fa0, "/sysrq-trigger/"));
+    // The mount-source root rule denies every confined level.
+    for (const auto &[key, rule] : c.paths) {
+        if (key.space == LOCKC_SPACE_MOUNT_SOURCE && key_path(key) == "/") {
+            EXPECT_NE(rule.deny[LOCKC_LEVEL_BASELINE], 0);
+            EXPECT_NE(rule.deny[LOCKC_LEVEL_RESTRICTED], 0);
+            EXPECT_EQ(rule.deny[LOCKC_LEVEL_PRIVILEGED], 0);
+        }
+    }
+    // Kernel filesystems may neither be opened nor mounted.
+    const auto debugfs = std::ranges::find_if(
+        c.filesystems, [](const auto &e) { return e.first == 0x64626720; });
+    ASSERT_NE(debugfs, c.filesystems.end());
+    EXPECT_EQ(debugfs->second.open_deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_ALL);
+    EXPECT_EQ(debugfs->second.mount_deny[LOCKC_LEVEL_BASELINE], 1);
+    // Block devices: any major and minor.
+    EXPECT_TRUE(std::ranges::any_of(c.devices, [](const auto &e) {
+        return e.first.type == LOCKC_DEV_BLOCK && e.first.major == LOCKC_DEV_ANY &&
+               e.first.minor == LOCKC_DEV_ANY;
+    }));
+}
+
+TEST(Compile, RejectsBadRulesNamingThem) {
+    RuleSet r;
+    r.paths.push_back({RuleSpace::FsPath, "nosuchfs", "/x", {}});
+    try {
+        (void)compile(r);
+        FAIL() << "accepted an unknown filesystem";
+    } catch (const Error &e) {
+        EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+        EXPECT_NE(std::string(e.what()).find("nosuchfs"), std::string::npos);
+    }
+    RuleSet dup;
+    dup.paths.push_back({RuleSpace::OpenPath, "", "/a", {}});
+    dup.paths.push_back({RuleSpace::OpenPath, "", "/a/", {}});
+    EXPECT_THROW((void)compile(dup), Error);
+    RuleSet same_magic;
+    same_magic.filesystems.push_back({"tmpfs", false, {}, true});
+    same_magic.filesystems.push_back({"devtmpfs", false, {}, true});
+    EXPECT_THROW((void)compile(same_magic), Error);
+    RuleSet dev;
+    dev.devices.push_back({'x', 1, 1, {}});
+    EXPECT_THROW((void)compile(dev), Error);
+    RuleSet wild;
+    wild.devices.push_back({'c', std::nullopt, 3, {}});
+    EXPECT_THROW((void)compile(wild), Error);
+}
+
+TEST(Compile, SettingsCarryDefaultsAndPatterns) {
+    Settings s = default_settings();
+    s.default_level = Level::Restricted;
+    s.default_mode = Mode::Audit;
+    const auto c = compile(s);
+    EXPECT_EQ(c.abi_version, unsigned(LOCKC_ABI_VERSION));
+    EXPECT_EQ(c.default_level, LOCKC_LEVEL_RESTRICTED);
+    EXPECT_EQ(c.default_mode, LOCKC_MODE_AUDIT);
+    ASSERT_EQ(c.pattern_count, s.container_patterns.size());
+    EXPECT_STREQ(c.patterns[0].prefix, "docker-");
+    EXPECT_STREQ(c.patterns[0].suffix, ".scope");
+}
+
+TEST(Compile, RejectsPatternsThatMatchEverythingOrTooMany) {
+    Settings empty_prefix;
+    empty_prefix.container_patterns = {{"", ".scope"}};
+    EXPECT_THROW((void)compile(empty_prefix), Error);
+    Settings slash;
+    slash.container_patterns = {{"a/b", ""}};
+    EXPECT_THROW((void)compile(slash), Error);
+    Settings many;
+    many.container_patterns.assign(LOCKC_MAX_PATTERNS + 1, {"x-", ".scope"});
+    EXPECT_THROW((void)compile(many), Error);
+    Settings longp;
+    longp.container_patterns = {{std::string(LOCKC_PATTERN_PREFIX_LEN, 'a'), ""}};
+    EXPECT_THROW((void)compile(longp), Error);
+}
+
+TEST(FsMagic, KnowsTheFilesystemsTheRulesUse) {
+    EXPECT_EQ(fs_magic("sysfs"), 0x62656572u);
+    EXPECT_EQ(fs_magic("proc"), 0x9fa0u);
+    EXPECT_FALSE(fs_magic("ext4"));
+}
+
+} // namespace
+} // namespace lockc

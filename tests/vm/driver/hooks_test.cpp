@@ -1,0 +1,457 @@
+// Every hook x level x mode, from a process in a test cgroup, in a kernel
+// that runs lockc's programs; and the same operations from a host process.
+#include "vm_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <linux/mount.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <sys/klog.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace lockc::vmtest {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kWork = "/var/tmp/lockc-vm";      // overlay root: no nosuid
+const fs::path kTarget = kWork / "target";        // mount point
+const fs::path kBlockDev = kWork / "blockdev";    // b 7:0
+const fs::path kSuidTrue = kWork / "suid-true";   // setuid-root copy of true
+
+int err_of(long rc) { return rc < 0 ? errno : 0; }
+
+// A private mount namespace, so the operation's mounts stay in the child.
+int private_mounts() {
+    if (::unshare(CLONE_NEWNS) != 0) {
+        return errno;
+    }
+    return err_of(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr));
+}
+
+int open_err(const char *path, int flags) {
+    const int fd = ::open(path, flags);
+    if (fd < 0) {
+        return errno;
+    }
+    ::close(fd);
+    return 0;
+}
+
+// Becomes uid 1000 but keeps CAP_SETUID effective, so that only lockc can
+// stop a setuid(0).
+int become_user_keeping_setuid() {
+    if (::prctl(PR_SET_KEEPCAPS, 1) != 0 || ::setresuid(1000, 1000, 1000) != 0) {
+        return errno;
+    }
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    std::array<__user_cap_data_struct, 2> data{};
+    if (::syscall(SYS_capget, &hdr, data.data()) != 0) {
+        return errno;
+    }
+    data[0].effective |= 1u << CAP_SETUID;
+    return err_of(::syscall(SYS_capset, &hdr, data.data()));
+}
+
+struct Op {
+    std::string name;
+    lockc_hook hook;
+    std::function<int()> prepare; // as a host process
+    std::function<int()> action;  // inside the cgroup
+    std::set<int> allowed = {0};  // results when lockc allows
+    bool restricted_only = false;
+    Phase phase = Phase::Setup; // the entry's phase during the test
+    std::string target;         // expected in the event's target ("" = any)
+};
+
+pid_t g_host_task = 0; // a host process for ptrace and kill
+
+std::vector<Op> operations() {
+    std::vector<Op> ops;
+    ops.push_back({"bind_host_root", LOCKC_HOOK_SB_MOUNT, private_mounts,
+                   [] { return err_of(::mount("/", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
+                   {0}, false, Phase::Setup, "/"});
+    ops.push_back({"bind_dotdot_escape", LOCKC_HOOK_SB_MOUNT, private_mounts,
+                   [] {
+                       return err_of(
+                           ::mount("/home/..", kTarget.c_str(), nullptr, MS_BIND, nullptr));
+                   },
+                   {0}, false, Phase::Setup, "/home/.."});
+    ops.push_back({"bind_home", LOCKC_HOOK_SB_MOUNT, private_mounts,
+                   [] { return err_of(::mount("/home", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
+                   {0}, true, Phase::Setup, "/home"});
+    ops.push_back({"mount_debugfs", LOCKC_HOOK_SB_KERN_MOUNT, private_mounts,
+                   [] { return err_of(::mount("none", kTarget.c_str(), "debugfs", 0, nullptr)); },
+                   {0}, false, Phase::Setup, "debugfs"});
+    ops.push_back({"mount_tmpfs_once_running", LOCKC_HOOK_SB_MOUNT, private_mounts,
+                   [] { return err_of(::mount("none", kTarget.c_str(), "tmpfs", 0, nullptr)); },
+                   {0}, true, Phase::Running, "none"});
+    ops.push_back({"move_mount_detached_tree", LOCKC_HOOK_MOVE_MOUNT, private_mounts,
+                   [] {
+                       const int fd = static_cast<int>(
+                           ::syscall(SYS_open_tree, AT_FDCWD, "/home", OPEN_TREE_CLONE));
+                       if (fd < 0) {
+                           return -3000 - errno; // setup failure, distinct from a decision
+                       }
+                       const int err = err_of(::syscall(SYS_move_mount, fd, "", AT_FDCWD,
+                                                        kTarget.c_str(), MOVE_MOUNT_F_EMPTY_PATH));
+                       ::close(fd);
+                       return err;
+                   },
+                   {0}, false, Phase::Setup, ""});
+    ops.push_back({"pivot_root_once_running", LOCKC_HOOK_SB_PIVOTROOT,
+                   [] {
+                       if (int e = private_mounts()) {
+                           return e;
+                       }
+                       if (::mount("none", kTarget.c_str(), "tmpfs", 0, nullptr) != 0) {
+                           return errno;
+                       }
+                       ::mkdir((kTarget / "old").c_str(), 0700);
+                       return err_of(::chdir(kTarget.c_str()));
+                   },
+                   [] { return err_of(::syscall(SYS_pivot_root, ".", "old")); }, {0}, true,
+                   Phase::Running, ""});
+    ops.push_back({"read_sysfs", LOCKC_HOOK_FILE_OPEN, nullptr,
+                   [] { return open_err("/sys/kernel/uevent_seqnum", O_RDONLY); }, {0}, false,
+                   Phase::Setup, "sysfs:/kernel/uevent_seqnum"});
+    ops.push_back({"write_proc_sys", LOCKC_HOOK_FILE_OPEN, nullptr,
+                   [] { return open_err("/proc/sys/kernel/hostname", O_WRONLY); }, {0}, false,
+                   Phase::Setup, "proc:/sys/kernel/hostname"});
+    ops.push_back({"read_proc_kcore", LOCKC_HOOK_FILE_OPEN, nullptr,
+                   [] { return open_err("/proc/kcore", O_RDONLY); }, {0}, false, Phase::Setup,
+                   "proc:/kcore"});
+    ops.push_back({"write_sysrq_trigger", LOCKC_HOOK_FILE_OPEN, nullptr,
+                   [] { return open_err("/proc/sysrq-trigger", O_WRONLY); }, {0}, false,
+                   Phase::Setup, "proc:/sysrq-trigger"});
+    ops.push_back({"open_dev_mem", LOCKC_HOOK_FILE_OPEN, nullptr,
+                   [] { return open_err("/dev/mem", O_RDONLY); }, {0}, false, Phase::Setup,
+                   "c 1:1"});
+    ops.push_back({"open_block_device", LOCKC_HOOK_FILE_OPEN, nullptr,
+                   [] { return open_err(kBlockDev.c_str(), O_RDONLY); }, {0, ENXIO, ENODEV},
+                   false, Phase::Setup, "b 7:0"});
+    ops.push_back({"syslog_read", LOCKC_HOOK_SYSLOG, nullptr,
+                   [] { return err_of(::klogctl(10 /* SIZE_BUFFER */, nullptr, 0)); }, {0}, false,
+                   Phase::Setup, ""});
+    ops.push_back({"init_module", LOCKC_HOOK_KERNEL_MODULE, nullptr,
+                   [] {
+                       static const char garbage[64] = "not a module";
+                       return err_of(::syscall(SYS_init_module, garbage, sizeof(garbage), ""));
+                   },
+                   {ENOEXEC, EINVAL, EBADMSG, EKEYREJECTED}, false, Phase::Setup, ""});
+    ops.push_back({"bpf_map_create", LOCKC_HOOK_BPF, nullptr,
+                   [] {
+                       bpf_attr attr{};
+                       attr.map_type = BPF_MAP_TYPE_ARRAY;
+                       attr.key_size = 4;
+                       attr.value_size = 4;
+                       attr.max_entries = 1;
+                       const long fd = ::syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+                       if (fd >= 0) {
+                           ::close(static_cast<int>(fd));
+                       }
+                       return err_of(fd);
+                   },
+                   {0}, false, Phase::Setup, ""});
+    ops.push_back({"perf_event_open", LOCKC_HOOK_PERF_EVENT, nullptr,
+                   [] {
+                       perf_event_attr attr{};
+                       attr.type = PERF_TYPE_SOFTWARE;
+                       attr.size = sizeof(attr);
+                       attr.config = PERF_COUNT_SW_CPU_CLOCK;
+                       attr.disabled = 1;
+                       const long fd = ::syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+                       if (fd >= 0) {
+                           ::close(static_cast<int>(fd));
+                       }
+                       return err_of(fd);
+                   },
+                   {0}, false, Phase::Setup, ""});
+    ops.push_back({"ptrace_host_task", LOCKC_HOOK_PTRACE, nullptr,
+                   [] {
+                       if (::ptrace(PTRACE_ATTACH, g_host_task, nullptr, nullptr) != 0) {
+                           return errno;
+                       }
+                       ::waitpid(g_host_task, nullptr, __WALL);
+                       ::ptrace(PTRACE_DETACH, g_host_task, nullptr, nullptr);
+                       return 0;
+                   },
+                   {0}, false, Phase::Setup, "pid "});
+    ops.push_back({"signal_host_task", LOCKC_HOOK_TASK_KILL, nullptr,
+                   [] { return err_of(::kill(g_host_task, 0)); }, {0}, false, Phase::Setup,
+                   "pid "});
+    ops.push_back({"connect_engine_socket", LOCKC_HOOK_UNIX_CONNECT, nullptr,
+                   [] {
+                       const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+                       sockaddr_un addr{};
+                       addr.sun_family = AF_UNIX;
+                       std::strcpy(addr.sun_path, kTestEngineSocket);
+                       const int err = err_of(
+                           ::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)));
+                       ::close(fd);
+                       return err;
+                   },
+                   {0}, false, Phase::Setup, kTestEngineSocket});
+    ops.push_back({"setuid_to_root", LOCKC_HOOK_SETUID, nullptr,
+                   [] {
+                       if (int e = become_user_keeping_setuid()) {
+                           return -4000 - e;
+                       }
+                       return err_of(::setuid(0));
+                   },
+                   {0}, true, Phase::Setup, ""});
+    ops.push_back({"exec_setuid_root_binary", LOCKC_HOOK_EXEC_SETUID, nullptr,
+                   [] {
+                       if (::setresuid(1000, 1000, 1000) != 0) {
+                           return -4000 - errno;
+                       }
+                       // On success the child becomes `true` and exits 0.
+                       ::execl(kSuidTrue.c_str(), "suid-true", nullptr);
+                       return errno;
+                   },
+                   {0}, true, Phase::Setup, kSuidTrue.string()});
+    ops.push_back({"create_user_namespace", LOCKC_HOOK_USERNS_CREATE, nullptr,
+                   [] { return err_of(::unshare(CLONE_NEWUSER)); }, {0}, true, Phase::Setup, ""});
+    ops.push_back({"packet_socket", LOCKC_HOOK_SOCKET_CREATE, nullptr,
+                   [] {
+                       const int fd = ::socket(AF_PACKET, SOCK_RAW, 0);
+                       if (fd >= 0) {
+                           ::close(fd);
+                       }
+                       return err_of(fd);
+                   },
+                   {0}, true, Phase::Setup, "family 17"});
+    return ops;
+}
+
+// Fixtures shared by every case: the mount point, a block device node, a
+// setuid-root binary, a host task and a listening "engine" socket.
+class HookEnvironment : public ::testing::Environment {
+  public:
+    void SetUp() override {
+        // Confined tasks may not trigger module autoloading: load what the
+        // packet-socket case needs as the host.
+        (void)sh("modprobe af_packet");
+        fs::create_directories(kTarget);
+        ::unlink(kBlockDev.c_str());
+        ASSERT_EQ(::mknod(kBlockDev.c_str(), S_IFBLK | 0600, makedev(7, 0)), 0);
+        fs::copy_file("/bin/true", kSuidTrue, fs::copy_options::overwrite_existing);
+        ASSERT_EQ(::chown(kSuidTrue.c_str(), 0, 0), 0);
+        ASSERT_EQ(::chmod(kSuidTrue.c_str(), 04755), 0);
+        g_host_task = ::fork();
+        if (g_host_task == 0) {
+            // exec drops our (close-on-exec) BPF fds: a child that kept
+            // them would keep lockc's links alive after an uninstall.
+            ::execl("/bin/sleep", "sleep", "infinity", nullptr);
+            ::_exit(127);
+        }
+        listener_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strcpy(addr.sun_path, kTestEngineSocket);
+        ::unlink(kTestEngineSocket);
+        ASSERT_EQ(::bind(listener_, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+        ASSERT_EQ(::listen(listener_, 512), 0);
+    }
+    void TearDown() override {
+        ::kill(g_host_task, SIGKILL);
+        ::waitpid(g_host_task, nullptr, 0);
+        ::close(listener_);
+    }
+
+  private:
+    int listener_ = -1;
+};
+
+const auto *const g_env = ::testing::AddGlobalTestEnvironment(new HookEnvironment);
+
+struct Case {
+    Op op;
+    Level level;
+    Mode mode;
+};
+
+std::string case_name(const ::testing::TestParamInfo<Case> &info) {
+    return info.param.op.name + "_" + std::string(to_string(info.param.level)) + "_" +
+           std::string(to_string(info.param.mode));
+}
+
+std::vector<Case> all_cases() {
+    std::vector<Case> cases;
+    for (const auto &op : operations()) {
+        for (auto level : {Level::Privileged, Level::Baseline, Level::Restricted}) {
+            for (auto mode : {Mode::Enforce, Mode::Audit}) {
+                cases.push_back({op, level, mode});
+            }
+        }
+    }
+    return cases;
+}
+
+// Names instead of byte dumps in gtest's messages.
+void PrintTo(const Case &c, std::ostream *os) {
+    *os << c.op.name << " " << to_string(c.level) << " " << to_string(c.mode);
+}
+void PrintTo(const Op &op, std::ostream *os) { *os << op.name; }
+
+class HookMatrix : public ::testing::TestWithParam<Case> {};
+
+TEST_P(HookMatrix, DecisionAndExactlyOneEvent) {
+    const auto &[op, level, mode] = GetParam();
+    TestCgroup cg("matrix");
+    enforcer().set_policy(cg.id(), level, mode, op.phase);
+    (void)take_events();
+
+    const ChildResult r = run_child(&cg.path(), op.prepare, op.action);
+    ASSERT_TRUE(r.ok) << "child did not report";
+    ASSERT_GT(r.err, -1000) << "setup of the operation failed: " << r.err;
+    const auto events = take_events(cg.id());
+    enforcer().remove_policy(cg.id());
+
+    const bool denied =
+        level != Level::Privileged && (!op.restricted_only || level == Level::Restricted);
+    if (denied && mode == Mode::Enforce) {
+        EXPECT_EQ(r.err, EPERM) << std::strerror(r.err);
+    } else {
+        EXPECT_TRUE(op.allowed.contains(r.err)) << "result " << r.err << " " << std::strerror(r.err);
+    }
+    if (!denied) {
+        EXPECT_TRUE(events.empty()) << "unexpected event: " << describe(events.front());
+        return;
+    }
+    ASSERT_EQ(events.size(), 1u);
+    const Event &e = events.front();
+    EXPECT_EQ(e.hook, op.hook) << describe(e);
+    EXPECT_EQ(e.level, level);
+    EXPECT_EQ(e.mode, mode);
+    EXPECT_EQ(e.error, mode == Mode::Enforce ? EPERM : 0);
+    EXPECT_EQ(e.pid, static_cast<std::uint32_t>(r.pid)) << describe(e);
+    EXPECT_EQ(e.cgroup_id, cg.id());
+    EXPECT_EQ(e.policy_cgroup_id, cg.id());
+    EXPECT_FALSE(e.comm.empty());
+    if (!op.target.empty()) {
+        EXPECT_NE(e.target.find(op.target), std::string::npos) << describe(e);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Hooks, HookMatrix, ::testing::ValuesIn(all_cases()), case_name);
+
+class HostTask : public ::testing::TestWithParam<Op> {};
+
+TEST_P(HostTask, IsNeverDenied) {
+    const Op &op = GetParam();
+    (void)take_events();
+    const ChildResult r = run_child(nullptr, op.prepare, op.action);
+    ASSERT_TRUE(r.ok);
+    EXPECT_TRUE(op.allowed.contains(r.err)) << "result " << r.err << " " << std::strerror(r.err);
+    const auto events = take_events();
+    for (const auto &e : events) {
+        EXPECT_NE(e.pid, static_cast<std::uint32_t>(r.pid)) << describe(e);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Hooks, HostTask, ::testing::ValuesIn(operations()),
+                         [](const auto &info) { return info.param.name; });
+
+// What every container needs keeps working at every level.
+TEST(Allowed, EverydayOperationsInsideABaselineOrRestrictedCgroup) {
+    for (auto level : {Level::Baseline, Level::Restricted}) {
+        TestCgroup cg("everyday");
+        enforcer().set_policy(cg.id(), level, Mode::Enforce, Phase::Running);
+        (void)take_events();
+        const auto r = run_child(&cg.path(), nullptr, [] {
+            for (const char *p : {"/sys/devices/system/cpu/online", "/proc/self/status",
+                                  "/proc/sys/kernel/hostname", "/etc/passwd", "/dev/null"}) {
+                if (int e = open_err(p, O_RDONLY)) {
+                    return e;
+                }
+            }
+            if (int e = open_err("/dev/null", O_WRONLY)) {
+                return e;
+            }
+            const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+            if (fd < 0) {
+                return errno;
+            }
+            ::close(fd);
+            return 0;
+        });
+        enforcer().remove_policy(cg.id());
+        EXPECT_TRUE(r.ok);
+        EXPECT_EQ(r.err, 0) << to_string(level) << ": " << std::strerror(r.err);
+        const auto events = take_events(cg.id());
+        EXPECT_TRUE(events.empty()) << describe(events.front());
+    }
+}
+
+} // namespace
+} // namespace lockc::vmtest
+
+namespace lockc::vmtest {
+namespace {
+
+// /proc/sys/net belongs to the writer's network namespace: a container with
+// its own may set its sysctls, one sharing the host's may not.
+TEST(Allowed, NetSysctlsOnlyInTheContainersOwnNetworkNamespace) {
+    TestCgroup cg("netns");
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
+    const auto write_sysctl = [] {
+        return open_err("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY);
+    };
+    const auto own = run_child(&cg.path(), [] { return err_of(::unshare(CLONE_NEWNET)); },
+                               write_sysctl);
+    const auto host = run_child(&cg.path(), nullptr, write_sysctl);
+    enforcer().remove_policy(cg.id());
+    EXPECT_EQ(own.err, 0) << std::strerror(own.err);
+    EXPECT_EQ(host.err, EPERM);
+}
+
+} // namespace
+} // namespace lockc::vmtest
+
+namespace lockc::vmtest {
+namespace {
+
+// Once a container has entered its root filesystem a bind source names
+// something it already sees (runc binds /proc/bus onto itself to make it
+// read-only); ".." stays denied, and during setup the allow-list rules.
+TEST(Allowed, BindSourcesAreFreeOnlyAfterThePivot) {
+    TestCgroup cg("pivoted");
+    const auto bind = [](const char *source) {
+        return [source] {
+            return err_of(::mount(source, kTarget.c_str(), nullptr, MS_BIND, nullptr));
+        };
+    };
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Pivoted);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind("/proc/bus")).err, 0);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind("/proc/../etc")).err, EPERM);
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Setup);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind("/proc/bus")).err, EPERM);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind("/var/lib/docker")).err, 0);
+    enforcer().remove_policy(cg.id());
+}
+
+} // namespace
+} // namespace lockc::vmtest

@@ -1,0 +1,280 @@
+// Inheritance, classification at cgroup creation, loader restarts, and the
+// ring buffer under a flood.
+#include "vm_support.hpp"
+
+#include "cgroup.hpp"
+#include "error.hpp"
+
+#include <gtest/gtest.h>
+
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <sys/klog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <map>
+#include <string>
+
+namespace lockc::vmtest {
+namespace {
+
+namespace fs = std::filesystem;
+
+int syslog_size() { return ::klogctl(10, nullptr, 0) < 0 ? errno : 0; }
+
+TEST(Inheritance, NestedCgroupGetsItsContainersEntry) {
+    TestCgroup outer("nest-outer");
+    TestCgroup inner(outer, "inner");
+    TestCgroup deeper(inner, "deeper");
+    enforcer().set_policy(outer.id(), Level::Baseline, Mode::Enforce);
+    (void)take_events();
+    const auto r = run_child(&deeper.path(), nullptr, syslog_size);
+    const auto events = take_events(outer.id());
+    enforcer().remove_policy(outer.id());
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.err, EPERM);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].cgroup_id, deeper.id());
+    EXPECT_EQ(events[0].policy_cgroup_id, outer.id());
+}
+
+TEST(Inheritance, NearestEntryWins) {
+    TestCgroup outer("near-outer");
+    TestCgroup inner(outer, "inner");
+    enforcer().set_policy(outer.id(), Level::Baseline, Mode::Enforce);
+    enforcer().set_policy(inner.id(), Level::Privileged, Mode::Enforce);
+    const auto r = run_child(&inner.path(), nullptr, syslog_size);
+    enforcer().remove_policy(inner.id());
+    enforcer().remove_policy(outer.id());
+    EXPECT_EQ(r.err, 0);
+}
+
+TEST(Classification, ContainerLikeNameIsConfinedAtCreation) {
+    enforcer().configure(default_settings());
+    TestCgroup scope("docker-0123456789abcdef.scope");
+    // No user-space action between mkdir and this lookup.
+    const auto entry = enforcer().policy(scope.id());
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry->level, Level::Baseline);
+    EXPECT_EQ(entry->mode, Mode::Enforce);
+    EXPECT_EQ(entry->origin, LOCKC_ORIGIN_PATTERN);
+    EXPECT_EQ(entry->phase, Phase::Setup);
+    const auto r = run_child(&scope.path(), nullptr, syslog_size);
+    EXPECT_EQ(r.err, EPERM);
+    enforcer().remove_policy(scope.id());
+}
+
+TEST(Classification, EveryDefaultPatternMatchesAndOthersDoNot) {
+    enforcer().configure(default_settings());
+    for (const char *name : {"libpod-abc.scope", "cri-containerd-abc.scope", "crio-abc.scope"}) {
+        TestCgroup cg(name);
+        EXPECT_TRUE(enforcer().policy(cg.id())) << name;
+        enforcer().remove_policy(cg.id());
+    }
+    for (const char *name : {"docker.service", "docker-.scop", "mydocker-x.scope", "docker-x"}) {
+        TestCgroup cg(name);
+        EXPECT_FALSE(enforcer().policy(cg.id())) << name;
+    }
+}
+
+TEST(Classification, DefaultLevelAndModeComeFromSettings) {
+    Settings s = default_settings();
+    s.default_level = Level::Restricted;
+    s.default_mode = Mode::Audit;
+    enforcer().configure(s);
+    TestCgroup cg("libpod-settings.scope");
+    enforcer().configure(default_settings());
+    const auto entry = enforcer().policy(cg.id());
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry->level, Level::Restricted);
+    EXPECT_EQ(entry->mode, Mode::Audit);
+    enforcer().remove_policy(cg.id());
+}
+
+TEST(Classification, PendingNameGetsItsRegisteredLevelOnce) {
+    enforcer().add_pending("lockc-pending-1", Level::Restricted, Mode::Audit);
+    EXPECT_EQ(enforcer().pending_names().size(), 1u);
+    {
+        TestCgroup cg("lockc-pending-1");
+        const auto entry = enforcer().policy(cg.id());
+        ASSERT_TRUE(entry);
+        EXPECT_EQ(entry->level, Level::Restricted);
+        EXPECT_EQ(entry->mode, Mode::Audit);
+        EXPECT_EQ(entry->origin, LOCKC_ORIGIN_PENDING);
+        EXPECT_TRUE(enforcer().pending_names().empty());
+        enforcer().remove_policy(cg.id());
+    }
+    TestCgroup again("lockc-pending-1");
+    EXPECT_FALSE(enforcer().policy(again.id()));
+}
+
+TEST(Classification, PendingNameBeatsThePattern) {
+    enforcer().add_pending("docker-pending.scope", Level::Privileged, Mode::Enforce);
+    TestCgroup cg("docker-pending.scope");
+    const auto entry = enforcer().policy(cg.id());
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry->level, Level::Privileged);
+    enforcer().remove_policy(cg.id());
+}
+
+TEST(Classification, CgroupsInsideAContainerInheritInsteadOfGettingEntries) {
+    TestCgroup outer("confined-outer");
+    enforcer().set_policy(outer.id(), Level::Restricted, Mode::Enforce);
+    enforcer().add_pending("lockc-escape", Level::Privileged, Mode::Enforce);
+    TestCgroup by_pattern(outer, "docker-nested.scope");
+    TestCgroup by_pending(outer, "lockc-escape");
+    EXPECT_FALSE(enforcer().policy(by_pattern.id()));
+    EXPECT_FALSE(enforcer().policy(by_pending.id()));
+    const auto r = run_child(&by_pending.path(), nullptr, syslog_size);
+    EXPECT_EQ(r.err, EPERM);
+    enforcer().remove_pending("lockc-escape");
+    enforcer().remove_policy(outer.id());
+}
+
+TEST(Registration, BadInputIsRejectedAndChangesNothing) {
+    const auto before = enforcer().policies().size();
+    EXPECT_THROW(enforcer().set_policy(0, Level::Baseline, Mode::Enforce), Error);
+    EXPECT_THROW(enforcer().set_policy(1, static_cast<Level>(7), Mode::Enforce), Error);
+    EXPECT_THROW(enforcer().add_pending("a/b", Level::Baseline, Mode::Enforce), Error);
+    EXPECT_THROW(enforcer().add_pending("", Level::Baseline, Mode::Enforce), Error);
+    EXPECT_THROW(enforcer().add_pending(std::string(200, 'x'), Level::Baseline, Mode::Enforce),
+                 Error);
+    EXPECT_THROW(enforcer().remove_policy(123456789), Error);
+    EXPECT_THROW(enforcer().remove_pending("never-registered"), Error);
+    RuleSet bad = test_rules();
+    bad.paths.push_back({RuleSpace::FsPath, "nosuchfs", "/x", {}});
+    EXPECT_THROW(enforcer().apply_rules(bad), Error);
+    EXPECT_EQ(enforcer().policies().size(), before);
+    // The rules in force are still the old ones: sysfs is still denied.
+    TestCgroup cg("after-bad-rules");
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce);
+    const auto r = run_child(&cg.path(), nullptr, [] {
+        const int fd = ::open("/sys/kernel/uevent_seqnum", O_RDONLY);
+        return fd < 0 ? errno : (::close(fd), 0);
+    });
+    enforcer().remove_policy(cg.id());
+    EXPECT_EQ(r.err, EPERM);
+}
+
+// Programs of ours loaded in the kernel, by (truncated) name.
+std::map<std::string, int> loaded_lockc_programs() {
+    std::map<std::string, int> out;
+    __u32 id = 0;
+    while (bpf_prog_get_next_id(id, &id) == 0) {
+        const int fd = bpf_prog_get_fd_by_id(id);
+        if (fd < 0) {
+            continue;
+        }
+        bpf_prog_info info{};
+        __u32 len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+            std::string(info.name).starts_with("lockc_")) {
+            ++out[info.name];
+        }
+        ::close(fd);
+    }
+    return out;
+}
+
+TEST(Loader, EnforcementOutlivesAKilledLoaderAndANewOneReattaches) {
+    close_enforcer();
+    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    // Programs are freed after an RCU grace period once their last link
+    // is gone: slow under emulation.
+    ASSERT_TRUE(wait_until([] { return loaded_lockc_programs().empty(); },
+                           std::chrono::seconds(30)))
+        << "programs left from an earlier test";
+
+    TestCgroup cg("loader-restart");
+    const auto pid_of_loader = ::fork();
+    if (pid_of_loader == 0) {
+        try {
+            auto e = Enforcer::open();
+            e.apply_rules(test_rules());
+            e.set_policy(cg.id(), Level::Baseline, Mode::Enforce);
+            ::raise(SIGSTOP); // tell the parent we are ready
+        } catch (...) {
+            ::_exit(1);
+        }
+        ::_exit(2);
+    }
+    int status = 0;
+    ::waitpid(pid_of_loader, &status, WUNTRACED);
+    ASSERT_TRUE(WIFSTOPPED(status)) << "loader failed";
+    const auto programs = loaded_lockc_programs();
+    EXPECT_GE(programs.size(), 20u);
+    ::kill(pid_of_loader, SIGKILL);
+    ::waitpid(pid_of_loader, &status, 0);
+
+    // Enforcement stays with no loader alive.
+    auto r = run_child(&cg.path(), nullptr, syslog_size);
+    EXPECT_EQ(r.err, EPERM);
+
+    // A new loader reuses the pins: no second copy, entries intact.
+    reopen_enforcer();
+    EXPECT_TRUE(enforcer().reattached());
+    EXPECT_EQ(loaded_lockc_programs(), programs);
+    const auto entry = enforcer().policy(cg.id());
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry->level, Level::Baseline);
+    EXPECT_GE(entry->decisions[LOCKC_HOOK_SYSLOG], 1u);
+    r = run_child(&cg.path(), nullptr, syslog_size);
+    EXPECT_EQ(r.err, EPERM);
+    enforcer().remove_policy(cg.id());
+}
+
+TEST(Loader, UninstallEndsEnforcement) {
+    TestCgroup cg("uninstall");
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce);
+    enforcer().uninstall();
+    close_enforcer();
+    // The hooks are unlinked at once; the programs are freed a little later.
+    const auto r = run_child(&cg.path(), nullptr, syslog_size);
+    EXPECT_EQ(r.err, 0);
+    EXPECT_TRUE(wait_until([] { return loaded_lockc_programs().empty(); },
+                           std::chrono::seconds(30)));
+    reopen_enforcer();
+    EXPECT_FALSE(enforcer().reattached());
+}
+
+TEST(RingBuffer, DeliveredPlusDroppedEqualsDenied) {
+    close_enforcer();
+    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    EnforcerOptions small;
+    small.ringbuf_bytes = 4096; // room for about ten events
+    reopen_enforcer(small);
+    TestCgroup cg("flood");
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce);
+    const auto before = enforcer().counters();
+    constexpr int kDenials = 1000;
+    const auto r = run_child(&cg.path(), nullptr, [] {
+        int denied = 0;
+        for (int i = 0; i < kDenials; ++i) {
+            denied += ::klogctl(10, nullptr, 0) < 0 && errno == EPERM ? 1 : 0;
+        }
+        return denied == kDenials ? 0 : -1;
+    });
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.err, 0) << "not every call was denied";
+    const auto delivered = take_events(cg.id()).size();
+    const auto after = enforcer().counters();
+    enforcer().remove_policy(cg.id());
+    const auto drops = after.ringbuf_drops - before.ringbuf_drops;
+    EXPECT_GT(drops, 0u) << "the ring buffer never filled: the test proves nothing";
+    EXPECT_GT(delivered, 0u);
+    EXPECT_EQ(delivered + drops, static_cast<std::size_t>(kDenials));
+    EXPECT_EQ(after.denied[LOCKC_HOOK_SYSLOG] - before.denied[LOCKC_HOOK_SYSLOG],
+              static_cast<std::uint64_t>(kDenials));
+    // Back to the normal size for the tests that follow.
+    close_enforcer();
+    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    reopen_enforcer();
+}
+
+} // namespace
+} // namespace lockc::vmtest

@@ -1,0 +1,68 @@
+// Shared helpers of the in-guest test driver: the enforcer under test, test
+// cgroups, running an operation inside a cgroup, collecting events.
+#pragma once
+
+#include "enforcer.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lockc::vmtest {
+
+// The enforcer every test uses; (re)opened by the environment and by tests
+// that restart it.
+Enforcer &enforcer();
+void reopen_enforcer(const EnforcerOptions &options = {});
+void close_enforcer();
+// The rules every test runs with: the defaults plus test-only entries.
+RuleSet test_rules();
+inline constexpr const char *kTestEngineSocket = "/run/lockc-vm-engine.sock";
+
+// A cgroup directory under /sys/fs/cgroup/lockc-test, removed on scope exit.
+class TestCgroup {
+  public:
+    explicit TestCgroup(const std::string &name);
+    TestCgroup(const TestCgroup &parent, const std::string &name);
+    TestCgroup(const TestCgroup &) = delete;
+    TestCgroup &operator=(const TestCgroup &) = delete;
+    ~TestCgroup();
+    [[nodiscard]] const std::filesystem::path &path() const { return path_; }
+    [[nodiscard]] std::uint64_t id() const { return id_; }
+
+  private:
+    std::filesystem::path path_;
+    std::uint64_t id_ = 0;
+};
+
+struct ChildResult {
+    int err = 0;      // what the action returned (0 or an errno)
+    int pid = 0;      // the child's pid (events name it)
+    bool ok = false;  // the child ran and reported
+};
+
+// Forks a child that runs `prepare` as a host process, joins `cgroup` (if
+// given), runs `action` and reports its result. Both return 0 or an errno.
+// An action that replaces the child with execve reports its exit status.
+ChildResult run_child(const std::filesystem::path *cgroup, const std::function<int()> &prepare,
+                      const std::function<int()> &action);
+
+// Polls `condition` until it holds or `timeout` passes.
+bool wait_until(const std::function<bool()> &condition, std::chrono::seconds timeout);
+
+// Events delivered since the last call, optionally only those decided by
+// the entry of `policy_cgroup_id`.
+std::vector<Event> take_events(std::uint64_t policy_cgroup_id = 0);
+
+// Runs a shell command, returns its exit status and combined output.
+struct CommandResult {
+    int status = -1;
+    std::string output;
+};
+CommandResult sh(const std::string &command);
+
+} // namespace lockc::vmtest

@@ -1,0 +1,133 @@
+// lockc-enforcer: a low-level tool for developers and the test VM. It loads
+// or removes lockc's BPF programs and shows their state and events without
+// the daemon. Administrators use lockcd and lockcctl instead.
+#include "cgroup.hpp"
+#include "enforcer.hpp"
+#include "error.hpp"
+
+#include <poll.h>
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: lockc-enforcer COMMAND\n"
+    "  load                 load and pin the programs (or reattach), default policy\n"
+    "  status               entries and counters\n"
+    "  set CGROUP LEVEL [MODE]  give a cgroup (path under the cgroup2 root) a level\n"
+    "  events [--follow]    print decision events\n"
+    "  uninstall            unpin everything: enforcement ends\n";
+
+volatile std::sig_atomic_t g_stop = 0;
+
+int load() {
+    auto e = lockc::Enforcer::open();
+    e.apply_rules(lockc::default_rules());
+    if (!e.reattached()) {
+        e.configure(lockc::default_settings());
+    }
+    std::cout << (e.reattached() ? "reattached to pinned programs\n" : "loaded and pinned\n");
+    return 0;
+}
+
+int status() {
+    const auto e = lockc::Enforcer::open();
+    const auto s = e.settings();
+    std::cout << "default: " << lockc::to_string(static_cast<lockc::Level>(s.default_level))
+              << " " << lockc::to_string(static_cast<lockc::Mode>(s.default_mode)) << "\n";
+    for (const auto &[id, p] : e.policies()) {
+        std::uint64_t n = 0;
+        for (auto d : p.decisions) {
+            n += d;
+        }
+        std::cout << "cgroup " << id << ": " << lockc::to_string(p.level) << " "
+                  << lockc::to_string(p.mode) << " " << lockc::to_string(p.phase) << ", " << n
+                  << " decisions\n";
+    }
+    const auto c = e.counters();
+    for (unsigned h = 0; h < LOCKC_HOOK_COUNT; ++h) {
+        if (c.denied[h] != 0 || c.audited[h] != 0) {
+            std::cout << lockc::hook_name(h) << ": " << c.denied[h] << " denied, " << c.audited[h]
+                      << " audited\n";
+        }
+    }
+    std::cout << "ring buffer drops: " << c.ringbuf_drops << "\n";
+    return 0;
+}
+
+int set(const std::vector<std::string_view> &args) {
+    if (args.size() < 2 || args.size() > 3) {
+        std::cerr << kUsage;
+        return 2;
+    }
+    const auto level = lockc::parse_level(args[1]);
+    const auto mode = args.size() == 3 ? lockc::parse_mode(args[2]) : lockc::Mode::Enforce;
+    if (!level || !mode) {
+        std::cerr << "unknown level or mode\n";
+        return 2;
+    }
+    auto e = lockc::Enforcer::open();
+    e.set_policy(lockc::cgroup_id(lockc::cgroup2_mount() / std::string(args[0]).substr(
+                                      args[0].starts_with('/') ? 1 : 0)),
+                 *level, *mode);
+    return 0;
+}
+
+int events(bool follow) {
+    auto e = lockc::Enforcer::open();
+    std::signal(SIGINT, [](int) { g_stop = 1; });
+    std::signal(SIGTERM, [](int) { g_stop = 1; });
+    const auto print = [](const lockc::Event &ev) {
+        std::cout << lockc::describe(ev) << std::endl;
+    };
+    do {
+        e.consume_events(print);
+        if (!follow) {
+            break;
+        }
+        pollfd pfd{e.event_fd(), POLLIN, 0};
+        ::poll(&pfd, 1, 500);
+    } while (g_stop == 0);
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    const std::vector<std::string_view> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        std::cerr << kUsage;
+        return 2;
+    }
+    try {
+        const auto cmd = args[0];
+        const std::vector<std::string_view> rest(args.begin() + 1, args.end());
+        if (cmd == "load") {
+            return load();
+        }
+        if (cmd == "status") {
+            return status();
+        }
+        if (cmd == "set") {
+            return set(rest);
+        }
+        if (cmd == "events") {
+            return events(!rest.empty() && rest[0] == "--follow");
+        }
+        if (cmd == "uninstall") {
+            lockc::Enforcer::uninstall("/sys/fs/bpf/lockc");
+            return 0;
+        }
+        std::cerr << kUsage;
+        return 2;
+    } catch (const lockc::Error &e) {
+        std::cerr << "lockc-enforcer: " << e.what() << "\n";
+        return e.kind() == lockc::ErrorKind::KernelUnsupported ? 3 : 1;
+    }
+}
