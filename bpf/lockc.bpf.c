@@ -43,6 +43,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_PACKET 17
 #define SOCK_RAW 3
 #define SOCK_TYPE_MASK 0xf
+#define PROC_SUPER_MAGIC 0x9fa0
 
 /* ---- maps ------------------------------------------------------------- */
 
@@ -134,12 +135,27 @@ static const __u32 zero = 0;
 
 /* v & mask, kept even where the compiler can prove the mask redundant: the
  * verifier's bounds are often weaker than the compiler's knowledge. */
-#define BOUND(v, mask)                                                         \
-	({                                                                     \
-		__u64 __b = (v);                                               \
-		asm volatile("%[b] &= %[m]" : [b] "+r"(__b) : [m] "i"(mask)); \
-		__b;                                                           \
+#define BOUND(v, mask)                                                                             \
+	({                                                                                         \
+		__u64 __b = (v);                                                                   \
+		asm volatile("%[b] &= %[m]" : [b] "+r"(__b) : [m] "i"(mask));                      \
+		__b;                                                                               \
 	})
+
+/*
+ * What an LSM program may return is checked (6.12: within [-4095, 0]); the
+ * compiler turns "audit ? 0 : -EPERM" into arithmetic the verifier cannot
+ * bound. Hide the value from the compiler, then bound it for the verifier.
+ */
+static __always_inline int lsm_ret(int ret)
+{
+	__s64 r = ret;
+
+	asm volatile("" : "+r"(r));
+	if (r < -4095 || r > 0)
+		return -EPERM;
+	return (int)r;
+}
 
 /* ---- who is asking ------------------------------------------------------ */
 
@@ -155,8 +171,7 @@ static __always_inline struct cgroup *task_cgroup(struct task_struct *task)
 	return BPF_CORE_READ(task, cgroups, dfl_cgrp);
 }
 
-static __always_inline void subject_of_cgroup(struct cgroup *cgrp,
-					      struct subject *s)
+static __always_inline void subject_of_cgroup(struct cgroup *cgrp, struct subject *s)
 {
 	s->policy = NULL;
 	s->policy_cgroup_id = 0;
@@ -228,7 +243,7 @@ static __always_inline int deny(const struct subject *s, enum lockc_hook hook,
 				enum lockc_target_kind kind, const char *target)
 {
 	bool audit = s->policy->mode == LOCKC_MODE_AUDIT;
-	int ret = audit ? 0 : -EPERM;
+	int ret = lsm_ret(audit ? 0 : -EPERM);
 	struct lockc_event *e;
 
 	count(hook, audit);
@@ -274,8 +289,7 @@ static __always_inline struct scratch *get_scratch(void)
  * A path that fills the key is left truncated: rules are prefixes, and
  * they still match its beginning.
  */
-static __always_inline void finish_key(struct lockc_path_key *key, __u32 space,
-				       __u32 len)
+static __always_inline void finish_key(struct lockc_path_key *key, __u32 space, __u32 len)
 {
 	key->space = space;
 	/* A round trip through map memory gives the verifier fresh bounds on
@@ -303,8 +317,7 @@ static __always_inline bool in_host_netns(void)
 	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) == cfg->host_netns_ino;
 }
 
-static __always_inline __u8 path_rule_deny(struct lockc_path_key *key,
-					   __u8 level, bool *found)
+static __always_inline __u8 path_rule_deny(struct lockc_path_key *key, __u8 level, bool *found)
 {
 	struct lockc_rule *r = bpf_map_lookup_elem(&path_rules, key);
 
@@ -320,8 +333,7 @@ static __always_inline __u8 path_rule_deny(struct lockc_path_key *key,
  * Copy a NUL-terminated kernel string into key->path and return its length
  * (without NUL), or a negative error.
  */
-static __always_inline long string_key(struct lockc_path_key *key,
-				       const char *str)
+static __always_inline long string_key(struct lockc_path_key *key, const char *str)
 {
 	long n = bpf_probe_read_kernel_str(key->path, sizeof(key->path), str);
 
@@ -364,8 +376,7 @@ static long compose_component(__u32 j, void *data)
  * length written to key->path or a negative error when the tree is deeper
  * than we walk (callers deny then).
  */
-static __always_inline long fs_internal_path(struct scratch *sc,
-					     struct dentry *d)
+static __always_inline long fs_internal_path(struct scratch *sc, struct dentry *d)
 {
 	int depth = 0;
 
@@ -445,8 +456,7 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	/* A cgroup inside a container inherits the container's entry: never
 	 * give it one of its own here, or a container could weaken itself by
 	 * creating a cgroup with a registered or container-like name. */
-	subject_of_cgroup((struct cgroup *)BPF_CORE_READ(cgrp, self.parent),
-			  &parent);
+	subject_of_cgroup((struct cgroup *)BPF_CORE_READ(cgrp, self.parent), &parent);
 	if (parent.policy)
 		return 0;
 
@@ -478,10 +488,10 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		if (!name_matches(sc->name.name, len, &cfg->patterns[i]))
 			continue;
 		struct lockc_policy p = {
-			.level = cfg->default_level,
-			.mode = cfg->default_mode,
-			.phase = LOCKC_PHASE_SETUP,
-			.origin = LOCKC_ORIGIN_PATTERN,
+		    .level = cfg->default_level,
+		    .mode = cfg->default_mode,
+		    .phase = LOCKC_PHASE_SETUP,
+		    .origin = LOCKC_ORIGIN_PATTERN,
 		};
 		/* BPF_NOEXIST: an entry user space registered first wins. */
 		bpf_map_update_elem(&policies, &id, &p, BPF_NOEXIST);
@@ -505,8 +515,7 @@ int BPF_PROG(lockc_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 
 /* pivot_root(2) is the runtime entering the container's root filesystem. */
 SEC("lsm/sb_pivotroot")
-int BPF_PROG(lockc_sb_pivotroot, const struct path *old_path,
-	     const struct path *new_path)
+int BPF_PROG(lockc_sb_pivotroot, const struct path *old_path, const struct path *new_path)
 {
 	struct subject s;
 
@@ -570,8 +579,8 @@ static __always_inline bool has_dotdot(const char *p, long len)
 }
 
 SEC("lsm/sb_mount")
-int BPF_PROG(lockc_sb_mount, const char *dev_name, const struct path *path,
-	     const char *type, unsigned long flags, void *data)
+int BPF_PROG(lockc_sb_mount, const char *dev_name, const struct path *path, const char *type,
+	     unsigned long flags, void *data)
 {
 	struct subject s;
 	struct scratch *sc;
@@ -621,6 +630,33 @@ int BPF_PROG(lockc_sb_mount, const char *dev_name, const struct path *path,
 	return 0; /* source under an allow-listed prefix (runtime storage...) */
 }
 
+/*
+ * The kernel resolves a bind source after sb_mount, following symlinks: a
+ * symlink under an allowed prefix (say /home/u/x -> /) would bind what the
+ * prefix rule never saw. While a container is being set up, its mount(2)
+ * calls may not follow symlinks other than procfs's own (/proc/self,
+ * /proc/self/fd/N, whose targets the task holds already; those of other
+ * tasks pass the ptrace hook). x86-64 syscall numbers.
+ */
+#define NR_mount 165
+SEC("lsm/inode_follow_link")
+int BPF_PROG(lockc_inode_follow_link, struct dentry *dentry, struct inode *inode, bool rcu)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s) || s.policy->phase != LOCKC_PHASE_SETUP)
+		return 0; /* outside setup bind sources are not checked by prefix */
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	if (BPF_CORE_READ(regs, orig_ax) != NR_mount)
+		return 0; /* not inside mount(2) */
+	if (BPF_CORE_READ(dentry, d_sb, s_magic) == PROC_SUPER_MAGIC)
+		return 0; /* procfs links: see above */
+	return deny(&s, LOCKC_HOOK_SB_MOUNT, LOCKC_TARGET_PATH,
+		    (const char *)BPF_CORE_READ(dentry, d_name.name));
+}
+
 /* Every new superblock, from mount(2) or fsconfig(2): the real fs type. */
 SEC("lsm/sb_kern_mount")
 int BPF_PROG(lockc_sb_kern_mount, const struct super_block *sb)
@@ -652,8 +688,7 @@ int BPF_PROG(lockc_sb_kern_mount, const struct super_block *sb)
  * the engines of Debian 12 do not use it; deny it to confined containers
  * rather than reason about detached trees of unknown origin. */
 SEC("lsm/move_mount")
-int BPF_PROG(lockc_move_mount, const struct path *from_path,
-	     const struct path *to_path)
+int BPF_PROG(lockc_move_mount, const struct path *from_path, const struct path *to_path)
 {
 	struct subject s;
 
@@ -665,17 +700,15 @@ int BPF_PROG(lockc_move_mount, const struct path *from_path,
 
 /* ---- file opens ------------------------------------------------------------ */
 
-static __always_inline int deny_open(const struct subject *s,
-				     enum lockc_target_kind kind,
+static __always_inline int deny_open(const struct subject *s, enum lockc_target_kind kind,
 				     struct scratch *sc)
 {
 	/* sc->buf holds the target text, NUL terminated by the callers. */
 	return deny(s, LOCKC_HOOK_FILE_OPEN, kind, sc->buf);
 }
 
-static __always_inline int check_device(const struct subject *s, __u8 level,
-					struct inode *inode, __u32 access,
-					struct scratch *sc)
+static __always_inline int check_device(const struct subject *s, __u8 level, struct inode *inode,
+					__u32 access, struct scratch *sc)
 {
 	umode_t mode = BPF_CORE_READ(inode, i_mode);
 	__u32 type;
@@ -689,7 +722,7 @@ static __always_inline int check_device(const struct subject *s, __u8 level,
 
 	dev_t rdev = BPF_CORE_READ(inode, i_rdev);
 	struct lockc_dev_key k = {
-		.type = type, .major = rdev >> MINORBITS, .minor = rdev & MINORMASK};
+	    .type = type, .major = rdev >> MINORBITS, .minor = rdev & MINORMASK};
 	struct lockc_rule *r = bpf_map_lookup_elem(&dev_rules, &k);
 
 	if (!r) {
@@ -768,16 +801,15 @@ int BPF_PROG(lockc_file_open, struct file *file)
 				n = 1;
 			__u32 at = BOUND(n - 1, 31);
 			sc->buf[at] = ':';
-			bpf_probe_read_kernel_str(&sc->buf[BOUND(at + 1, 31)],
-						  LOCKC_PATH_LEN, sc->key.path);
+			bpf_probe_read_kernel_str(&sc->buf[BOUND(at + 1, 31)], LOCKC_PATH_LEN,
+						  sc->key.path);
 			/* Drop the '/' the key appended. */
 			if (len < LOCKC_PATH_LEN)
 				sc->buf[BOUND(at + 1 + len, LOCKC_SCRATCH_LEN - 1)] = 0;
 			return deny_open(&s, LOCKC_TARGET_FS_PATH, sc);
 		}
 	} else if (fr && (fr->open_deny[level & 3] & access)) {
-		bpf_probe_read_kernel_str(sc->buf, 64,
-					  BPF_CORE_READ(inode, i_sb, s_type, name));
+		bpf_probe_read_kernel_str(sc->buf, 64, BPF_CORE_READ(inode, i_sb, s_type, name));
 		return deny_open(&s, LOCKC_TARGET_FS_TYPE, sc);
 	}
 
@@ -813,8 +845,7 @@ int BPF_PROG(lockc_syslog, int type)
 }
 
 SEC("lsm/kernel_read_file")
-int BPF_PROG(lockc_kernel_read_file, struct file *file,
-	     enum kernel_read_file_id id, bool contents)
+int BPF_PROG(lockc_kernel_read_file, struct file *file, enum kernel_read_file_id id, bool contents)
 {
 	struct subject s;
 
@@ -863,9 +894,13 @@ int BPF_PROG(lockc_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 }
 
 SEC("lsm/perf_event_open")
-int BPF_PROG(lockc_perf_event_open, struct perf_event_attr *attr, int type)
+int lockc_perf_event_open(unsigned long long *ctx)
 {
 	struct subject s;
+
+	/* The hook was (attr, type) and is (type) since Linux 6.4; the first
+	 * argument is a kernel pointer in the old form, 0..3 in the new. */
+	__u64 type = ctx[0] <= 3 ? ctx[0] : ctx[1];
 
 	/* One perf_event_open(2) asks again with PERF_SECURITY_CPU, _KERNEL
 	 * or _TRACEPOINT after PERF_SECURITY_OPEN (0); deciding once per call
@@ -881,8 +916,7 @@ int BPF_PROG(lockc_perf_event_open, struct perf_event_attr *attr, int type)
 /* ---- the container boundary between tasks ------------------------------ */
 
 /* Report the other task as "pid <n> <comm>". */
-static __always_inline int deny_task(const struct subject *s,
-				     enum lockc_hook hook,
+static __always_inline int deny_task(const struct subject *s, enum lockc_hook hook,
 				     struct task_struct *other)
 {
 	struct scratch *sc = get_scratch();
@@ -899,8 +933,7 @@ static __always_inline int deny_task(const struct subject *s,
 }
 
 /* A confined task may only reach tasks of its own container. */
-static __always_inline int check_other_task(enum lockc_hook hook,
-					    struct task_struct *other)
+static __always_inline int check_other_task(enum lockc_hook hook, struct task_struct *other)
 {
 	struct subject s, o;
 
@@ -915,8 +948,7 @@ static __always_inline int check_other_task(enum lockc_hook hook,
 
 /* Also guards /proc/<pid>/{root,cwd,mem,environ,ns/...} of other tasks. */
 SEC("lsm/ptrace_access_check")
-int BPF_PROG(lockc_ptrace_access_check, struct task_struct *child,
-	     unsigned int mode)
+int BPF_PROG(lockc_ptrace_access_check, struct task_struct *child, unsigned int mode)
 {
 	return check_other_task(LOCKC_HOOK_PTRACE, child);
 }
@@ -928,8 +960,8 @@ int BPF_PROG(lockc_ptrace_traceme, struct task_struct *parent)
 }
 
 SEC("lsm/task_kill")
-int BPF_PROG(lockc_task_kill, struct task_struct *p,
-	     struct kernel_siginfo *info, int sig, const struct cred *cred)
+int BPF_PROG(lockc_task_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
+	     const struct cred *cred)
 {
 	return check_other_task(LOCKC_HOOK_TASK_KILL, p);
 }
@@ -937,8 +969,7 @@ int BPF_PROG(lockc_task_kill, struct task_struct *p,
 /* Connecting to a container engine's socket means starting containers of
  * any level. The listener's address is the name the host bound it to. */
 SEC("lsm/unix_stream_connect")
-int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other,
-	     struct sock *newsk)
+int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, struct sock *newsk)
 {
 	struct subject s;
 	struct scratch *sc;
@@ -974,8 +1005,7 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other,
 		len = plen;
 	} else {
 		/* The kernel stores bound paths NUL terminated. */
-		long n = bpf_probe_read_kernel_str(sc->key.path, sizeof(sc->key.path),
-						   sun_path);
+		long n = bpf_probe_read_kernel_str(sc->key.path, sizeof(sc->key.path), sun_path);
 
 		len = n > 0 ? n - 1 : 0;
 		if (len > (__u32)plen)
@@ -1008,8 +1038,7 @@ static __always_inline bool cred_is_root(const struct cred *c)
 /* setuid(2) and friends: a non-root task may not become root. Dropping
  * root (runc switching to the container's user) stays allowed. */
 SEC("lsm/task_fix_setuid")
-int BPF_PROG(lockc_task_fix_setuid, struct cred *new, const struct cred *old,
-	     int flags)
+int BPF_PROG(lockc_task_fix_setuid, struct cred *new, const struct cred *old, int flags)
 {
 	struct subject s;
 
@@ -1025,8 +1054,7 @@ int BPF_PROG(lockc_task_fix_setuid, struct cred *new, const struct cred *old,
 
 /* exec of a setuid-root binary by a non-root task. */
 SEC("lsm/bprm_creds_from_file")
-int BPF_PROG(lockc_bprm_creds_from_file, struct linux_binprm *bprm,
-	     struct file *file)
+int BPF_PROG(lockc_bprm_creds_from_file, struct linux_binprm *bprm, struct file *file)
 {
 	struct subject s;
 
@@ -1040,8 +1068,7 @@ int BPF_PROG(lockc_bprm_creds_from_file, struct linux_binprm *bprm,
 		return 0; /* root already: not a gain */
 	if (BPF_CORE_READ(bprm, cred, euid.val) != 0)
 		return 0; /* the exec does not make it root */
-	return deny(&s, LOCKC_HOOK_EXEC_SETUID, LOCKC_TARGET_PATH,
-		    BPF_CORE_READ(bprm, filename));
+	return deny(&s, LOCKC_HOOK_EXEC_SETUID, LOCKC_TARGET_PATH, BPF_CORE_READ(bprm, filename));
 }
 
 SEC("lsm/userns_create")
@@ -1065,8 +1092,7 @@ int BPF_PROG(lockc_socket_create, int family, int type, int protocol, int kern)
 	current_subject(&s);
 	if (!restricted(&s))
 		return 0; /* only restricted forbids this */
-	bool raw = (type & SOCK_TYPE_MASK) == SOCK_RAW &&
-		   (family == AF_INET || family == AF_INET6);
+	bool raw = (type & SOCK_TYPE_MASK) == SOCK_RAW && (family == AF_INET || family == AF_INET6);
 
 	if (family == AF_PACKET || raw) {
 		struct scratch *sc = get_scratch();

@@ -25,13 +25,13 @@ enum lockc_level {
 
 enum lockc_mode {
 	LOCKC_MODE_ENFORCE = 0, /* deny with EPERM and report */
-	LOCKC_MODE_AUDIT = 1,   /* allow and report */
+	LOCKC_MODE_AUDIT = 1,	/* allow and report */
 	LOCKC_MODE_COUNT = 2,
 };
 
 /* Life cycle of a container, for rules that only apply once it runs. */
 enum lockc_phase {
-	LOCKC_PHASE_SETUP = 0,   /* runtime is still building the container */
+	LOCKC_PHASE_SETUP = 0,	 /* runtime is still building the container */
 	LOCKC_PHASE_PIVOTED = 1, /* pivot_root/chroot into the rootfs done */
 	LOCKC_PHASE_RUNNING = 2, /* the container's own program was exec'd */
 };
@@ -45,35 +45,35 @@ enum lockc_origin {
 
 /* Every place a decision is made. Keep lockc::hook_name() in sync. */
 enum lockc_hook {
-	LOCKC_HOOK_SB_MOUNT = 0,      /* mount(2): bind sources, flags */
-	LOCKC_HOOK_SB_KERN_MOUNT,     /* new superblock: fs type, block dev */
-	LOCKC_HOOK_MOVE_MOUNT,        /* move_mount(2) of detached trees */
-	LOCKC_HOOK_SB_PIVOTROOT,      /* pivot_root(2) once running */
-	LOCKC_HOOK_FILE_OPEN,         /* sensitive files, pseudo fs, devices */
-	LOCKC_HOOK_SYSLOG,            /* dmesg, /dev/kmsg */
-	LOCKC_HOOK_KERNEL_MODULE,     /* init_module, finit_module, kexec */
-	LOCKC_HOOK_BPF,               /* bpf(2) */
-	LOCKC_HOOK_PERF_EVENT,        /* perf_event_open(2) */
-	LOCKC_HOOK_PTRACE,            /* ptrace and /proc/<pid> access */
-	LOCKC_HOOK_TASK_KILL,         /* signals across the boundary */
-	LOCKC_HOOK_UNIX_CONNECT,      /* container-engine sockets */
-	LOCKC_HOOK_SETUID,            /* setuid(2) family to root */
-	LOCKC_HOOK_EXEC_SETUID,       /* exec of a setuid-root binary */
-	LOCKC_HOOK_USERNS_CREATE,     /* new user namespaces */
-	LOCKC_HOOK_SOCKET_CREATE,     /* raw and packet sockets */
+	LOCKC_HOOK_SB_MOUNT = 0,  /* mount(2): bind sources, flags */
+	LOCKC_HOOK_SB_KERN_MOUNT, /* new superblock: fs type, block dev */
+	LOCKC_HOOK_MOVE_MOUNT,	  /* move_mount(2) of detached trees */
+	LOCKC_HOOK_SB_PIVOTROOT,  /* pivot_root(2) once running */
+	LOCKC_HOOK_FILE_OPEN,	  /* sensitive files, pseudo fs, devices */
+	LOCKC_HOOK_SYSLOG,	  /* dmesg, /dev/kmsg */
+	LOCKC_HOOK_KERNEL_MODULE, /* init_module, finit_module, kexec */
+	LOCKC_HOOK_BPF,		  /* bpf(2) */
+	LOCKC_HOOK_PERF_EVENT,	  /* perf_event_open(2) */
+	LOCKC_HOOK_PTRACE,	  /* ptrace and /proc/<pid> access */
+	LOCKC_HOOK_TASK_KILL,	  /* signals across the boundary */
+	LOCKC_HOOK_UNIX_CONNECT,  /* container-engine sockets */
+	LOCKC_HOOK_SETUID,	  /* setuid(2) family to root */
+	LOCKC_HOOK_EXEC_SETUID,	  /* exec of a setuid-root binary */
+	LOCKC_HOOK_USERNS_CREATE, /* new user namespaces */
+	LOCKC_HOOK_SOCKET_CREATE, /* raw and packet sockets */
 	LOCKC_HOOK_COUNT,
 };
 
 /* What an event's target string holds. */
 enum lockc_target_kind {
 	LOCKC_TARGET_NONE = 0,
-	LOCKC_TARGET_PATH = 1,    /* a path as the container sees it */
+	LOCKC_TARGET_PATH = 1,	  /* a path as the container sees it */
 	LOCKC_TARGET_FS_PATH = 2, /* "<fstype>:<path inside that fs>" */
 	LOCKC_TARGET_FS_TYPE = 3,
-	LOCKC_TARGET_DEVICE = 4,  /* "c 1:1" / "b 8:0" */
-	LOCKC_TARGET_SOCKET = 5,  /* unix socket address, '@' = abstract */
-	LOCKC_TARGET_TASK = 6,    /* "pid <n> <comm>" */
-	LOCKC_TARGET_OTHER = 7,   /* hook-specific text, e.g. "cmd 5" */
+	LOCKC_TARGET_DEVICE = 4, /* "c 1:1" / "b 8:0" */
+	LOCKC_TARGET_SOCKET = 5, /* unix socket address, '@' = abstract */
+	LOCKC_TARGET_TASK = 6,	 /* "pid <n> <comm>" */
+	LOCKC_TARGET_OTHER = 7,	 /* hook-specific text, e.g. "cmd 5" */
 };
 
 /* Access bits in rule deny masks. */
@@ -158,7 +158,6 @@ struct lockc_rule {
  * own net sysctls (Docker: net.ipv4.ip_unprivileged_port_start). */
 #define LOCKC_RULE_UNLESS_OWN_NETNS 0x1
 
-
 /* Filesystem rules keyed by superblock magic. A filesystem without a rule
  * may be opened but not mounted by confined levels. */
 #define LOCKC_FS_OPEN_BY_PATH 0x1 /* decide opens from the trie (space=magic) */
@@ -188,16 +187,16 @@ struct lockc_dev_key {
 #define LOCKC_TARGET_LEN 256
 
 struct lockc_event {
-	__u64 time_ns;          /* CLOCK_BOOTTIME */
-	__u64 cgroup_id;        /* the task's own cgroup */
+	__u64 time_ns;		/* CLOCK_BOOTTIME */
+	__u64 cgroup_id;	/* the task's own cgroup */
 	__u64 policy_cgroup_id; /* the cgroup whose entry decided */
-	__u32 pid;              /* thread group id, as user space knows it */
+	__u32 pid;		/* thread group id, as user space knows it */
 	__u32 tid;
 	__u32 uid;
-	__u16 hook;  /* enum lockc_hook */
-	__u8 level;  /* enum lockc_level */
-	__u8 mode;   /* enum lockc_mode */
-	__s32 error; /* errno returned to the caller; 0 when audited */
+	__u16 hook;	   /* enum lockc_hook */
+	__u8 level;	   /* enum lockc_level */
+	__u8 mode;	   /* enum lockc_mode */
+	__s32 error;	   /* errno returned to the caller; 0 when audited */
 	__u32 target_kind; /* enum lockc_target_kind */
 	char comm[LOCKC_COMM_LEN];
 	char target[LOCKC_TARGET_LEN];
@@ -206,9 +205,9 @@ struct lockc_event {
 #define LOCKC_DEFAULT_RINGBUF_BYTES (256 * 1024)
 
 struct lockc_counters {
-	__u64 denied[LOCKC_HOOK_COUNT];  /* enforce-mode denials */
+	__u64 denied[LOCKC_HOOK_COUNT];	 /* enforce-mode denials */
 	__u64 audited[LOCKC_HOOK_COUNT]; /* audit-mode would-be denials */
-	__u64 ringbuf_drops;             /* events lost: ring buffer full */
+	__u64 ringbuf_drops;		 /* events lost: ring buffer full */
 };
 
 #endif /* LOCKC_SHARED_H */

@@ -39,8 +39,8 @@ int load() {
 int status() {
     const auto e = lockc::Enforcer::open();
     const auto s = e.settings();
-    std::cout << "default: " << lockc::to_string(static_cast<lockc::Level>(s.default_level))
-              << " " << lockc::to_string(static_cast<lockc::Mode>(s.default_mode)) << "\n";
+    std::cout << "default: " << lockc::to_string(static_cast<lockc::Level>(s.default_level)) << " "
+              << lockc::to_string(static_cast<lockc::Mode>(s.default_mode)) << "\n";
     for (const auto &[id, p] : e.policies()) {
         std::uint64_t n = 0;
         for (auto d : p.decisions) {
@@ -73,8 +73,8 @@ int set(const std::vector<std::string_view> &args) {
         return 2;
     }
     auto e = lockc::Enforcer::open();
-    e.set_policy(lockc::cgroup_id(lockc::cgroup2_mount() / std::string(args[0]).substr(
-                                      args[0].starts_with('/') ? 1 : 0)),
+    e.set_policy(lockc::cgroup_id(lockc::cgroup2_mount() /
+                                  std::string(args[0]).substr(args[0].starts_with('/') ? 1 : 0)),
                  *level, *mode);
     return 0;
 }

@@ -27,13 +27,19 @@ constexpr std::array<std::string_view, 8> kPinnedMaps = {
 
 constexpr std::uint32_t kZero = 0;
 
-fs::path maps_dir(const fs::path &pin_dir) { return pin_dir / "maps"; }
-fs::path links_dir(const fs::path &pin_dir) { return pin_dir / "links"; }
+fs::path maps_dir(const fs::path &pin_dir) {
+    return pin_dir / "maps";
+}
+fs::path links_dir(const fs::path &pin_dir) {
+    return pin_dir / "links";
+}
 
 std::vector<std::string> program_names(const lockc_bpf *skel) {
     std::vector<std::string> names;
     bpf_program *prog = nullptr;
-    bpf_object__for_each_program(prog, skel->obj) { names.emplace_back(bpf_program__name(prog)); }
+    bpf_object__for_each_program(prog, skel->obj) {
+        names.emplace_back(bpf_program__name(prog));
+    }
     return names;
 }
 
@@ -58,8 +64,7 @@ void create_dir(const fs::path &dir) {
     }
 }
 
-template <typename Key>
-std::vector<Key> map_keys(int fd) {
+template <typename Key> std::vector<Key> map_keys(int fd) {
     std::vector<Key> keys;
     Key key{};
     Key next{};
@@ -78,8 +83,8 @@ std::vector<Key> map_keys(int fd) {
 // Writes `entries` into the map, then deletes keys that are not among them:
 // the map never passes through an empty state.
 template <typename Key, typename Value, typename Less>
-void replace_contents(int fd, const std::vector<std::pair<Key, Value>> &entries,
-                      const char *what, Less less) {
+void replace_contents(int fd, const std::vector<std::pair<Key, Value>> &entries, const char *what,
+                      Less less) {
     std::set<Key, Less> wanted(less);
     for (const auto &[key, value] : entries) {
         if (bpf_map_update_elem(fd, &key, &value, BPF_ANY) != 0) {
@@ -132,9 +137,15 @@ PolicyEntry to_entry(const lockc_policy &p) {
 
 } // namespace
 
-void Enforcer::SkelDeleter::operator()(lockc_bpf *skel) const { lockc_bpf__destroy(skel); }
-void Enforcer::LinkDeleter::operator()(bpf_link *link) const { bpf_link__destroy(link); }
-void Enforcer::RingBufferDeleter::operator()(ring_buffer *rb) const { ring_buffer__free(rb); }
+void Enforcer::SkelDeleter::operator()(lockc_bpf *skel) const {
+    lockc_bpf__destroy(skel);
+}
+void Enforcer::LinkDeleter::operator()(bpf_link *link) const {
+    bpf_link__destroy(link);
+}
+void Enforcer::RingBufferDeleter::operator()(ring_buffer *rb) const {
+    ring_buffer__free(rb);
+}
 
 Enforcer::Enforcer(Enforcer &&) noexcept = default;
 Enforcer &Enforcer::operator=(Enforcer &&) noexcept = default;
@@ -189,13 +200,13 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
     }
     if (!fs::exists(maps_dir(e.pin_dir_) / "events") &&
         bpf_map__set_max_entries(e.skel_->maps.events, options.ringbuf_bytes) != 0) {
-        throw Error(ErrorKind::InvalidArgument, "invalid ring buffer size " +
-                                                    std::to_string(options.ringbuf_bytes));
+        throw Error(ErrorKind::InvalidArgument,
+                    "invalid ring buffer size " + std::to_string(options.ringbuf_bytes));
     }
     if (const int err = lockc_bpf__load(e.skel_.get()); err != 0) {
         throw Error(ErrorKind::KernelUnsupported,
-                    std::string("the kernel refused lockc's BPF programs: ") +
-                        std::strerror(-err) + " (needs the BPF LSM active: 'lsm=...,bpf')");
+                    std::string("the kernel refused lockc's BPF programs: ") + std::strerror(-err) +
+                        " (needs the BPF LSM active: 'lsm=...,bpf')");
     }
 
     bpf_program *prog = nullptr;
@@ -293,8 +304,7 @@ lockc_settings Enforcer::settings() const {
 void Enforcer::apply_rules(const RuleSet &rules) {
     const CompiledRules c = compile(rules);
     replace_contents(map_fd("path_rules"), c.paths, "path", bytes_less<lockc_path_key>);
-    replace_contents(map_fd("fs_rules"), c.filesystems, "filesystem",
-                     std::less<std::uint64_t>());
+    replace_contents(map_fd("fs_rules"), c.filesystems, "filesystem", std::less<>());
     replace_contents(map_fd("dev_rules"), c.devices, "device", bytes_less<lockc_dev_key>);
 }
 
@@ -400,7 +410,9 @@ Counters Enforcer::counters() const {
     return total;
 }
 
-int Enforcer::event_fd() const { return ring_buffer__epoll_fd(ringbuf_.get()); }
+int Enforcer::event_fd() const {
+    return ring_buffer__epoll_fd(ringbuf_.get());
+}
 
 std::size_t Enforcer::consume_events(const std::function<void(const Event &)> &handler) {
     sink_->handler = &handler;
@@ -413,7 +425,9 @@ std::size_t Enforcer::consume_events(const std::function<void(const Event &)> &h
     return sink_->delivered;
 }
 
-std::uint64_t Enforcer::malformed_events() const noexcept { return sink_ ? sink_->malformed : 0; }
+std::uint64_t Enforcer::malformed_events() const noexcept {
+    return sink_ ? sink_->malformed : 0;
+}
 
 void Enforcer::uninstall() {
     ringbuf_.reset();

@@ -8,10 +8,10 @@ namespace lockc {
 namespace {
 
 constexpr std::array<std::string_view, LOCKC_HOOK_COUNT> kHookNames = {
-    "sb_mount",       "sb_kern_mount",   "move_mount",      "sb_pivotroot",
-    "file_open",      "syslog",          "kernel_module",   "bpf",
-    "perf_event_open", "ptrace",         "task_kill",       "unix_stream_connect",
-    "task_fix_setuid", "exec_setuid",    "userns_create",   "socket_create",
+    "sb_mount",        "sb_kern_mount", "move_mount",    "sb_pivotroot",
+    "file_open",       "syslog",        "kernel_module", "bpf",
+    "perf_event_open", "ptrace",        "task_kill",     "unix_stream_connect",
+    "task_fix_setuid", "exec_setuid",   "userns_create", "socket_create",
 };
 
 constexpr std::array<std::string_view, 8> kTargetKinds = {
@@ -49,8 +49,8 @@ std::optional<Event> decode_event(std::span<const std::byte> raw) {
         return std::nullopt;
     }
     std::memcpy(&e, raw.data(), sizeof(e));
-    if (e.hook >= LOCKC_HOOK_COUNT || e.level >= LOCKC_LEVEL_COUNT ||
-        e.mode >= LOCKC_MODE_COUNT || e.target_kind >= kTargetKinds.size() || e.error < 0) {
+    if (e.hook >= LOCKC_HOOK_COUNT || e.level >= LOCKC_LEVEL_COUNT || e.mode >= LOCKC_MODE_COUNT ||
+        e.target_kind >= kTargetKinds.size() || e.error < 0) {
         return std::nullopt;
     }
     Event out;

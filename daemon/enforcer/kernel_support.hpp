@@ -21,8 +21,8 @@ struct KernelSupport {
 
 // Reads the LSM list file and checks for BTF. Never throws: a missing file
 // is reported in `problem`.
-[[nodiscard]] KernelSupport check_kernel_support(
-    const std::filesystem::path &lsm_file = "/sys/kernel/security/lsm",
-    const std::filesystem::path &btf_file = "/sys/kernel/btf/vmlinux");
+[[nodiscard]] KernelSupport
+check_kernel_support(const std::filesystem::path &lsm_file = "/sys/kernel/security/lsm",
+                     const std::filesystem::path &btf_file = "/sys/kernel/btf/vmlinux");
 
 } // namespace lockc

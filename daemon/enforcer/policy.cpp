@@ -20,28 +20,17 @@ constexpr std::array kModeNames = {std::pair{Mode::Enforce, "enforce"},
 
 // Superblock magics (include/uapi/linux/magic.h).
 constexpr std::array<std::pair<std::string_view, std::uint64_t>, 22> kFsMagics = {{
-    {"proc", 0x9fa0},
-    {"sysfs", 0x62656572},
-    {"tmpfs", 0x01021994},
-    {"devtmpfs", 0x01021994},
-    {"devpts", 0x1cd1},
-    {"mqueue", 0x19800202},
-    {"cgroup2", 0x63677270},
-    {"cgroup", 0x27e0eb},
-    {"debugfs", 0x64626720},
-    {"tracefs", 0x74726163},
-    {"securityfs", 0x73636673},
-    {"bpf", 0xcafe4a11},
-    {"configfs", 0x62656570},
-    {"pstore", 0x6165676c},
-    {"efivarfs", 0xde5e81e4},
-    {"binfmt_misc", 0x42494e4d},
-    {"fusectl", 0x65735543},
-    {"hugetlbfs", 0x958458f6},
-    {"overlay", 0x794c7630},
-    {"nsfs", 0x6e736673},
-    {"autofs", 0x0187},
-    {"selinuxfs", 0xf97cff8c},
+    {"proc", 0x9fa0},           {"sysfs", 0x62656572},
+    {"tmpfs", 0x01021994},      {"devtmpfs", 0x01021994},
+    {"devpts", 0x1cd1},         {"mqueue", 0x19800202},
+    {"cgroup2", 0x63677270},    {"cgroup", 0x27e0eb},
+    {"debugfs", 0x64626720},    {"tracefs", 0x74726163},
+    {"securityfs", 0x73636673}, {"bpf", 0xcafe4a11},
+    {"configfs", 0x62656570},   {"pstore", 0x6165676c},
+    {"efivarfs", 0xde5e81e4},   {"binfmt_misc", 0x42494e4d},
+    {"fusectl", 0x65735543},    {"hugetlbfs", 0x958458f6},
+    {"overlay", 0x794c7630},    {"nsfs", 0x6e736673},
+    {"autofs", 0x0187},         {"selinuxfs", 0xf97cff8c},
 }};
 
 constexpr std::uint8_t kRW = LOCKC_ACCESS_ALL;
@@ -134,8 +123,7 @@ std::optional<std::uint64_t> fs_magic(std::string_view name) {
 lockc_path_key make_path_key(std::uint32_t space, std::string_view path) {
     const bool abstract_socket = space == LOCKC_SPACE_UNIX_SOCKET && path.starts_with('@');
     if (!abstract_socket && !path.starts_with('/')) {
-        throw Error(ErrorKind::InvalidArgument,
-                    "path '" + std::string(path) + "' is not absolute");
+        throw Error(ErrorKind::InvalidArgument, "path '" + std::string(path) + "' is not absolute");
     }
     if (path.find('\0') != std::string_view::npos) {
         throw Error(ErrorKind::InvalidArgument, "path contains a NUL byte");
@@ -145,9 +133,8 @@ lockc_path_key make_path_key(std::uint32_t space, std::string_view path) {
         path.remove_suffix(1);
     }
     if (path.size() + 1 > LOCKC_PATH_LEN) {
-        throw Error(ErrorKind::InvalidArgument,
-                    "path '" + std::string(path) + "' is longer than " +
-                        std::to_string(LOCKC_PATH_LEN - 1) + " bytes");
+        throw Error(ErrorKind::InvalidArgument, "path '" + std::string(path) + "' is longer than " +
+                                                    std::to_string(LOCKC_PATH_LEN - 1) + " bytes");
     }
     lockc_path_key key{};
     key.space = space;
@@ -196,8 +183,8 @@ CompiledRules compile(const RuleSet &rules) {
         out.paths.emplace_back(key, rule);
     }
     if (out.paths.size() > LOCKC_MAX_PATH_RULES) {
-        throw Error(ErrorKind::InvalidArgument, "too many path rules (limit " +
-                                                    std::to_string(LOCKC_MAX_PATH_RULES) + ")");
+        throw Error(ErrorKind::InvalidArgument,
+                    "too many path rules (limit " + std::to_string(LOCKC_MAX_PATH_RULES) + ")");
     }
 
     std::set<std::uint64_t> seen_fs;
@@ -256,9 +243,8 @@ lockc_settings compile(const Settings &settings) {
     out.default_mode = static_cast<std::uint8_t>(settings.default_mode);
     out.host_netns_ino = settings.host_netns_inode;
     if (settings.container_patterns.size() > LOCKC_MAX_PATTERNS) {
-        throw Error(ErrorKind::InvalidArgument,
-                    "too many container name patterns (limit " +
-                        std::to_string(LOCKC_MAX_PATTERNS) + ")");
+        throw Error(ErrorKind::InvalidArgument, "too many container name patterns (limit " +
+                                                    std::to_string(LOCKC_MAX_PATTERNS) + ")");
     }
     std::size_t i = 0;
     for (const auto &p : settings.container_patterns) {
@@ -273,9 +259,8 @@ lockc_settings compile(const Settings &settings) {
         }
         if (p.prefix.find_first_of(std::string_view("/\0", 2)) != std::string::npos ||
             p.suffix.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
-            throw Error(ErrorKind::InvalidArgument,
-                        "container name pattern '" + p.prefix + "*" + p.suffix +
-                            "' may not contain '/' or NUL");
+            throw Error(ErrorKind::InvalidArgument, "container name pattern '" + p.prefix + "*" +
+                                                        p.suffix + "' may not contain '/' or NUL");
         }
         std::memcpy(out.patterns[i].prefix, p.prefix.data(), p.prefix.size());
         std::memcpy(out.patterns[i].suffix, p.suffix.data(), p.suffix.size());
@@ -322,8 +307,8 @@ RuleSet default_rules() {
 
     // sysfs is not namespaced: deny it, then allow what programs need.
     fs_path("sysfs", "/", kDenyBoth);
-    fs_path("sysfs", "/devices/system/cpu", {kW, kW}); // nproc, runtimes
-    fs_path("sysfs", "/devices/system/node", {kW, kW}); // NUMA libraries
+    fs_path("sysfs", "/devices/system/cpu", {kW, kW});             // nproc, runtimes
+    fs_path("sysfs", "/devices/system/node", {kW, kW});            // NUMA libraries
     fs_path("sysfs", "/kernel/mm/transparent_hugepage", {kW, kW}); // allocators
     fs_path("sysfs", "/kernel/mm/hugepages", {kW, kW});
     fs_path("sysfs", "/fs/cgroup", {kW, kW}); // the mount point directory
@@ -350,9 +335,9 @@ RuleSet default_rules() {
     // own storage, plus /home for baseline (source code, data).
     path(RuleSpace::MountSource, "/", {1, 1});
     for (const char *p :
-         {"/var/lib/docker", "/var/lib/containerd", "/var/lib/containers/storage", "/run/containerd",
-          "/run/containers/storage", "/var/lib/kubelet/pods", "/run/k3s", "/var/lib/rancher",
-          "/dev/null", "/dev/pts", "/usr/bin/docker-init",
+         {"/var/lib/docker", "/var/lib/containerd", "/var/lib/containers/storage",
+          "/run/containerd", "/run/containers/storage", "/var/lib/kubelet/pods", "/run/k3s",
+          "/var/lib/rancher", "/dev/null", "/dev/pts", "/usr/bin/docker-init",
           // runc >= 1.1.12 binds its own binary read-only (CVE-2024-21626)
           "/proc/self/exe"}) {
         path(RuleSpace::MountSource, p, kAllow);
@@ -361,18 +346,18 @@ RuleSet default_rules() {
 
     // Container engines and the host's service managers: a container that
     // reaches them can start anything.
-    for (const char *p : {"/run/docker.sock", "/var/run/docker.sock", "/run/docker",
-                          "/run/containerd", "/var/run/containerd", "/run/podman", "/run/crio",
-                          "/var/run/crio", "/run/buildkit", "@/containerd-shim",
-                          "/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket",
-                          "/run/systemd/private"}) {
+    for (const char *p :
+         {"/run/docker.sock", "/var/run/docker.sock", "/run/docker", "/run/containerd",
+          "/var/run/containerd", "/run/podman", "/run/crio", "/var/run/crio", "/run/buildkit",
+          "@/containerd-shim", "/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket",
+          "/run/systemd/private"}) {
         path(RuleSpace::UnixSocket, p, {1, 1});
     }
 
     // Devices: physical memory, I/O ports, MSRs, and every block device.
-    r.devices.push_back({'c', 1, 1, kDenyBoth});   // /dev/mem
-    r.devices.push_back({'c', 1, 2, kDenyBoth});   // /dev/kmem
-    r.devices.push_back({'c', 1, 4, kDenyBoth});   // /dev/port
+    r.devices.push_back({'c', 1, 1, kDenyBoth});              // /dev/mem
+    r.devices.push_back({'c', 1, 2, kDenyBoth});              // /dev/kmem
+    r.devices.push_back({'c', 1, 4, kDenyBoth});              // /dev/port
     r.devices.push_back({'c', 202, std::nullopt, kDenyBoth}); // /dev/cpu/*/msr
     r.devices.push_back({'b', std::nullopt, std::nullopt, kDenyBoth});
     return r;

@@ -62,14 +62,14 @@ struct PathRule {
 };
 
 struct FsRule {
-    std::string fs;          // e.g. "sysfs", "debugfs"
-    bool open_by_path = false; // decide opens by FsPath rules of this fs
-    LevelDeny open_deny;     // used when !open_by_path
+    std::string fs;             // e.g. "sysfs", "debugfs"
+    bool open_by_path = false;  // decide opens by FsPath rules of this fs
+    LevelDeny open_deny;        // used when !open_by_path
     bool mount_allowed = false; // confined levels may create such mounts
 };
 
 struct DeviceRule {
-    char type = 'c';                   // 'c' or 'b'
+    char type = 'c';                    // 'c' or 'b'
     std::optional<std::uint32_t> major; // nullopt: any
     std::optional<std::uint32_t> minor; // nullopt: any
     LevelDeny deny;

@@ -69,8 +69,8 @@ TEST(Compile, DefaultRulesCompileAndCoverTheEscapes) {
         }
     }
     // Kernel filesystems may neither be opened nor mounted.
-    const auto debugfs = std::ranges::find_if(
-        c.filesystems, [](const auto &e) { return e.first == 0x64626720; });
+    const auto debugfs =
+        std::ranges::find_if(c.filesystems, [](const auto &e) { return e.first == 0x64626720; });
     ASSERT_NE(debugfs, c.filesystems.end());
     EXPECT_EQ(debugfs->second.open_deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_ALL);
     EXPECT_EQ(debugfs->second.mount_deny[LOCKC_LEVEL_BASELINE], 1);

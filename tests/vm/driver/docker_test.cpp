@@ -22,9 +22,9 @@ const fs::path kVolume = "/home/lockc-volume";
 const std::string kReadHostSys = "docker run --rm " + kImage + " cat /sys/kernel/uevent_seqnum";
 const std::string kChrootHostRoot =
     "docker run --rm -v /:/rootfs " + kImage + " chroot /rootfs /bin/sh -c 'test -d /etc/docker'";
-const std::string kDockerSocket =
-    "docker run --rm -v /var/run/docker.sock:/var/run/docker.sock " + kCliImage +
-    " docker run --rm --privileged -v /:/host " + kImage + " test -d /host/etc/docker";
+const std::string kDockerSocket = "docker run --rm -v /var/run/docker.sock:/var/run/docker.sock " +
+                                  kCliImage + " docker run --rm --privileged -v /:/host " + kImage +
+                                  " test -d /host/etc/docker";
 
 class Docker : public ::testing::Test {
   protected:
@@ -37,8 +37,11 @@ class Docker : public ::testing::Test {
             "cp /bin/busybox $d/bin/busybox; for a in sh test true; do ln -sf busybox $d/bin/$a; "
             "done; cp /usr/bin/docker $d/usr/bin/docker; "
             "for l in $(ldd /usr/bin/docker | grep -o '/[^ ]*'); do mkdir -p $d$(dirname $l); "
-            "cp -L $l $d$l; done; docker image inspect " + kCliImage + " >/dev/null 2>&1 || "
-            "tar -C $d -c . | docker import - " + kCliImage + "; rm -rf $d");
+            "cp -L $l $d$l; done; docker image inspect " +
+            kCliImage +
+            " >/dev/null 2>&1 || "
+            "tar -C $d -c . | docker import - " +
+            kCliImage + "; rm -rf $d");
         ASSERT_EQ(cli.status, 0) << cli.output;
     }
 
@@ -91,9 +94,8 @@ TEST_F(Docker, OrdinaryContainerWorksWithoutAnyDenial) {
 TEST_F(Docker, VolumeUnderAnAllowedPathWorks) {
     fs::create_directories(kVolume);
     fs::remove(kVolume / "written");
-    const auto r =
-        sh("docker run --rm -v " + kVolume.string() + ":/data " + kImage +
-           " sh -c 'echo from-container > /data/written'");
+    const auto r = sh("docker run --rm -v " + kVolume.string() + ":/data " + kImage +
+                      " sh -c 'echo from-container > /data/written'");
     EXPECT_EQ(r.status, 0) << r.output;
     std::ifstream in(kVolume / "written");
     std::string text;
@@ -139,6 +141,8 @@ TEST_F(Docker, PrivilegedContainerIsStillConfinedAtBaseline) {
 TEST_F(Docker, WithoutLockcTheEscapesSucceed) {
     enforcer().uninstall();
     close_enforcer();
+    ASSERT_TRUE(
+        wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
     const auto sys = sh(kReadHostSys);
     const auto root = sh(kChrootHostRoot);
     const auto sock = sh(kDockerSocket);

@@ -24,6 +24,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -36,12 +37,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kWork = "/var/tmp/lockc-vm";      // overlay root: no nosuid
-const fs::path kTarget = kWork / "target";        // mount point
-const fs::path kBlockDev = kWork / "blockdev";    // b 7:0
-const fs::path kSuidTrue = kWork / "suid-true";   // setuid-root copy of true
+const fs::path kWork = "/var/tmp/lockc-vm";     // overlay root: no nosuid
+const fs::path kTarget = kWork / "target";      // mount point
+const fs::path kBlockDev = kWork / "blockdev";  // b 7:0
+const fs::path kSuidTrue = kWork / "suid-true"; // setuid-root copy of true
+// Under an allowed bind-mount source prefix, pointing at the host's root.
+const fs::path kSymlinkToRoot = "/var/lib/docker/lockc-test-link-to-root";
 
-int err_of(long rc) { return rc < 0 ? errno : 0; }
+int err_of(long rc) {
+    return rc < 0 ? errno : 0;
+}
 
 // A private mount namespace, so the operation's mounts stay in the child.
 int private_mounts() {
@@ -90,25 +95,62 @@ pid_t g_host_task = 0; // a host process for ptrace and kill
 
 std::vector<Op> operations() {
     std::vector<Op> ops;
-    ops.push_back({"bind_host_root", LOCKC_HOOK_SB_MOUNT, private_mounts,
+    ops.push_back({"bind_host_root",
+                   LOCKC_HOOK_SB_MOUNT,
+                   private_mounts,
                    [] { return err_of(::mount("/", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
-                   {0}, false, Phase::Setup, "/"});
-    ops.push_back({"bind_dotdot_escape", LOCKC_HOOK_SB_MOUNT, private_mounts,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "/"});
+    ops.push_back(
+        {"bind_dotdot_escape",
+         LOCKC_HOOK_SB_MOUNT,
+         private_mounts,
+         [] { return err_of(::mount("/home/..", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
+         {0},
+         false,
+         Phase::Setup,
+         "/home/.."});
+    ops.push_back({"bind_through_symlink",
+                   LOCKC_HOOK_SB_MOUNT,
+                   private_mounts,
                    [] {
-                       return err_of(
-                           ::mount("/home/..", kTarget.c_str(), nullptr, MS_BIND, nullptr));
+                       return err_of(::mount(kSymlinkToRoot.c_str(), kTarget.c_str(), nullptr,
+                                             MS_BIND, nullptr));
                    },
-                   {0}, false, Phase::Setup, "/home/.."});
-    ops.push_back({"bind_home", LOCKC_HOOK_SB_MOUNT, private_mounts,
-                   [] { return err_of(::mount("/home", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
-                   {0}, true, Phase::Setup, "/home"});
-    ops.push_back({"mount_debugfs", LOCKC_HOOK_SB_KERN_MOUNT, private_mounts,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   kSymlinkToRoot.filename().string()});
+    ops.push_back(
+        {"bind_home",
+         LOCKC_HOOK_SB_MOUNT,
+         private_mounts,
+         [] { return err_of(::mount("/home", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
+         {0},
+         true,
+         Phase::Setup,
+         "/home"});
+    ops.push_back({"mount_debugfs",
+                   LOCKC_HOOK_SB_KERN_MOUNT,
+                   private_mounts,
                    [] { return err_of(::mount("none", kTarget.c_str(), "debugfs", 0, nullptr)); },
-                   {0}, false, Phase::Setup, "debugfs"});
-    ops.push_back({"mount_tmpfs_once_running", LOCKC_HOOK_SB_MOUNT, private_mounts,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "debugfs"});
+    ops.push_back({"mount_tmpfs_once_running",
+                   LOCKC_HOOK_SB_MOUNT,
+                   private_mounts,
                    [] { return err_of(::mount("none", kTarget.c_str(), "tmpfs", 0, nullptr)); },
-                   {0}, true, Phase::Running, "none"});
-    ops.push_back({"move_mount_detached_tree", LOCKC_HOOK_MOVE_MOUNT, private_mounts,
+                   {0},
+                   true,
+                   Phase::Running,
+                   "none"});
+    ops.push_back({"move_mount_detached_tree",
+                   LOCKC_HOOK_MOVE_MOUNT,
+                   private_mounts,
                    [] {
                        const int fd = static_cast<int>(
                            ::syscall(SYS_open_tree, AT_FDCWD, "/home", OPEN_TREE_CLONE));
@@ -120,8 +162,12 @@ std::vector<Op> operations() {
                        ::close(fd);
                        return err;
                    },
-                   {0}, false, Phase::Setup, ""});
-    ops.push_back({"pivot_root_once_running", LOCKC_HOOK_SB_PIVOTROOT,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   ""});
+    ops.push_back({"pivot_root_once_running",
+                   LOCKC_HOOK_SB_PIVOTROOT,
                    [] {
                        if (int e = private_mounts()) {
                            return e;
@@ -132,36 +178,81 @@ std::vector<Op> operations() {
                        ::mkdir((kTarget / "old").c_str(), 0700);
                        return err_of(::chdir(kTarget.c_str()));
                    },
-                   [] { return err_of(::syscall(SYS_pivot_root, ".", "old")); }, {0}, true,
-                   Phase::Running, ""});
-    ops.push_back({"read_sysfs", LOCKC_HOOK_FILE_OPEN, nullptr,
-                   [] { return open_err("/sys/kernel/uevent_seqnum", O_RDONLY); }, {0}, false,
-                   Phase::Setup, "sysfs:/kernel/uevent_seqnum"});
-    ops.push_back({"write_proc_sys", LOCKC_HOOK_FILE_OPEN, nullptr,
-                   [] { return open_err("/proc/sys/kernel/hostname", O_WRONLY); }, {0}, false,
-                   Phase::Setup, "proc:/sys/kernel/hostname"});
-    ops.push_back({"read_proc_kcore", LOCKC_HOOK_FILE_OPEN, nullptr,
-                   [] { return open_err("/proc/kcore", O_RDONLY); }, {0}, false, Phase::Setup,
+                   [] { return err_of(::syscall(SYS_pivot_root, ".", "old")); },
+                   {0},
+                   true,
+                   Phase::Running,
+                   ""});
+    ops.push_back({"read_sysfs",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err("/sys/kernel/uevent_seqnum", O_RDONLY); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "sysfs:/kernel/uevent_seqnum"});
+    ops.push_back({"write_proc_sys",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err("/proc/sys/kernel/hostname", O_WRONLY); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "proc:/sys/kernel/hostname"});
+    ops.push_back({"read_proc_kcore",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err("/proc/kcore", O_RDONLY); },
+                   {0},
+                   false,
+                   Phase::Setup,
                    "proc:/kcore"});
-    ops.push_back({"write_sysrq_trigger", LOCKC_HOOK_FILE_OPEN, nullptr,
-                   [] { return open_err("/proc/sysrq-trigger", O_WRONLY); }, {0}, false,
-                   Phase::Setup, "proc:/sysrq-trigger"});
-    ops.push_back({"open_dev_mem", LOCKC_HOOK_FILE_OPEN, nullptr,
-                   [] { return open_err("/dev/mem", O_RDONLY); }, {0}, false, Phase::Setup,
+    ops.push_back({"write_sysrq_trigger",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err("/proc/sysrq-trigger", O_WRONLY); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "proc:/sysrq-trigger"});
+    ops.push_back({"open_dev_mem",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err("/dev/mem", O_RDONLY); },
+                   {0},
+                   false,
+                   Phase::Setup,
                    "c 1:1"});
-    ops.push_back({"open_block_device", LOCKC_HOOK_FILE_OPEN, nullptr,
-                   [] { return open_err(kBlockDev.c_str(), O_RDONLY); }, {0, ENXIO, ENODEV},
-                   false, Phase::Setup, "b 7:0"});
-    ops.push_back({"syslog_read", LOCKC_HOOK_SYSLOG, nullptr,
-                   [] { return err_of(::klogctl(10 /* SIZE_BUFFER */, nullptr, 0)); }, {0}, false,
-                   Phase::Setup, ""});
-    ops.push_back({"init_module", LOCKC_HOOK_KERNEL_MODULE, nullptr,
+    ops.push_back({"open_block_device",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err(kBlockDev.c_str(), O_RDONLY); },
+                   {0, ENXIO, ENODEV},
+                   false,
+                   Phase::Setup,
+                   "b 7:0"});
+    ops.push_back({"syslog_read",
+                   LOCKC_HOOK_SYSLOG,
+                   nullptr,
+                   [] { return err_of(::klogctl(10 /* SIZE_BUFFER */, nullptr, 0)); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   ""});
+    ops.push_back({"init_module",
+                   LOCKC_HOOK_KERNEL_MODULE,
+                   nullptr,
                    [] {
                        static const char garbage[64] = "not a module";
                        return err_of(::syscall(SYS_init_module, garbage, sizeof(garbage), ""));
                    },
-                   {ENOEXEC, EINVAL, EBADMSG, EKEYREJECTED}, false, Phase::Setup, ""});
-    ops.push_back({"bpf_map_create", LOCKC_HOOK_BPF, nullptr,
+                   {ENOEXEC, EINVAL, EBADMSG, EKEYREJECTED},
+                   false,
+                   Phase::Setup,
+                   ""});
+    ops.push_back({"bpf_map_create",
+                   LOCKC_HOOK_BPF,
+                   nullptr,
                    [] {
                        bpf_attr attr{};
                        attr.map_type = BPF_MAP_TYPE_ARRAY;
@@ -174,8 +265,13 @@ std::vector<Op> operations() {
                        }
                        return err_of(fd);
                    },
-                   {0}, false, Phase::Setup, ""});
-    ops.push_back({"perf_event_open", LOCKC_HOOK_PERF_EVENT, nullptr,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   ""});
+    ops.push_back({"perf_event_open",
+                   LOCKC_HOOK_PERF_EVENT,
+                   nullptr,
                    [] {
                        perf_event_attr attr{};
                        attr.type = PERF_TYPE_SOFTWARE;
@@ -188,8 +284,13 @@ std::vector<Op> operations() {
                        }
                        return err_of(fd);
                    },
-                   {0}, false, Phase::Setup, ""});
-    ops.push_back({"ptrace_host_task", LOCKC_HOOK_PTRACE, nullptr,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   ""});
+    ops.push_back({"ptrace_host_task",
+                   LOCKC_HOOK_PTRACE,
+                   nullptr,
                    [] {
                        if (::ptrace(PTRACE_ATTACH, g_host_task, nullptr, nullptr) != 0) {
                            return errno;
@@ -198,31 +299,51 @@ std::vector<Op> operations() {
                        ::ptrace(PTRACE_DETACH, g_host_task, nullptr, nullptr);
                        return 0;
                    },
-                   {0}, false, Phase::Setup, "pid "});
-    ops.push_back({"signal_host_task", LOCKC_HOOK_TASK_KILL, nullptr,
-                   [] { return err_of(::kill(g_host_task, 0)); }, {0}, false, Phase::Setup,
+                   {0},
+                   false,
+                   Phase::Setup,
                    "pid "});
-    ops.push_back({"connect_engine_socket", LOCKC_HOOK_UNIX_CONNECT, nullptr,
+    ops.push_back({"signal_host_task",
+                   LOCKC_HOOK_TASK_KILL,
+                   nullptr,
+                   [] { return err_of(::kill(g_host_task, 0)); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "pid "});
+    ops.push_back({"connect_engine_socket",
+                   LOCKC_HOOK_UNIX_CONNECT,
+                   nullptr,
                    [] {
                        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
                        sockaddr_un addr{};
                        addr.sun_family = AF_UNIX;
-                       std::strcpy(addr.sun_path, kTestEngineSocket);
-                       const int err = err_of(
-                           ::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)));
+                       std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", kTestEngineSocket);
+                       const int err =
+                           err_of(::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)));
                        ::close(fd);
                        return err;
                    },
-                   {0}, false, Phase::Setup, kTestEngineSocket});
-    ops.push_back({"setuid_to_root", LOCKC_HOOK_SETUID, nullptr,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   kTestEngineSocket});
+    ops.push_back({"setuid_to_root",
+                   LOCKC_HOOK_SETUID,
+                   nullptr,
                    [] {
                        if (int e = become_user_keeping_setuid()) {
                            return -4000 - e;
                        }
                        return err_of(::setuid(0));
                    },
-                   {0}, true, Phase::Setup, ""});
-    ops.push_back({"exec_setuid_root_binary", LOCKC_HOOK_EXEC_SETUID, nullptr,
+                   {0},
+                   true,
+                   Phase::Setup,
+                   ""});
+    ops.push_back({"exec_setuid_root_binary",
+                   LOCKC_HOOK_EXEC_SETUID,
+                   nullptr,
                    [] {
                        if (::setresuid(1000, 1000, 1000) != 0) {
                            return -4000 - errno;
@@ -231,10 +352,21 @@ std::vector<Op> operations() {
                        ::execl(kSuidTrue.c_str(), "suid-true", nullptr);
                        return errno;
                    },
-                   {0}, true, Phase::Setup, kSuidTrue.string()});
-    ops.push_back({"create_user_namespace", LOCKC_HOOK_USERNS_CREATE, nullptr,
-                   [] { return err_of(::unshare(CLONE_NEWUSER)); }, {0}, true, Phase::Setup, ""});
-    ops.push_back({"packet_socket", LOCKC_HOOK_SOCKET_CREATE, nullptr,
+                   {0},
+                   true,
+                   Phase::Setup,
+                   kSuidTrue.string()});
+    ops.push_back({"create_user_namespace",
+                   LOCKC_HOOK_USERNS_CREATE,
+                   nullptr,
+                   [] { return err_of(::unshare(CLONE_NEWUSER)); },
+                   {0},
+                   true,
+                   Phase::Setup,
+                   ""});
+    ops.push_back({"packet_socket",
+                   LOCKC_HOOK_SOCKET_CREATE,
+                   nullptr,
                    [] {
                        const int fd = ::socket(AF_PACKET, SOCK_RAW, 0);
                        if (fd >= 0) {
@@ -242,7 +374,10 @@ std::vector<Op> operations() {
                        }
                        return err_of(fd);
                    },
-                   {0}, true, Phase::Setup, "family 17"});
+                   {0},
+                   true,
+                   Phase::Setup,
+                   "family 17"});
     return ops;
 }
 
@@ -255,6 +390,9 @@ class HookEnvironment : public ::testing::Environment {
         // packet-socket case needs as the host.
         (void)sh("modprobe af_packet");
         fs::create_directories(kTarget);
+        fs::create_directories(kSymlinkToRoot.parent_path());
+        fs::remove(kSymlinkToRoot);
+        fs::create_symlink("/", kSymlinkToRoot);
         ::unlink(kBlockDev.c_str());
         ASSERT_EQ(::mknod(kBlockDev.c_str(), S_IFBLK | 0600, makedev(7, 0)), 0);
         fs::copy_file("/bin/true", kSuidTrue, fs::copy_options::overwrite_existing);
@@ -270,7 +408,7 @@ class HookEnvironment : public ::testing::Environment {
         listener_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
-        std::strcpy(addr.sun_path, kTestEngineSocket);
+        std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", kTestEngineSocket);
         ::unlink(kTestEngineSocket);
         ASSERT_EQ(::bind(listener_, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
         ASSERT_EQ(::listen(listener_, 512), 0);
@@ -314,7 +452,9 @@ std::vector<Case> all_cases() {
 void PrintTo(const Case &c, std::ostream *os) {
     *os << c.op.name << " " << to_string(c.level) << " " << to_string(c.mode);
 }
-void PrintTo(const Op &op, std::ostream *os) { *os << op.name; }
+void PrintTo(const Op &op, std::ostream *os) {
+    *os << op.name;
+}
 
 class HookMatrix : public ::testing::TestWithParam<Case> {};
 
@@ -335,13 +475,18 @@ TEST_P(HookMatrix, DecisionAndExactlyOneEvent) {
     if (denied && mode == Mode::Enforce) {
         EXPECT_EQ(r.err, EPERM) << std::strerror(r.err);
     } else {
-        EXPECT_TRUE(op.allowed.contains(r.err)) << "result " << r.err << " " << std::strerror(r.err);
+        EXPECT_TRUE(op.allowed.contains(r.err))
+            << "result " << r.err << " " << std::strerror(r.err);
     }
     if (!denied) {
         EXPECT_TRUE(events.empty()) << "unexpected event: " << describe(events.front());
         return;
     }
-    ASSERT_EQ(events.size(), 1u);
+    std::string all;
+    for (const auto &e : events) {
+        all += describe(e) + "\n";
+    }
+    ASSERT_EQ(events.size(), 1u) << all;
     const Event &e = events.front();
     EXPECT_EQ(e.hook, op.hook) << describe(e);
     EXPECT_EQ(e.level, level);
@@ -420,8 +565,8 @@ TEST(Allowed, NetSysctlsOnlyInTheContainersOwnNetworkNamespace) {
     const auto write_sysctl = [] {
         return open_err("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY);
     };
-    const auto own = run_child(&cg.path(), [] { return err_of(::unshare(CLONE_NEWNET)); },
-                               write_sysctl);
+    const auto own = run_child(
+        &cg.path(), [] { return err_of(::unshare(CLONE_NEWNET)); }, write_sysctl);
     const auto host = run_child(&cg.path(), nullptr, write_sysctl);
     enforcer().remove_policy(cg.id());
     EXPECT_EQ(own.err, 0) << std::strerror(own.err);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,7 +49,9 @@ void reopen_enforcer(const EnforcerOptions &options) {
     instance()->apply_rules(test_rules());
 }
 
-void close_enforcer() { instance().reset(); }
+void close_enforcer() {
+    instance().reset();
+}
 
 RuleSet test_rules() {
     RuleSet r = default_rules();
@@ -131,6 +135,26 @@ std::vector<Event> take_events(std::uint64_t policy_cgroup_id) {
             out.push_back(e);
         }
     });
+    return out;
+}
+
+// Programs of ours loaded in the kernel, by (truncated) name.
+std::map<std::string, int> loaded_lockc_programs() {
+    std::map<std::string, int> out;
+    __u32 id = 0;
+    while (bpf_prog_get_next_id(id, &id) == 0) {
+        const int fd = bpf_prog_get_fd_by_id(id);
+        if (fd < 0) {
+            continue;
+        }
+        bpf_prog_info info{};
+        __u32 len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+            std::string(info.name).starts_with("lockc_")) {
+            ++out[info.name];
+        }
+        ::close(fd);
+    }
     return out;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,9 +41,9 @@ class TestCgroup {
 };
 
 struct ChildResult {
-    int err = 0;      // what the action returned (0 or an errno)
-    int pid = 0;      // the child's pid (events name it)
-    bool ok = false;  // the child ran and reported
+    int err = 0;     // what the action returned (0 or an errno)
+    int pid = 0;     // the child's pid (events name it)
+    bool ok = false; // the child ran and reported
 };
 
 // Forks a child that runs `prepare` as a host process, joins `cgroup` (if
@@ -57,6 +58,9 @@ bool wait_until(const std::function<bool()> &condition, std::chrono::seconds tim
 // Events delivered since the last call, optionally only those decided by
 // the entry of `policy_cgroup_id`.
 std::vector<Event> take_events(std::uint64_t policy_cgroup_id = 0);
+
+// lockc's programs loaded in the kernel, by (truncated) name and count.
+std::map<std::string, int> loaded_lockc_programs();
 
 // Runs a shell command, returns its exit status and combined output.
 struct CommandResult {
