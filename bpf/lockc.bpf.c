@@ -21,6 +21,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define EPERM 1
+#define EEXIST 17
 /* mount(2) flags (uapi/linux/mount.h) */
 #define MS_REMOUNT 32
 #define MS_BIND 4096
@@ -196,11 +197,11 @@ static __always_inline void current_subject(struct subject *s)
 	subject_of_cgroup(task_cgroup(bpf_get_current_task_btf()), s);
 }
 
-/* Confined: an entry below privileged. The only level that skips checks. */
+/* Confined: any entry but privileged, the only level that skips checks
+ * (an out-of-range level counts as restricted, see level_of). */
 static __always_inline bool confined(const struct subject *s)
 {
-	return s->policy && s->policy->level != LOCKC_LEVEL_PRIVILEGED &&
-	       s->policy->level < LOCKC_LEVEL_COUNT;
+	return s->policy && s->policy->level != LOCKC_LEVEL_PRIVILEGED;
 }
 
 static __always_inline __u8 level_of(const struct subject *s)
@@ -224,6 +225,15 @@ static __always_inline void count(enum lockc_hook hook, bool audit)
 		c->audited[hook]++;
 	else
 		c->denied[hook]++;
+}
+
+/* A container-like cgroup that could not get its entry (map full). */
+static __always_inline void count_classify_failure(void)
+{
+	struct lockc_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (c)
+		c->classify_failures++;
 }
 
 static __always_inline void count_drop(void)
@@ -473,7 +483,8 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		struct lockc_policy p = *want;
 
 		p.origin = LOCKC_ORIGIN_PENDING;
-		bpf_map_update_elem(&policies, &id, &p, BPF_ANY);
+		if (bpf_map_update_elem(&policies, &id, &p, BPF_ANY))
+			count_classify_failure();
 		/* One-shot: the name belongs to this cgroup now. */
 		bpf_map_delete_elem(&pending, &sc->name);
 		return 0;
@@ -494,7 +505,10 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		    .origin = LOCKC_ORIGIN_PATTERN,
 		};
 		/* BPF_NOEXIST: an entry user space registered first wins. */
-		bpf_map_update_elem(&policies, &id, &p, BPF_NOEXIST);
+		long err = bpf_map_update_elem(&policies, &id, &p, BPF_NOEXIST);
+
+		if (err && err != -EEXIST)
+			count_classify_failure(); /* e.g. the map is full */
 		return 0;
 	}
 	return 0;

@@ -208,6 +208,7 @@ struct lockc_counters {
 	__u64 denied[LOCKC_HOOK_COUNT];	 /* enforce-mode denials */
 	__u64 audited[LOCKC_HOOK_COUNT]; /* audit-mode would-be denials */
 	__u64 ringbuf_drops;		 /* events lost: ring buffer full */
+	__u64 classify_failures;	 /* new cgroups left without an entry */
 };
 
 #endif /* LOCKC_SHARED_H */

@@ -58,6 +58,7 @@ int status() {
         }
     }
     std::cout << "ring buffer drops: " << c.ringbuf_drops << "\n";
+    std::cout << "unclassified container cgroups: " << c.classify_failures << "\n";
     return 0;
 }
 

@@ -406,6 +406,7 @@ Counters Enforcer::counters() const {
             total.audited[h] += c.audited[h];
         }
         total.ringbuf_drops += c.ringbuf_drops;
+        total.classify_failures += c.classify_failures;
     }
     return total;
 }

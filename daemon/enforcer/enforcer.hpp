@@ -45,6 +45,7 @@ struct Counters {
     std::array<std::uint64_t, LOCKC_HOOK_COUNT> denied{};
     std::array<std::uint64_t, LOCKC_HOOK_COUNT> audited{};
     std::uint64_t ringbuf_drops = 0;
+    std::uint64_t classify_failures = 0; // container cgroups left unclassified
 };
 
 class Enforcer {

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <sched.h>
 #include <sys/klog.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -255,6 +256,32 @@ TEST(RingBuffer, DeliveredPlusDroppedEqualsDenied) {
     close_enforcer();
     Enforcer::uninstall("/sys/fs/bpf/lockc");
     reopen_enforcer();
+}
+
+} // namespace
+} // namespace lockc::vmtest
+
+namespace lockc::vmtest {
+namespace {
+
+// A level the programs do not know (written behind the enforcer's back)
+// is the strictest, never privileged.
+TEST(Registration, OutOfRangeLevelInTheMapCountsAsRestricted) {
+    TestCgroup cg("bad-level");
+    const int fd = bpf_obj_get("/sys/fs/bpf/lockc/maps/policies");
+    ASSERT_GE(fd, 0);
+    lockc_policy p{};
+    p.level = 9;
+    p.mode = LOCKC_MODE_ENFORCE;
+    p.phase = LOCKC_PHASE_RUNNING;
+    const std::uint64_t id = cg.id();
+    ASSERT_EQ(bpf_map_update_elem(fd, &id, &p, BPF_ANY), 0);
+    ::close(fd);
+    EXPECT_EQ(run_child(&cg.path(), nullptr, syslog_size).err, EPERM);
+    EXPECT_EQ(
+        run_child(&cg.path(), nullptr, [] { return ::unshare(CLONE_NEWUSER) < 0 ? errno : 0; }).err,
+        EPERM);
+    enforcer().remove_policy(id);
 }
 
 } // namespace
