@@ -647,12 +647,16 @@ int BPF_PROG(lockc_sb_mount, const char *dev_name, const struct path *path, cons
 /*
  * The kernel resolves a bind source after sb_mount, following symlinks: a
  * symlink under an allowed prefix (say /home/u/x -> /) would bind what the
- * prefix rule never saw. While a container is being set up, its mount(2)
- * calls may not follow symlinks other than procfs's own (/proc/self,
- * /proc/self/fd/N, whose targets the task holds already; those of other
- * tasks pass the ptrace hook). x86-64 syscall numbers.
+ * prefix rule never saw. While a container is being set up, the source
+ * lookup of its bind mounts may not follow symlinks other than procfs's own
+ * (/proc/self, /proc/self/fd/N, whose targets the task holds already; those
+ * of other tasks pass the ptrace hook). The source lookup is the one in
+ * mount(2) with LOOKUP_AUTOMOUNT (do_loopback); the target lookup has no
+ * such flag and may cross symlinks (runc's state dir under /var/run).
+ * x86-64 syscall numbers.
  */
 #define NR_mount 165
+#define LOOKUP_AUTOMOUNT 0x0004
 SEC("lsm/inode_follow_link")
 int BPF_PROG(lockc_inode_follow_link, struct dentry *dentry, struct inode *inode, bool rcu)
 {
@@ -661,10 +665,13 @@ int BPF_PROG(lockc_inode_follow_link, struct dentry *dentry, struct inode *inode
 	current_subject(&s);
 	if (!confined(&s) || s.policy->phase != LOCKC_PHASE_SETUP)
 		return 0; /* outside setup bind sources are not checked by prefix */
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 
 	if (BPF_CORE_READ(regs, orig_ax) != NR_mount)
 		return 0; /* not inside mount(2) */
+	if (!(BPF_CORE_READ(task, nameidata, flags) & LOOKUP_AUTOMOUNT))
+		return 0; /* the mount point's lookup, not the bind source's */
 	if (BPF_CORE_READ(dentry, d_sb, s_magic) == PROC_SUPER_MAGIC)
 		return 0; /* procfs links: see above */
 	return deny(&s, LOCKC_HOOK_SB_MOUNT, LOCKC_TARGET_PATH,

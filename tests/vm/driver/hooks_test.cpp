@@ -601,6 +601,24 @@ TEST(Allowed, NetSysctlsOnlyInTheContainersOwnNetworkNamespace) {
 namespace lockc::vmtest {
 namespace {
 
+// During setup a bind *source* may not cross a symlink, but the mount
+// point may (runc mounts onto files in its state dir under /var/run).
+TEST(Allowed, SymlinksOnTheWayToTheMountPointDuringSetup) {
+    TestCgroup cg("symlinked-target");
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Setup);
+    (void)take_events();
+    const fs::path link = kWork / "link-to-target";
+    fs::remove(link);
+    fs::create_symlink(kTarget, link);
+    const auto r = run_child(&cg.path(), private_mounts, [&link] {
+        return err_of(::mount("/var/lib/docker", link.c_str(), nullptr, MS_BIND, nullptr));
+    });
+    const auto events = take_events(cg.id());
+    enforcer().remove_policy(cg.id());
+    EXPECT_EQ(r.err, 0) << std::strerror(r.err);
+    EXPECT_TRUE(events.empty()) << describe(events.front());
+}
+
 // Once a container has entered its root filesystem a bind source names
 // something it already sees (runc binds /proc/bus onto itself to make it
 // read-only); ".." stays denied, and during setup the allow-list rules.
