@@ -660,20 +660,20 @@ int BPF_PROG(lockc_sb_mount, const char *dev_name, const struct path *path, cons
 SEC("lsm/inode_follow_link")
 int BPF_PROG(lockc_inode_follow_link, struct dentry *dentry, struct inode *inode, bool rcu)
 {
-	struct subject s;
-
-	current_subject(&s);
-	if (!confined(&s) || s.policy->phase != LOCKC_PHASE_SETUP)
-		return 0; /* outside setup bind sources are not checked by prefix */
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct subject s;
 
+	/* Every symlink on the system passes here: cheap tests first. */
 	if (BPF_CORE_READ(regs, orig_ax) != NR_mount)
 		return 0; /* not inside mount(2) */
 	if (!(BPF_CORE_READ(task, nameidata, flags) & LOOKUP_AUTOMOUNT))
 		return 0; /* the mount point's lookup, not the bind source's */
 	if (BPF_CORE_READ(dentry, d_sb, s_magic) == PROC_SUPER_MAGIC)
 		return 0; /* procfs links: see above */
+	current_subject(&s);
+	if (!confined(&s) || s.policy->phase != LOCKC_PHASE_SETUP)
+		return 0; /* outside setup bind sources are not checked by prefix */
 	return deny(&s, LOCKC_HOOK_SB_MOUNT, LOCKC_TARGET_PATH,
 		    (const char *)BPF_CORE_READ(dentry, d_name.name));
 }

@@ -36,8 +36,14 @@ int load() {
     return 0;
 }
 
+lockc::Enforcer attach() {
+    lockc::EnforcerOptions options;
+    options.load_if_missing = false; // inspecting must not start enforcing
+    return lockc::Enforcer::open(options);
+}
+
 int status() {
-    const auto e = lockc::Enforcer::open();
+    const auto e = attach();
     const auto s = e.settings();
     std::cout << "default: " << lockc::to_string(static_cast<lockc::Level>(s.default_level)) << " "
               << lockc::to_string(static_cast<lockc::Mode>(s.default_mode)) << "\n";
@@ -73,7 +79,7 @@ int set(const std::vector<std::string_view> &args) {
         std::cerr << "unknown level or mode\n";
         return 2;
     }
-    auto e = lockc::Enforcer::open();
+    auto e = attach();
     e.set_policy(lockc::cgroup_id(lockc::cgroup2_mount() /
                                   std::string(args[0]).substr(args[0].starts_with('/') ? 1 : 0)),
                  *level, *mode);
@@ -81,7 +87,7 @@ int set(const std::vector<std::string_view> &args) {
 }
 
 int events(bool follow) {
-    auto e = lockc::Enforcer::open();
+    auto e = attach();
     std::signal(SIGINT, [](int) { g_stop = 1; });
     std::signal(SIGTERM, [](int) { g_stop = 1; });
     const auto print = [](const lockc::Event &ev) {

@@ -177,6 +177,13 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
         e.open_pinned_maps();
         return e;
     }
+    if (!options.load_if_missing) {
+        throw Error(ErrorKind::NotFound,
+                    same_abi ? "lockc's programs are not all attached (" + e.pin_dir_.string() +
+                                   "/links is incomplete)"
+                             : "lockc is not loaded (nothing of this version pinned in " +
+                                   e.pin_dir_.string() + ")");
+    }
     if (pinned && !same_abi) {
         // Maps of another layout cannot be reused; the old programs keep
         // their maps until their links are replaced below.

@@ -31,6 +31,9 @@ struct EnforcerOptions {
     // Ring buffer size in bytes (power of two, >= page size). Only used
     // when the programs are loaded fresh; pinned state keeps its size.
     std::uint32_t ringbuf_bytes = LOCKC_DEFAULT_RINGBUF_BYTES;
+    // false: only reattach; throw Error(NotFound) when nothing is pinned
+    // (for tools that inspect state and must not start enforcing).
+    bool load_if_missing = true;
 };
 
 struct PolicyEntry {

@@ -220,8 +220,19 @@ TEST(Loader, UninstallEndsEnforcement) {
                            std::chrono::seconds(30)));
     EXPECT_TRUE(
         wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
+    // Inspecting tools attach only: nothing pinned means an error, not a load.
+    EnforcerOptions attach_only;
+    attach_only.load_if_missing = false;
+    try {
+        (void)Enforcer::open(attach_only);
+        ADD_FAILURE() << "opened with nothing pinned";
+    } catch (const Error &e) {
+        EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
+    }
+    EXPECT_TRUE(loaded_lockc_programs().empty());
     reopen_enforcer();
     EXPECT_FALSE(enforcer().reattached());
+    EXPECT_TRUE(Enforcer::open(attach_only).reattached());
 }
 
 TEST(RingBuffer, DeliveredPlusDroppedEqualsDenied) {
