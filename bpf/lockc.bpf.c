@@ -172,13 +172,35 @@ static __always_inline struct cgroup *task_cgroup(struct task_struct *task)
 	return BPF_CORE_READ(task, cgroups, dfl_cgrp);
 }
 
+/*
+ * Looks at the cgroup itself, then its ancestors, deepest first, through
+ * cgroup->ancestors[] (indexed by level). A cgroup deeper than
+ * LOCKC_CGROUP_MAX_DEPTH starts the search at that depth: nesting cgroups
+ * inside a container cannot hide a task from the container's entry.
+ */
 static __always_inline void subject_of_cgroup(struct cgroup *cgrp, struct subject *s)
 {
 	s->policy = NULL;
 	s->policy_cgroup_id = 0;
-	s->cgroup_id = cgrp ? BPF_CORE_READ(cgrp, kn, id) : 0;
-	for (int i = 0; i < LOCKC_CGROUP_MAX_DEPTH && cgrp; i++) {
-		__u64 id = BPF_CORE_READ(cgrp, kn, id);
+	s->cgroup_id = 0;
+	if (!cgrp)
+		return;
+	s->cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+
+	int level = BPF_CORE_READ(cgrp, level);
+	void *ancestors = (void *)cgrp + bpf_core_field_offset(struct cgroup, ancestors);
+
+	if (level > LOCKC_CGROUP_MAX_DEPTH)
+		level = LOCKC_CGROUP_MAX_DEPTH;
+	for (int i = LOCKC_CGROUP_MAX_DEPTH; i >= 1; i--) {
+		if (i > level)
+			continue;
+		struct cgroup *anc = NULL;
+
+		bpf_probe_read_kernel(&anc, sizeof(anc), ancestors + i * sizeof(anc));
+		if (!anc)
+			continue;
+		__u64 id = BPF_CORE_READ(anc, kn, id);
 		struct lockc_policy *p = bpf_map_lookup_elem(&policies, &id);
 
 		if (p) {
@@ -186,9 +208,6 @@ static __always_inline void subject_of_cgroup(struct cgroup *cgrp, struct subjec
 			s->policy_cgroup_id = id;
 			return;
 		}
-		/* `self` is the first member of struct cgroup: its css parent
-		 * pointer is the parent cgroup. */
-		cgrp = (struct cgroup *)BPF_CORE_READ(cgrp, self.parent);
 	}
 }
 

@@ -95,8 +95,9 @@ struct lockc_policy {
 #define LOCKC_MAX_POLICIES 65536
 #define LOCKC_MAX_PENDING 4096
 #define LOCKC_CGROUP_NAME_LEN 128
-/* How far up the cgroup tree an entry is looked for. */
-#define LOCKC_CGROUP_MAX_DEPTH 16
+/* Entries are looked for at cgroup levels 1..32 (the root, level 0, never
+ * has one); a task deeper than that is judged by its ancestors. */
+#define LOCKC_CGROUP_MAX_DEPTH 32
 
 struct lockc_pending_key {
 	char name[LOCKC_CGROUP_NAME_LEN]; /* cgroup directory name, NUL padded */

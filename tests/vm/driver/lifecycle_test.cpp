@@ -19,6 +19,8 @@
 #include <csignal>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <vector>
 #include <string>
 
 namespace lockc::vmtest {
@@ -42,6 +44,25 @@ TEST(Inheritance, NestedCgroupGetsItsContainersEntry) {
     ASSERT_EQ(events.size(), 1u);
     EXPECT_EQ(events[0].cgroup_id, deeper.id());
     EXPECT_EQ(events[0].policy_cgroup_id, outer.id());
+}
+
+// Deeper than the programs search: the task is still its container's.
+TEST(Inheritance, DeepNestingDoesNotHideATaskFromItsContainer) {
+    TestCgroup outer("deep-outer");
+    enforcer().set_policy(outer.id(), Level::Baseline, Mode::Enforce);
+    std::vector<std::unique_ptr<TestCgroup>> chain;
+    const TestCgroup *parent = &outer;
+    for (int i = 0; i < LOCKC_CGROUP_MAX_DEPTH + 8; ++i) {
+        chain.push_back(std::make_unique<TestCgroup>(*parent, "d"));
+        parent = chain.back().get();
+    }
+    const auto r = run_child(&parent->path(), nullptr, syslog_size);
+    while (!chain.empty()) {
+        chain.pop_back(); // innermost first
+    }
+    enforcer().remove_policy(outer.id());
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.err, EPERM);
 }
 
 TEST(Inheritance, NearestEntryWins) {
