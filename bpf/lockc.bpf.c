@@ -45,6 +45,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define SOCK_RAW 3
 #define SOCK_TYPE_MASK 0xf
 #define PROC_SUPER_MAGIC 0x9fa0
+#define NR_open_by_handle_at 304
 
 /* ---- maps ------------------------------------------------------------- */
 
@@ -798,6 +799,16 @@ int BPF_PROG(lockc_file_open, struct file *file)
 	sc = get_scratch();
 	if (!sc)
 		return deny(&s, LOCKC_HOOK_FILE_OPEN, LOCKC_TARGET_NONE, NULL);
+
+	/* open_by_handle_at(2) opens by inode number, around the container's
+	 * root and every path rule (the "shocker" escape; CAP_DAC_READ_SEARCH
+	 * in privileged containers). x86-64 syscall number. */
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	if (BPF_CORE_READ(regs, orig_ax) == NR_open_by_handle_at) {
+		bpf_probe_read_kernel_str(sc->buf, 32, "open_by_handle_at");
+		return deny_open(&s, LOCKC_TARGET_OTHER, sc);
+	}
 
 	fmode_t fmode = BPF_CORE_READ(file, f_mode);
 	__u32 access = 0;

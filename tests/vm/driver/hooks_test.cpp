@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -41,6 +42,8 @@ const fs::path kWork = "/var/tmp/lockc-vm";     // overlay root: no nosuid
 const fs::path kTarget = kWork / "target";      // mount point
 const fs::path kBlockDev = kWork / "blockdev";  // b 7:0
 const fs::path kSuidTrue = kWork / "suid-true"; // setuid-root copy of true
+// On tmpfs, which supports file handles.
+constexpr const char *kHandleFile = "/run/lockc-test-handle";
 // Under an allowed bind-mount source prefix, pointing at the host's root.
 const fs::path kSymlinkToRoot = "/var/lib/docker/lockc-test-link-to-root";
 
@@ -188,6 +191,28 @@ std::vector<Op> operations() {
                    true,
                    Phase::Running,
                    ""});
+    ops.push_back({"open_by_handle_at",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] {
+                       alignas(file_handle)
+                           std::array<unsigned char, sizeof(file_handle) + MAX_HANDLE_SZ>
+                               buf{};
+                       auto *handle = reinterpret_cast<file_handle *>(buf.data());
+                       handle->handle_bytes = MAX_HANDLE_SZ;
+                       int mount_id = 0;
+                       if (::name_to_handle_at(AT_FDCWD, kHandleFile, handle, &mount_id, 0) != 0) {
+                           return -3000 - errno;
+                       }
+                       const int mount_fd = ::open("/run", O_RDONLY | O_DIRECTORY);
+                       const int err = fd_result(::open_by_handle_at(mount_fd, handle, O_RDONLY));
+                       ::close(mount_fd);
+                       return err;
+                   },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "open_by_handle_at"});
     ops.push_back({"read_sysfs",
                    LOCKC_HOOK_FILE_OPEN,
                    nullptr,
@@ -417,6 +442,7 @@ class HookEnvironment : public ::testing::Environment {
         // packet-socket case needs as the host.
         (void)sh("modprobe af_packet");
         fs::create_directories(kTarget);
+        std::ofstream(kHandleFile) << "lockc";
         fs::create_directories(kSymlinkToRoot.parent_path());
         fs::remove(kSymlinkToRoot);
         fs::create_symlink("/", kSymlinkToRoot);
