@@ -139,7 +139,13 @@ if [[ -z $accel ]]; then
 fi
 case $accel in
 kvm) accel_args=(-accel kvm -cpu host) ;;
-tcg) accel_args=(-accel tcg -cpu max) ;;
+# One TCG thread for both vCPUs: QEMU 7.2's multi-threaded TCG races when
+# one vCPU patches kernel text (static keys, text_poke_bp) that another is
+# translating; the guest then dies on a stale int3 (seen on 6.12 in
+# perf_event_open -> __schedule). QEMU 8.1 fixed it ("accel/tcg: Always
+# lock pages before translation"); Debian 12 ships 7.2. Two vCPUs still
+# interleave, so per-CPU maps and cross-CPU wakeups stay exercised.
+tcg) accel_args=(-accel tcg,thread=single -cpu max) ;;
 *) die "LOCKC_VM_ACCEL must be kvm or tcg, not '$accel'" ;;
 esac
 flock -u 8
