@@ -1,8 +1,10 @@
 #include "cgroup.hpp"
 
 #include "error.hpp"
+#include "unique_fd.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -63,6 +65,48 @@ std::filesystem::path cgroup_of_pid(int pid) {
     }
     throw Error(ErrorKind::NotFound,
                 "process " + std::to_string(pid) + " has no cgroup v2 membership");
+}
+
+std::optional<std::filesystem::path> cgroup_path_of_id(const std::filesystem::path &mount,
+                                                       std::uint64_t id) {
+    const UniqueFd mount_fd(::open(mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!mount_fd.valid()) {
+        throw_system("cannot open " + mount.string(), errno);
+    }
+    // The handle type of this filesystem, from its root; the id is the rest.
+    alignas(file_handle) std::array<unsigned char, sizeof(file_handle) + 8> buf{};
+    auto *handle = reinterpret_cast<file_handle *>(buf.data());
+    handle->handle_bytes = 8;
+    int mount_id = 0;
+    if (::name_to_handle_at(mount_fd.get(), "", handle, &mount_id, AT_EMPTY_PATH) != 0 ||
+        handle->handle_bytes != sizeof(id)) {
+        throw_system("cannot get a file handle on " + mount.string(), errno);
+    }
+    std::memcpy(buf.data() + sizeof(file_handle), &id, sizeof(id));
+    const UniqueFd dir(
+        ::open_by_handle_at(mount_fd.get(), handle, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid()) {
+        if (errno == ESTALE || errno == ENOENT) {
+            return std::nullopt;
+        }
+        throw_system("cannot open cgroup " + std::to_string(id), errno);
+    }
+    std::array<char, 4096> target{};
+    const std::string link = "/proc/self/fd/" + std::to_string(dir.get());
+    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size() - 1);
+    if (n < 0) {
+        throw_system("cannot read " + link, errno);
+    }
+    const std::string_view full(target.data(), static_cast<std::size_t>(n));
+    const std::string root = mount.string();
+    if (full == root) {
+        return std::filesystem::path("/");
+    }
+    if (full.starts_with(root) && full.size() > root.size() && full[root.size()] == '/') {
+        return std::filesystem::path(full.substr(root.size()));
+    }
+    // A cgroup outside this mount's view (another cgroup namespace).
+    return std::nullopt;
 }
 
 } // namespace lockc

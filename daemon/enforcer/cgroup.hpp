@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 
 namespace lockc {
 
@@ -17,5 +18,11 @@ namespace lockc {
 // The cgroup v2 path of a process, relative to the cgroup root
 // ("/system.slice/foo.service"), from /proc/<pid>/cgroup. Throws on error.
 [[nodiscard]] std::filesystem::path cgroup_of_pid(int pid);
+
+// The path (relative to the cgroup root, "/system.slice/x.scope") of the
+// cgroup v2 directory with this id, or nullopt if there is none (removed).
+// Needs CAP_DAC_READ_SEARCH (open_by_handle_at). Throws on other errors.
+[[nodiscard]] std::optional<std::filesystem::path>
+cgroup_path_of_id(const std::filesystem::path &mount, std::uint64_t id);
 
 } // namespace lockc

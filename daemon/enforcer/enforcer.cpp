@@ -290,10 +290,14 @@ int Enforcer::map_fd(std::string_view name) const {
 void Enforcer::configure(const Settings &settings) {
     lockc_settings s = compile(settings);
     if (s.host_netns_ino == 0) {
+        // The caller's own: lockcd and the tools run in the host's network
+        // namespace. (/proc/1/ns/net would need CAP_SYS_PTRACE, which lockcd
+        // does not have.) Without it per-netns rules would be wrong: fail.
         struct stat st {};
-        if (::stat("/proc/1/ns/net", &st) == 0) {
-            s.host_netns_ino = static_cast<std::uint32_t>(st.st_ino);
+        if (::stat("/proc/self/ns/net", &st) != 0) {
+            throw_system("cannot read the host's network namespace", errno);
         }
+        s.host_netns_ino = static_cast<std::uint32_t>(st.st_ino);
     }
     if (bpf_map_update_elem(map_fd("settings"), &kZero, &s, BPF_ANY) != 0) {
         throw_system("cannot write settings", errno);
@@ -316,7 +320,7 @@ void Enforcer::apply_rules(const RuleSet &rules) {
 }
 
 void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
-                          std::optional<Phase> phase) {
+                          std::optional<Phase> phase, lockc_origin origin) {
     check_level_mode(level, mode);
     if (cgroup_id == 0) {
         throw Error(ErrorKind::InvalidArgument, "cgroup id 0 is not a cgroup");
@@ -327,10 +331,10 @@ void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
     if (!exists) {
         p = {};
         p.phase = static_cast<std::uint8_t>(phase.value_or(Phase::Running));
-        p.origin = LOCKC_ORIGIN_REGISTERED;
     } else if (phase) {
         p.phase = static_cast<std::uint8_t>(*phase);
     }
+    p.origin = static_cast<std::uint8_t>(origin);
     p.level = static_cast<std::uint8_t>(level);
     p.mode = static_cast<std::uint8_t>(mode);
     if (bpf_map_update_elem(fd, &cgroup_id, &p, BPF_ANY) != 0) {

@@ -76,9 +76,12 @@ class Enforcer {
     void apply_rules(const RuleSet &rules);
 
     // Creates or updates the entry of a cgroup. An update keeps the phase
-    // (unless given) and the decision counters.
+    // (unless given) and the decision counters; the origin says who decided
+    // (an entry user space wrote is REGISTERED, one it reset to what the
+    // kernel would have given is PATTERN).
     void set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
-                    std::optional<Phase> phase = std::nullopt);
+                    std::optional<Phase> phase = std::nullopt,
+                    lockc_origin origin = LOCKC_ORIGIN_REGISTERED);
     // Throws Error(NotFound) if there is no entry.
     void remove_policy(std::uint64_t cgroup_id);
     [[nodiscard]] std::optional<PolicyEntry> policy(std::uint64_t cgroup_id) const;

@@ -1,0 +1,361 @@
+#include "config.hpp"
+
+#include "unique_fd.hpp"
+
+#include <toml++/toml.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+#include <tuple>
+#include <utility>
+
+namespace lockc {
+
+namespace {
+
+// Larger than any sane configuration; stops a mistaken path (a device, a
+// log) from being read without end.
+constexpr std::size_t kMaxFileBytes = std::size_t{1024} * 1024;
+
+std::string located(const std::string &file, std::uint32_t line, std::uint32_t column,
+                    const std::string &message) {
+    if (line == 0) {
+        return file + ": " + message;
+    }
+    return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+// User text in messages, quoted; control bytes escaped so that a message
+// stays one readable line in the journal.
+std::string quote(std::string_view text) {
+    static constexpr std::string_view hex = "0123456789abcdef";
+    std::string out = "'";
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f) {
+            out += "\\x";
+            out += hex[byte >> 4];
+            out += hex[byte & 0xf];
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+std::string_view type_name(const toml::node &node) {
+    switch (node.type()) {
+    case toml::node_type::table:
+        return "a table";
+    case toml::node_type::array:
+        return "an array";
+    case toml::node_type::string:
+        return "a string";
+    case toml::node_type::integer:
+        return "an integer";
+    case toml::node_type::floating_point:
+        return "a float";
+    case toml::node_type::boolean:
+        return "a boolean";
+    case toml::node_type::date:
+        return "a date";
+    case toml::node_type::time:
+        return "a time";
+    case toml::node_type::date_time:
+        return "a date-time";
+    case toml::node_type::none:
+        break;
+    }
+    return "nothing";
+}
+
+// RFC 1123 label, what Kubernetes accepts as a namespace name; anything
+// else could never match and is surely a typo.
+bool valid_namespace(std::string_view name) {
+    const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    return !name.empty() && name.size() <= 63 && alnum(name.front()) && alnum(name.back()) &&
+           std::ranges::all_of(name, [&](char c) { return alnum(c) || c == '-'; });
+}
+
+struct Entry {
+    const toml::key *key;
+    const toml::node *value;
+};
+
+// toml::table iterates in key order; checking in file order makes the
+// reported error the first one in the file.
+std::vector<Entry> in_file_order(const toml::table &table) {
+    std::vector<Entry> out;
+    for (const auto &[key, value] : table) {
+        out.push_back({&key, &value});
+    }
+    std::ranges::stable_sort(out, {}, [](const Entry &e) {
+        const auto &pos = e.key->source().begin;
+        return std::tuple{pos.line, pos.column};
+    });
+    return out;
+}
+
+class Reader {
+  public:
+    explicit Reader(const std::string &file) : file_(file) {}
+
+    Config read(const toml::table &root) {
+        Config config;
+        for (const auto &[key, value] : in_file_order(root)) {
+            const std::string name(key->str());
+            if (name == "defaults") {
+                read_defaults(config, table(*value, "[defaults]"));
+            } else if (name == "containers") {
+                read_containers(config, table(*value, "[containers]"));
+            } else if (name == "logging") {
+                read_logging(config, table(*value, "[logging]"));
+            } else if (name == "kubernetes") {
+                read_kubernetes(config, table(*value, "[kubernetes]"));
+            } else {
+                fail(*key, "unknown " + std::string(value->is_table() ? "table " : "key ") +
+                               quote(name) +
+                               "; known tables: defaults, containers, logging, kubernetes");
+            }
+        }
+        return config;
+    }
+
+  private:
+    template <typename Located>
+    [[noreturn]] void fail(const Located &where, const std::string &message) const {
+        const auto &pos = where.source().begin;
+        throw ConfigError(file_, pos.line, pos.column, message);
+    }
+
+    [[noreturn]] void unknown_key(const toml::key &key, std::string_view table,
+                                  std::string_view known) const {
+        fail(key, "unknown key " + quote(key.str()) + " in " + std::string(table) +
+                      "; known keys: " + std::string(known));
+    }
+
+    [[nodiscard]] const toml::table &table(const toml::node &value, std::string_view name) const {
+        if (const auto *t = value.as_table()) {
+            return *t;
+        }
+        fail(value, std::string(name) + " must be a table, not " + std::string(type_name(value)));
+    }
+
+    // `what` names the value in messages, e.g. "'level' in [defaults]".
+    [[nodiscard]] std::string_view string(const toml::node &value, const std::string &what) const {
+        if (const auto *s = value.as_string()) {
+            return s->get();
+        }
+        fail(value, what + " must be a string, not " + std::string(type_name(value)));
+    }
+
+    [[nodiscard]] std::int64_t integer(const toml::node &value, const std::string &what,
+                                       std::int64_t min, std::int64_t max) const {
+        const auto *i = value.as_integer();
+        if (i == nullptr) {
+            fail(value, what + " must be an integer, not " + std::string(type_name(value)));
+        }
+        if (i->get() < min || i->get() > max) {
+            fail(value, what + " must be between " + std::to_string(min) + " and " +
+                            std::to_string(max) + ", not " + std::to_string(i->get()));
+        }
+        return i->get();
+    }
+
+    [[nodiscard]] Level level(const toml::node &value, const std::string &what) const {
+        const auto text = string(value, what);
+        if (const auto l = parse_level(text)) {
+            return *l;
+        }
+        fail(value, "unknown level " + quote(text) + " for " + what +
+                        "; expected privileged, baseline or restricted");
+    }
+
+    void read_defaults(Config &config, const toml::table &t) const {
+        for (const auto &[key, value] : in_file_order(t)) {
+            if (key->str() == "level") {
+                config.default_level = level(*value, "'level' in [defaults]");
+            } else if (key->str() == "mode") {
+                const auto text = string(*value, "'mode' in [defaults]");
+                const auto m = parse_mode(text);
+                if (!m) {
+                    fail(*value, "unknown mode " + quote(text) +
+                                     " for 'mode' in [defaults]; expected enforce or audit");
+                }
+                config.default_mode = *m;
+            } else {
+                unknown_key(*key, "[defaults]", "level, mode");
+            }
+        }
+    }
+
+    void read_containers(Config &config, const toml::table &t) const {
+        for (const auto &[key, value] : in_file_order(t)) {
+            if (key->str() != "patterns") {
+                unknown_key(*key, "[containers]", "patterns");
+            }
+            const auto *array = value->as_array();
+            if (array == nullptr) {
+                fail(*value, "'patterns' in [containers] must be an array of strings, not " +
+                                 std::string(type_name(*value)));
+            }
+            config.container_patterns.clear();
+            for (const auto &element : *array) {
+                if (config.container_patterns.size() == LOCKC_MAX_PATTERNS) {
+                    fail(element, "too many patterns in [containers]; at most " +
+                                      std::to_string(LOCKC_MAX_PATTERNS) + " are allowed");
+                }
+                config.container_patterns.push_back(
+                    pattern(element, string(element, "a pattern in [containers]")));
+                const auto &added = config.container_patterns.back();
+                const auto same = [&](const NamePattern &p) {
+                    return p.prefix == added.prefix && p.suffix == added.suffix;
+                };
+                if (std::ranges::count_if(config.container_patterns, same) > 1) {
+                    fail(element, "duplicate pattern " + quote(added.prefix + "*" + added.suffix) +
+                                      " in [containers]");
+                }
+            }
+        }
+    }
+
+    // "prefix*suffix", sized for struct lockc_name_pattern (NUL-terminated).
+    [[nodiscard]] NamePattern pattern(const toml::node &where, std::string_view text) const {
+        if (text.empty()) {
+            fail(where, "empty pattern in [containers]; a pattern is prefix*suffix");
+        }
+        const std::string quoted = "pattern " + quote(text) + " in [containers]";
+        const auto star = text.find('*');
+        if (star == std::string_view::npos || text.find('*', star + 1) != std::string_view::npos) {
+            fail(where, quoted + " must contain exactly one '*' (prefix*suffix)");
+        }
+        if (text.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos) {
+            fail(where, quoted + " may not contain '/' or NUL: it matches one directory name");
+        }
+        NamePattern p{std::string(text.substr(0, star)), std::string(text.substr(star + 1))};
+        if (p.prefix.empty()) {
+            fail(where, quoted + " needs a non-empty prefix before '*'");
+        }
+        if (p.prefix.size() >= LOCKC_PATTERN_PREFIX_LEN) {
+            fail(where, quoted + " has a prefix longer than " +
+                            std::to_string(LOCKC_PATTERN_PREFIX_LEN - 1) + " bytes");
+        }
+        if (p.suffix.size() >= LOCKC_PATTERN_SUFFIX_LEN) {
+            fail(where, quoted + " has a suffix longer than " +
+                            std::to_string(LOCKC_PATTERN_SUFFIX_LEN - 1) + " bytes");
+        }
+        return p;
+    }
+
+    void read_logging(Config &config, const toml::table &t) const {
+        for (const auto &[key, value] : in_file_order(t)) {
+            if (key->str() == "denials_burst") {
+                config.denial_log_burst = static_cast<std::uint32_t>(
+                    integer(*value, "'denials_burst' in [logging]", 1, kMaxDenialLogBurst));
+            } else if (key->str() == "denials_interval_seconds") {
+                config.denial_log_interval =
+                    std::chrono::seconds(integer(*value, "'denials_interval_seconds' in [logging]",
+                                                 1, kMaxDenialLogInterval.count()));
+            } else {
+                unknown_key(*key, "[logging]", "denials_burst, denials_interval_seconds");
+            }
+        }
+    }
+
+    void read_kubernetes(Config &config, const toml::table &t) const {
+        for (const auto &[key, value] : in_file_order(t)) {
+            if (key->str() != "namespaces") {
+                unknown_key(*key, "[kubernetes]", "namespaces");
+            }
+            config.namespace_levels.clear();
+            for (const auto &[ns, ns_value] :
+                 in_file_order(table(*value, "[kubernetes.namespaces]"))) {
+                const std::string name(ns->str());
+                if (name.empty()) {
+                    fail(*ns, "empty namespace name in [kubernetes.namespaces]");
+                }
+                if (!valid_namespace(name)) {
+                    fail(*ns, "invalid namespace name " + quote(name) +
+                                  " in [kubernetes.namespaces]: a namespace name is 1 to 63 "
+                                  "lowercase letters, digits or '-', starting and ending with a "
+                                  "letter or digit");
+                }
+                config.namespace_levels.emplace(
+                    name,
+                    level(*ns_value, "namespace " + quote(name) + " in [kubernetes.namespaces]"));
+            }
+        }
+    }
+
+    const std::string &file_;
+};
+
+} // namespace
+
+bool operator==(const Config &a, const Config &b) {
+    const auto same = [](const NamePattern &x, const NamePattern &y) {
+        return x.prefix == y.prefix && x.suffix == y.suffix;
+    };
+    return a.default_level == b.default_level && a.default_mode == b.default_mode &&
+           std::ranges::equal(a.container_patterns, b.container_patterns, same) &&
+           a.denial_log_burst == b.denial_log_burst &&
+           a.denial_log_interval == b.denial_log_interval &&
+           a.namespace_levels == b.namespace_levels;
+}
+
+ConfigError::ConfigError(std::string file, std::uint32_t line, std::uint32_t column,
+                         const std::string &message)
+    : std::runtime_error(located(file, line, column, message)), file(std::move(file)), line(line),
+      column(column) {}
+
+Config parse_config(std::string_view text, const std::string &source_name) {
+    toml::table root;
+    try {
+        root = toml::parse(text, std::string_view(source_name));
+    } catch (const toml::parse_error &e) {
+        const auto &pos = e.source().begin;
+        throw ConfigError(source_name, pos.line, pos.column, std::string(e.description()));
+    }
+    return Reader(source_name).read(root);
+}
+
+Config load_config(const std::filesystem::path &file) {
+    const std::string name = file.string();
+    const auto cannot_read = [&name](int err) {
+        return ConfigError(name, 0, 0, "cannot read: " + std::generic_category().message(err));
+    };
+    const UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+        if (errno == ENOENT) {
+            return Config{};
+        }
+        throw cannot_read(errno);
+    }
+    std::string text;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw cannot_read(errno);
+        }
+        if (n == 0) {
+            break;
+        }
+        text.append(buf, static_cast<std::size_t>(n));
+        if (text.size() > kMaxFileBytes) {
+            throw ConfigError(name, 0, 0, "larger than 1 MiB; is this a configuration file?");
+        }
+    }
+    return parse_config(text, name);
+}
+
+} // namespace lockc

@@ -1,0 +1,145 @@
+#include "daemon.hpp"
+
+#include "api_error.hpp"
+#include "dbus_front_end.hpp"
+#include "error.hpp"
+#include "log.hpp"
+#include "unique_fd.hpp"
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+
+namespace lockc {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+UniqueFd make_signal_fd() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    // Blocked, so they are only read from the fd, between loop iterations.
+    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) {
+        throw_system("cannot block signals", errno);
+    }
+    UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd.valid()) {
+        throw_system("cannot create a signalfd", errno);
+    }
+    return fd;
+}
+
+void notify(const std::string &state) {
+    // Not under systemd (no NOTIFY_SOCKET) this does nothing.
+    (void)sd_notify(0, state.c_str());
+}
+
+std::string status_line(const Service &service) {
+    std::string s = "STATUS=";
+    s +=
+        service.enforcing() ? "Enforcing" : "Not enforcing (" + service.enforcement_problem() + ")";
+    s += "; " + std::to_string(service.container_count()) + " containers registered";
+    return s;
+}
+
+} // namespace
+
+int run_daemon(const DaemonOptions &options) {
+    const UniqueFd signals = make_signal_fd();
+
+    std::unique_ptr<Service> service;
+    try {
+        service = std::make_unique<Service>(options.service);
+    } catch (const api::ApiError &e) {
+        log::error(e.what());
+        notify("STATUS=" + std::string(e.what()));
+        return e.name() == api::kKernelUnsupported ? kExitKernelUnsupported : 1;
+    }
+
+    auto connection = sdbus::createSystemBusConnection();
+    FrontEnd front_end(*connection, *service);
+    connection->requestName(kBusName);
+
+    std::uint64_t watchdog_usec = 0;
+    if (sd_watchdog_enabled(0, &watchdog_usec) <= 0) {
+        watchdog_usec = 0;
+    }
+    const auto watchdog_period = std::chrono::microseconds(watchdog_usec / 2);
+    auto next_watchdog = Clock::now() + watchdog_period;
+
+    notify("READY=1\n" + status_line(*service));
+    log::notice(std::string("lockcd ") + PROJECT_VERSION + " ready on " + kBusName +
+                (service->enforcing() ? "" : " (not enforcing)"));
+
+    bool stop = false;
+    while (!stop) {
+        const auto poll_data = connection->getEventLoopPollData();
+        int timeout_ms = -1;
+        if (const auto relative = poll_data.getRelativeTimeout()) {
+            // Round up: waking early would spin until the deadline.
+            timeout_ms = static_cast<int>((relative->count() + 999) / 1000);
+        }
+        if (watchdog_usec != 0) {
+            const auto until =
+                std::chrono::duration_cast<std::chrono::milliseconds>(next_watchdog - Clock::now())
+                    .count();
+            const int w = static_cast<int>(std::max<std::int64_t>(until, 0));
+            timeout_ms = timeout_ms < 0 ? w : std::min(timeout_ms, w);
+        }
+        std::array<pollfd, 3> fds{};
+        fds[0] = {poll_data.fd, poll_data.events, 0};
+        fds[1] = {signals.get(), POLLIN, 0};
+        fds[2] = {service->event_fd(), POLLIN, 0}; // -1: poll ignores it
+        if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
+            log::error(std::string("poll: ") + std::strerror(errno));
+            return 1;
+        }
+        if ((fds[1].revents & POLLIN) != 0) {
+            signalfd_siginfo info{};
+            while (::read(signals.get(), &info, sizeof(info)) == sizeof(info)) {
+                if (info.ssi_signo == SIGHUP) {
+                    notify("RELOADING=1");
+                    try {
+                        service->reload();
+                    } catch (const std::exception &e) {
+                        // reload() has logged why; the running policy stays.
+                    }
+                    notify("READY=1\n" + status_line(*service));
+                } else {
+                    stop = true;
+                }
+            }
+        }
+        if ((fds[2].revents & POLLIN) != 0) {
+            service->process_events();
+        }
+        try {
+            while (connection->processPendingRequest()) {
+            }
+        } catch (const sdbus::Error &e) {
+            // A broken bus connection cannot be repaired from here; systemd
+            // restarts lockcd and enforcement goes on from the pins meanwhile.
+            log::error("the bus connection failed: " + e.getMessage());
+            return 1;
+        }
+        if (watchdog_usec != 0 && Clock::now() >= next_watchdog) {
+            notify("WATCHDOG=1\n" + status_line(*service));
+            next_watchdog = Clock::now() + watchdog_period;
+        }
+    }
+    notify("STOPPING=1");
+    log::notice("stopping; the kernel keeps enforcing from the pinned programs");
+    return 0;
+}
+
+} // namespace lockc

@@ -1,0 +1,558 @@
+#include "dbus_front_end.hpp"
+
+#include "api_error.hpp"
+#include "log.hpp"
+#include "validation.hpp"
+
+#include <systemd/sd-bus.h>
+
+#include <cstdlib>
+#include <memory>
+
+namespace lockc {
+
+namespace {
+
+constexpr const char *kManagerInterface = "org.lockc.Manager";
+constexpr const char *kContainerInterface = "org.lockc.Container";
+
+sdbus::Error to_dbus_error(const std::exception &e) {
+    auto reply = api::to_error_reply(e);
+    if (reply.name.empty()) {
+        reply.name = api::kFailed;
+    }
+    return {reply.name, reply.message};
+}
+
+// Runs a synchronous method or property getter: every exception becomes a
+// D-Bus error (sdbus-c++ passes only sdbus::Error through to the caller;
+// anything else would end the daemon).
+template <typename F> auto guarded(F &&f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const sdbus::Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw to_dbus_error(e);
+    }
+}
+
+template <typename... Results>
+void reply_error(const sdbus::Result<Results...> &result, const std::exception &e) {
+    try {
+        result.returnError(to_dbus_error(e));
+    } catch (const std::exception &send_error) {
+        log::warning(std::string("cannot send an error reply: ") + send_error.what());
+    }
+}
+
+std::map<std::string, std::uint64_t>
+per_hook(const std::array<std::uint64_t, LOCKC_HOOK_COUNT> &counts) {
+    std::map<std::string, std::uint64_t> out;
+    for (unsigned hook = 0; hook < LOCKC_HOOK_COUNT; ++hook) {
+        out[std::string(hook_name(hook))] = counts.at(hook);
+    }
+    return out;
+}
+
+bool interactive_option(OptionReader &reader) {
+    return reader.boolean("interactive").value_or(false);
+}
+
+} // namespace
+
+std::string container_path(const std::string &id) {
+    char *raw = nullptr;
+    const int r = sd_bus_path_encode(kContainerPathPrefix, id.c_str(), &raw);
+    const std::unique_ptr<char, decltype(&std::free)> owned(raw, &std::free);
+    if (r < 0 || raw == nullptr) {
+        throw api::ApiError(api::kFailed, "cannot encode an object path for " + id);
+    }
+    return raw;
+}
+
+// ---- ManagerObject ----
+
+ManagerObject::ManagerObject(sdbus::IConnection &connection, FrontEnd &front_end, Service &service)
+    : AdaptorInterfaces(connection, kManagerPath), front_end_(front_end), service_(service) {
+    registerAdaptor();
+}
+
+ManagerObject::~ManagerObject() {
+    unregisterAdaptor();
+}
+
+Caller ManagerObject::caller() const {
+    const auto *message = getObject().getCurrentlyProcessedMessage();
+    Caller c;
+    c.bus_name = message->getSender();
+    try {
+        c.uid = message->getCredsUid();
+    } catch (const sdbus::Error &e) {
+        // No uid: polkit decides from the bus name alone.
+        log::warning("cannot get the uid of " + c.bus_name + ": " + e.getMessage());
+    }
+    return c;
+}
+
+template <typename... Results, typename Apply>
+void ManagerObject::authorized(sdbus::Result<Results...> &&result, std::string_view action,
+                               bool interactive, Apply apply) {
+    auto shared = std::make_shared<sdbus::Result<Results...>>(std::move(result));
+    front_end_.authorizer().check(
+        caller(), action, interactive,
+        [shared, apply = std::move(apply)](const Authorizer::Verdict &denied) {
+            try {
+                if (denied) {
+                    throw api::ApiError(api::kAccessDenied, *denied);
+                }
+                apply(*shared);
+            } catch (const std::exception &e) {
+                reply_error(*shared, e);
+            }
+        });
+}
+
+void ManagerObject::RegisterContainer(sdbus::Result<sdbus::ObjectPath> &&result, std::string id,
+                                      std::string level, std::string mode, Options options) {
+    try {
+        check_container_id(id);
+        RegisterRequest request;
+        request.id = id;
+        if (!level.empty()) {
+            request.level = level_argument(level, service_.default_level());
+        }
+        if (!mode.empty()) {
+            request.mode = mode_argument(mode, service_.default_mode());
+        }
+        OptionReader reader(options);
+        const auto cgroup = reader.string("cgroup");
+        const auto scope = reader.string("scope");
+        const auto pid = reader.uint32("pid");
+        request.runtime = reader.string("runtime").value_or("");
+        const bool interactive = interactive_option(reader);
+        reader.finish();
+        const int given = (cgroup ? 1 : 0) + (scope ? 1 : 0) + (pid ? 1 : 0);
+        if (given != 1) {
+            throw api::ApiError(api::kInvalidArgument,
+                                "give exactly one of the options 'cgroup' (s), 'scope' (s) or "
+                                "'pid' (u) to say where the container lives");
+        }
+        if (cgroup) {
+            request.location = CgroupPathLocation{*cgroup};
+        } else if (scope) {
+            request.location = ScopeNameLocation{*scope};
+        } else {
+            request.location = PidLocation{*pid};
+        }
+        if (request.runtime.size() > kMaxContainerIdLength) {
+            throw api::ApiError(api::kInvalidArgument, "the runtime name is too long");
+        }
+        authorized(std::move(result), action::kRegisterContainer, interactive,
+                   [this, request](const sdbus::Result<sdbus::ObjectPath> &r) {
+                       const auto record = service_.register_container(request);
+                       r.returnResults(sdbus::ObjectPath(container_path(record.id)));
+                   });
+    } catch (const std::exception &e) {
+        reply_error(result, e);
+    }
+}
+
+void ManagerObject::UnregisterContainer(sdbus::Result<> &&result, std::string id, Options options) {
+    try {
+        check_container_id(id);
+        OptionReader reader(options);
+        const bool interactive = interactive_option(reader);
+        reader.finish();
+        (void)service_.container(id); // NotFound before asking polkit
+        authorized(std::move(result), action::kRegisterContainer, interactive,
+                   [this, id](const sdbus::Result<> &r) {
+                       service_.unregister_container(id);
+                       r.returnResults();
+                   });
+    } catch (const std::exception &e) {
+        reply_error(result, e);
+    }
+}
+
+sdbus::ObjectPath ManagerObject::GetContainer(const std::string &id) {
+    return guarded([&] {
+        check_container_id(id);
+        return sdbus::ObjectPath(container_path(service_.container(id).id));
+    });
+}
+
+std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
+                          sdbus::ObjectPath>>
+ManagerObject::ListContainers() {
+    return guarded([&] {
+        service_.refresh_pending();
+        std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
+                                  sdbus::ObjectPath>>
+            out;
+        for (const auto *c : service_.containers()) {
+            out.emplace_back(c->id, std::string(to_string(c->level)),
+                             std::string(to_string(c->mode)), c->runtime,
+                             std::string(to_string(service_.state_of(*c))),
+                             sdbus::ObjectPath(container_path(c->id)));
+        }
+        return out;
+    });
+}
+
+std::string ManagerObject::GetLevel(const std::string &id) {
+    return guarded([&] {
+        check_container_id(id);
+        return std::string(to_string(service_.container(id).level));
+    });
+}
+
+std::string ManagerObject::GetMode(const std::string &id) {
+    return guarded([&] {
+        check_container_id(id);
+        return std::string(to_string(service_.container(id).mode));
+    });
+}
+
+void ManagerObject::SetLevel(sdbus::Result<> &&result, std::string id, std::string level,
+                             Options options) {
+    try {
+        check_container_id(id);
+        if (level.empty()) {
+            throw api::ApiError(api::kInvalidLevel,
+                                "no level given; the levels are privileged, baseline, restricted");
+        }
+        const auto parsed = level_argument(level, service_.default_level());
+        OptionReader reader(options);
+        const bool interactive = interactive_option(reader);
+        reader.finish();
+        (void)service_.container(id);
+        authorized(std::move(result), action::kSetContainerPolicy, interactive,
+                   [this, id, parsed](const sdbus::Result<> &r) {
+                       service_.set_level(id, parsed);
+                       r.returnResults();
+                   });
+    } catch (const std::exception &e) {
+        reply_error(result, e);
+    }
+}
+
+void ManagerObject::SetMode(sdbus::Result<> &&result, std::string id, std::string mode,
+                            Options options) {
+    try {
+        check_container_id(id);
+        if (mode.empty()) {
+            throw api::ApiError(api::kInvalidMode, "no mode given; the modes are enforce, audit");
+        }
+        const auto parsed = mode_argument(mode, service_.default_mode());
+        OptionReader reader(options);
+        const bool interactive = interactive_option(reader);
+        reader.finish();
+        (void)service_.container(id);
+        authorized(std::move(result), action::kSetContainerPolicy, interactive,
+                   [this, id, parsed](const sdbus::Result<> &r) {
+                       service_.set_mode(id, parsed);
+                       r.returnResults();
+                   });
+    } catch (const std::exception &e) {
+        reply_error(result, e);
+    }
+}
+
+void ManagerObject::SetDefaultLevel(sdbus::Result<> &&result, std::string level, Options options) {
+    try {
+        if (level.empty()) {
+            throw api::ApiError(api::kInvalidLevel,
+                                "no level given; the levels are privileged, baseline, restricted");
+        }
+        const auto parsed = level_argument(level, service_.default_level());
+        OptionReader reader(options);
+        const bool interactive = interactive_option(reader);
+        reader.finish();
+        authorized(std::move(result), action::kSetDefaults, interactive,
+                   [this, parsed](const sdbus::Result<> &r) {
+                       service_.set_default_level(parsed);
+                       r.returnResults();
+                   });
+    } catch (const std::exception &e) {
+        reply_error(result, e);
+    }
+}
+
+void ManagerObject::SetDefaultMode(sdbus::Result<> &&result, std::string mode, Options options) {
+    try {
+        if (mode.empty()) {
+            throw api::ApiError(api::kInvalidMode, "no mode given; the modes are enforce, audit");
+        }
+        const auto parsed = mode_argument(mode, service_.default_mode());
+        OptionReader reader(options);
+        const bool interactive = interactive_option(reader);
+        reader.finish();
+        authorized(std::move(result), action::kSetDefaults, interactive,
+                   [this, parsed](const sdbus::Result<> &r) {
+                       service_.set_default_mode(parsed);
+                       r.returnResults();
+                   });
+    } catch (const std::exception &e) {
+        reply_error(result, e);
+    }
+}
+
+void ManagerObject::Reload(sdbus::Result<> &&result, Options options) {
+    try {
+        OptionReader reader(options);
+        const bool interactive = interactive_option(reader);
+        reader.finish();
+        authorized(std::move(result), action::kReload, interactive,
+                   [this](const sdbus::Result<> &r) {
+                       service_.reload();
+                       r.returnResults();
+                   });
+    } catch (const std::exception &e) {
+        reply_error(result, e);
+    }
+}
+
+void ManagerObject::SubscribeDenials(sdbus::Result<> &&result, Options options) {
+    try {
+        OptionReader reader(options);
+        const bool interactive = interactive_option(reader);
+        reader.finish();
+        const auto who = caller().bus_name;
+        authorized(std::move(result), action::kSubscribeDenials, interactive,
+                   [this, who](const sdbus::Result<> &r) {
+                       front_end_.subscribe(who);
+                       r.returnResults();
+                   });
+    } catch (const std::exception &e) {
+        reply_error(result, e);
+    }
+}
+
+void ManagerObject::UnsubscribeDenials() {
+    guarded([&] { front_end_.unsubscribe(caller().bus_name); });
+}
+
+std::string ManagerObject::Version() {
+    return PROJECT_VERSION;
+}
+bool ManagerObject::Enforcing() {
+    return service_.enforcing();
+}
+std::string ManagerObject::EnforcementProblem() {
+    return service_.enforcement_problem();
+}
+std::vector<std::string> ManagerObject::KernelLsms() {
+    return service_.kernel().lsm_list;
+}
+
+std::string ManagerObject::DefaultLevel() {
+    return std::string(to_string(service_.default_level()));
+}
+
+std::string ManagerObject::DefaultMode() {
+    return std::string(to_string(service_.default_mode()));
+}
+
+std::vector<std::string> ManagerObject::Levels() {
+    return {"privileged", "baseline", "restricted"};
+}
+
+std::vector<std::string> ManagerObject::Modes() {
+    return {"enforce", "audit"};
+}
+
+uint32_t ManagerObject::ContainerCount() {
+    return static_cast<uint32_t>(service_.container_count());
+}
+
+std::map<std::string, uint64_t> ManagerObject::Denials() {
+    return guarded([&] { return per_hook(service_.counters().denied); });
+}
+
+std::map<std::string, uint64_t> ManagerObject::Audits() {
+    return guarded([&] { return per_hook(service_.counters().audited); });
+}
+
+uint64_t ManagerObject::KernelDrops() {
+    return guarded([&] { return service_.counters().ringbuf_drops; });
+}
+
+uint64_t ManagerObject::EventsReceived() {
+    return service_.events_received();
+}
+uint64_t ManagerObject::MalformedEvents() {
+    return service_.malformed_events();
+}
+uint64_t ManagerObject::JournalSuppressed() {
+    return service_.journal_suppressed();
+}
+
+void ManagerObject::emit_denied(const Denial &denial, const std::set<std::string> &subscribers) {
+    for (const auto &subscriber : subscribers) {
+        auto signal = getObject().createSignal(kManagerInterface, "Denied");
+        signal << denial.container << std::string(to_string(denial.level))
+               << std::string(to_string(denial.mode)) << denial.hook << denial.target << denial.pid
+               << denial.uid << denial.comm << denial.error << denial.time_usec;
+        signal.setDestination(subscriber);
+        getObject().emitSignal(signal);
+    }
+}
+
+void ManagerObject::emit_changed(const std::vector<std::string> &properties) {
+    emitPropertiesChangedSignal(kManagerInterface, properties);
+}
+
+// ---- ContainerObject ----
+
+ContainerObject::ContainerObject(sdbus::IConnection &connection, Service &service, std::string id)
+    : AdaptorInterfaces(connection, container_path(id)), service_(service), id_(std::move(id)) {
+    registerAdaptor();
+    emitInterfacesAddedSignal({kContainerInterface});
+}
+
+ContainerObject::~ContainerObject() {
+    try {
+        emitInterfacesRemovedSignal({kContainerInterface});
+    } catch (const std::exception &e) {
+        log::warning(std::string("cannot announce a removed container: ") + e.what());
+    }
+    unregisterAdaptor();
+}
+
+const ContainerRecord &ContainerObject::record() const {
+    return service_.container(id_);
+}
+
+std::string ContainerObject::Id() {
+    return id_;
+}
+
+std::string ContainerObject::Level() {
+    return guarded([&] { return std::string(lockc::to_string(record().level)); });
+}
+
+std::string ContainerObject::Mode() {
+    return guarded([&] { return std::string(lockc::to_string(record().mode)); });
+}
+
+std::string ContainerObject::Runtime() {
+    return guarded([&] { return record().runtime; });
+}
+
+std::string ContainerObject::State() {
+    return guarded([&] {
+        service_.refresh_pending();
+        return std::string(lockc::to_string(service_.state_of(record())));
+    });
+}
+
+std::string ContainerObject::CgroupPath() {
+    return guarded([&] {
+        service_.refresh_pending();
+        return record().cgroup_path;
+    });
+}
+
+uint64_t ContainerObject::CgroupId() {
+    return guarded([&] {
+        service_.refresh_pending();
+        return record().cgroup_id;
+    });
+}
+
+std::string ContainerObject::PendingName() {
+    return guarded([&] { return record().pending_name; });
+}
+
+uint64_t ContainerObject::RegisteredAt() {
+    return guarded([&] { return record().registered_usec; });
+}
+
+std::map<std::string, uint64_t> ContainerObject::Decisions() {
+    return guarded([&] { return service_.decisions_of(record()); });
+}
+
+void ContainerObject::emit_changed(const std::vector<std::string> &properties) {
+    emitPropertiesChangedSignal(kContainerInterface, properties);
+}
+
+// ---- FrontEnd ----
+
+FrontEnd::FrontEnd(sdbus::IConnection &connection, Service &service)
+    : connection_(connection), service_(service),
+      manager_(std::make_unique<ManagerObject>(connection, *this, service)),
+      bus_driver_(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
+      authorizer_(std::make_unique<Authorizer>(connection)) {
+    bus_driver_->uponSignal("NameOwnerChanged")
+        .onInterface("org.freedesktop.DBus")
+        .call([this](const std::string &name, const std::string & /*old_owner*/,
+                     const std::string &new_owner) {
+            if (new_owner.empty()) {
+                subscribers_.erase(name);
+            }
+        });
+    bus_driver_->finishRegistration();
+
+    for (const auto *record : service_.containers()) {
+        add_container(*record);
+    }
+    ServiceListener listener;
+    listener.container_added = [this](const ContainerRecord &r) {
+        add_container(r);
+        manager_->emit_changed({"ContainerCount"});
+    };
+    listener.container_removed = [this](const std::string &id) {
+        remove_container(id);
+        manager_->emit_changed({"ContainerCount"});
+    };
+    listener.container_changed = [this](const ContainerRecord &r,
+                                        const std::vector<std::string> &properties) {
+        if (const auto it = containers_.find(r.id); it != containers_.end()) {
+            it->second->emit_changed(properties);
+        }
+    };
+    listener.defaults_changed = [this] { manager_->emit_changed({"DefaultLevel", "DefaultMode"}); };
+    listener.denial = [this](const Denial &d) {
+        if (!subscribers_.empty()) {
+            manager_->emit_denied(d, subscribers_);
+        }
+    };
+    service_.set_listener(std::move(listener));
+}
+
+FrontEnd::~FrontEnd() {
+    service_.set_listener({});
+}
+
+void FrontEnd::add_container(const ContainerRecord &record) {
+    containers_[record.id] = std::make_unique<ContainerObject>(connection_, service_, record.id);
+}
+
+void FrontEnd::remove_container(const std::string &id) {
+    containers_.erase(id);
+}
+
+void FrontEnd::subscribe(const std::string &bus_name) {
+    if (!subscribers_.contains(bus_name) && subscribers_.size() >= kMaxSubscribers) {
+        throw api::ApiError(api::kLimitsExceeded, "lockcd already sends denials to " +
+                                                      std::to_string(kMaxSubscribers) +
+                                                      " subscribers, its limit");
+    }
+    // A caller that left while polkit was deciding would otherwise hold a
+    // subscriber slot forever: its NameOwnerChanged has already passed.
+    bool alive = false;
+    bus_driver_->callMethod("NameHasOwner")
+        .onInterface("org.freedesktop.DBus")
+        .withArguments(bus_name)
+        .storeResultsTo(alive);
+    if (alive) {
+        subscribers_.insert(bus_name);
+    }
+}
+
+void FrontEnd::unsubscribe(const std::string &bus_name) {
+    subscribers_.erase(bus_name);
+}
+
+} // namespace lockc

@@ -1,0 +1,153 @@
+// The D-Bus face of the Service: /org/lockc/Manager (org.lockc.Manager,
+// ObjectManager, Properties), one object per container, polkit checks on
+// every change, and Denied signals sent to subscribers only.
+#pragma once
+
+#include "authorizer.hpp"
+#include "service.hpp"
+#include "validation.hpp"
+
+#include "org_lockc_manager_adaptor.h"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace lockc {
+
+class FrontEnd;
+
+inline constexpr const char *kBusName = "org.lockc.Manager";
+inline constexpr const char *kManagerPath = "/org/lockc/Manager";
+inline constexpr const char *kContainerPathPrefix = "/org/lockc/Manager/container";
+inline constexpr std::size_t kMaxSubscribers = 64;
+
+// The object path of a container id (sd_bus_path_encode).
+[[nodiscard]] std::string container_path(const std::string &id);
+
+class ManagerObject final
+    : public sdbus::AdaptorInterfaces<org::lockc::Manager_adaptor, sdbus::ObjectManager_adaptor,
+                                      sdbus::Properties_adaptor> {
+  public:
+    ManagerObject(sdbus::IConnection &connection, FrontEnd &front_end, Service &service);
+    ManagerObject(const ManagerObject &) = delete;
+    ManagerObject &operator=(const ManagerObject &) = delete;
+    ManagerObject(ManagerObject &&) = delete;
+    ManagerObject &operator=(ManagerObject &&) = delete;
+    ~ManagerObject();
+
+    void emit_denied(const Denial &denial, const std::set<std::string> &subscribers);
+    void emit_changed(const std::vector<std::string> &properties);
+
+  private:
+    // org.lockc.Manager
+    void RegisterContainer(sdbus::Result<sdbus::ObjectPath> &&result, std::string id,
+                           std::string level, std::string mode, Options options) override;
+    void UnregisterContainer(sdbus::Result<> &&result, std::string id, Options options) override;
+    sdbus::ObjectPath GetContainer(const std::string &id) override;
+    std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
+                              sdbus::ObjectPath>>
+    ListContainers() override;
+    std::string GetLevel(const std::string &id) override;
+    std::string GetMode(const std::string &id) override;
+    void SetLevel(sdbus::Result<> &&result, std::string id, std::string level,
+                  Options options) override;
+    void SetMode(sdbus::Result<> &&result, std::string id, std::string mode,
+                 Options options) override;
+    void SetDefaultLevel(sdbus::Result<> &&result, std::string level, Options options) override;
+    void SetDefaultMode(sdbus::Result<> &&result, std::string mode, Options options) override;
+    void Reload(sdbus::Result<> &&result, Options options) override;
+    void SubscribeDenials(sdbus::Result<> &&result, Options options) override;
+    void UnsubscribeDenials() override;
+    std::string Version() override;
+    bool Enforcing() override;
+    std::string EnforcementProblem() override;
+    std::vector<std::string> KernelLsms() override;
+    std::string DefaultLevel() override;
+    std::string DefaultMode() override;
+    std::vector<std::string> Levels() override;
+    std::vector<std::string> Modes() override;
+    uint32_t ContainerCount() override;
+    std::map<std::string, uint64_t> Denials() override;
+    std::map<std::string, uint64_t> Audits() override;
+    uint64_t KernelDrops() override;
+    uint64_t EventsReceived() override;
+    uint64_t MalformedEvents() override;
+    uint64_t JournalSuppressed() override;
+
+    // The caller of the method being processed.
+    [[nodiscard]] Caller caller() const;
+    // Checks polkit for `action`, then runs `apply` (which replies), or
+    // replies AccessDenied. Errors thrown by `apply` become error replies.
+    template <typename... Results, typename Apply>
+    void authorized(sdbus::Result<Results...> &&result, std::string_view action, bool interactive,
+                    Apply apply);
+
+    FrontEnd &front_end_;
+    Service &service_;
+};
+
+class ContainerObject final
+    : public sdbus::AdaptorInterfaces<org::lockc::Container_adaptor, sdbus::ManagedObject_adaptor,
+                                      sdbus::Properties_adaptor> {
+  public:
+    ContainerObject(sdbus::IConnection &connection, Service &service, std::string id);
+    ContainerObject(const ContainerObject &) = delete;
+    ContainerObject &operator=(const ContainerObject &) = delete;
+    ContainerObject(ContainerObject &&) = delete;
+    ContainerObject &operator=(ContainerObject &&) = delete;
+    ~ContainerObject();
+
+    void emit_changed(const std::vector<std::string> &properties);
+
+  private:
+    std::string Id() override;
+    std::string Level() override;
+    std::string Mode() override;
+    std::string Runtime() override;
+    std::string State() override;
+    std::string CgroupPath() override;
+    uint64_t CgroupId() override;
+    std::string PendingName() override;
+    uint64_t RegisteredAt() override;
+    std::map<std::string, uint64_t> Decisions() override;
+
+    [[nodiscard]] const ContainerRecord &record() const;
+
+    Service &service_;
+    std::string id_;
+};
+
+class FrontEnd {
+  public:
+    FrontEnd(sdbus::IConnection &connection, Service &service);
+    FrontEnd(const FrontEnd &) = delete;
+    FrontEnd &operator=(const FrontEnd &) = delete;
+    FrontEnd(FrontEnd &&) = delete;
+    FrontEnd &operator=(FrontEnd &&) = delete;
+    ~FrontEnd();
+
+    [[nodiscard]] Authorizer &authorizer() { return *authorizer_; }
+    // Adds a subscriber; throws ApiError(LimitsExceeded).
+    void subscribe(const std::string &bus_name);
+    void unsubscribe(const std::string &bus_name);
+
+  private:
+    void add_container(const ContainerRecord &record);
+    void remove_container(const std::string &id);
+
+    sdbus::IConnection &connection_;
+    Service &service_;
+    std::unique_ptr<ManagerObject> manager_;
+    std::map<std::string, std::unique_ptr<ContainerObject>> containers_;
+    std::set<std::string> subscribers_;
+    // Subscribers whose connection closed are dropped (NameOwnerChanged).
+    std::unique_ptr<sdbus::IProxy> bus_driver_;
+    // Last: destroyed first, so no polkit reply arrives for a dead object.
+    std::unique_ptr<Authorizer> authorizer_;
+};
+
+} // namespace lockc

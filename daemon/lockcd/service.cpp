@@ -1,0 +1,666 @@
+#include "service.hpp"
+
+#include "api_error.hpp"
+#include "cgroup.hpp"
+#include "error.hpp"
+#include "log.hpp"
+#include "text.hpp"
+#include "validation.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <system_error>
+
+namespace lockc {
+
+using api::ApiError;
+
+namespace {
+
+// The policy map's size: one entry per registered container, plus the
+// kernel's own pattern entries; registrations stop well before it is full.
+constexpr std::size_t kMaxContainers = LOCKC_MAX_POLICIES / 2;
+
+std::uint64_t now_usec(clockid_t clock) {
+    timespec ts{};
+    ::clock_gettime(clock, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000U +
+           static_cast<std::uint64_t>(ts.tv_nsec) / 1000U;
+}
+
+std::string basename_of(std::string_view path) {
+    const auto slash = path.rfind('/');
+    return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+// The id of the cgroup directory at a root-relative path, if there is one.
+std::optional<std::uint64_t> existing_cgroup_id(const std::filesystem::path &mount,
+                                                const std::string &relative) {
+    const auto full = mount / std::filesystem::path(relative).relative_path();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(full, ec)) {
+        return std::nullopt;
+    }
+    try {
+        return cgroup_id(full);
+    } catch (const Error &) {
+        return std::nullopt;
+    }
+}
+
+} // namespace
+
+std::string_view to_string(ContainerState state) {
+    switch (state) {
+    case ContainerState::Active:
+        return "active";
+    case ContainerState::Pending:
+        return "pending";
+    case ContainerState::Gone:
+        return "gone";
+    }
+    return "unknown";
+}
+
+Service::Service(ServiceOptions options)
+    : options_(std::move(options)), store_(options_.state_dir),
+      rate_limit_(config_.denial_log_burst, config_.denial_log_interval) {
+    try {
+        config_ = load_config(options_.config_file);
+    } catch (const ConfigError &e) {
+        // Not starting would leave new containers unregistered; the built-in
+        // defaults are the safe choice until the file is fixed and reloaded.
+        log::error(std::string(e.what()) + "; using the built-in defaults until it is fixed");
+        config_ = Config{};
+    }
+    rate_limit_.set_limits(config_.denial_log_burst, config_.denial_log_interval);
+
+    cgroup_mount_ = options_.cgroup_mount.empty() ? cgroup2_mount() : options_.cgroup_mount;
+    own_cgroup_ = cgroup_of_pid(static_cast<int>(::getpid())).string();
+
+    kernel_ = check_kernel_support(options_.enforcer.lsm_file, options_.enforcer.btf_file);
+    try {
+        if (!kernel_.supported()) {
+            throw Error(ErrorKind::KernelUnsupported, kernel_.problem);
+        }
+        enforcer_.emplace(Enforcer::open(options_.enforcer));
+        enforcer_->apply_rules(default_rules());
+    } catch (const Error &e) {
+        enforcer_.reset();
+        if (!options_.allow_unenforced) {
+            throw ApiError(e.kind() == ErrorKind::KernelUnsupported ? api::kKernelUnsupported
+                                                                    : api::kFailed,
+                           e.what());
+        }
+        problem_ = e.what();
+        log::warning("not enforcing (started with --allow-unenforced): " + problem_);
+    }
+    restore();
+}
+
+Service::~Service() = default;
+
+Level Service::default_level() const noexcept {
+    return default_level_override_.value_or(config_.default_level);
+}
+
+Mode Service::default_mode() const noexcept {
+    return default_mode_override_.value_or(config_.default_mode);
+}
+
+void Service::apply_settings() {
+    if (!enforcer_) {
+        return;
+    }
+    Settings settings = default_settings();
+    settings.default_level = default_level();
+    settings.default_mode = default_mode();
+    settings.container_patterns = config_.container_patterns;
+    enforcer_->configure(settings);
+}
+
+bool Service::looks_like_container(std::string_view cgroup_name) const {
+    for (const auto &p : config_.container_patterns) {
+        if (cgroup_name.size() >= p.prefix.size() + p.suffix.size() &&
+            cgroup_name.starts_with(p.prefix) && cgroup_name.ends_with(p.suffix)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void Service::fall_back(std::uint64_t cgroup_id, const std::string &cgroup_path) {
+    if (!enforcer_) {
+        return;
+    }
+    if (looks_like_container(basename_of(cgroup_path))) {
+        enforcer_->set_policy(cgroup_id, default_level(), default_mode(), std::nullopt,
+                              LOCKC_ORIGIN_PATTERN);
+        return;
+    }
+    try {
+        enforcer_->remove_policy(cgroup_id);
+    } catch (const Error &e) {
+        if (e.kind() != ErrorKind::NotFound) {
+            throw;
+        }
+    }
+}
+
+RegistryState Service::registry_state(const std::vector<ContainerRecord> &records) const {
+    RegistryState state;
+    state.default_level = default_level_override_;
+    state.default_mode = default_mode_override_;
+    state.containers = records;
+    return state;
+}
+
+void Service::save_registry(const std::vector<ContainerRecord> &records) {
+    try {
+        store_.save(registry_state(records));
+    } catch (const std::exception &e) {
+        throw ApiError(api::kFailed, std::string("cannot save the registry: ") + e.what() +
+                                         "; nothing was changed");
+    }
+}
+
+std::vector<ContainerRecord> Service::records() const {
+    std::vector<ContainerRecord> out;
+    out.reserve(containers_.size());
+    for (const auto &[id, record] : containers_) {
+        out.push_back(record);
+    }
+    return out;
+}
+
+void Service::restore() {
+    RegistryState state;
+    try {
+        state = store_.load();
+    } catch (const RegistryCorrupt &e) {
+        const auto moved = store_.quarantine();
+        log::error(std::string(e.what()) + "; moved it to " + moved.string() +
+                   " and started from the kernel's state");
+    }
+    default_level_override_ = state.default_level;
+    default_mode_override_ = state.default_mode;
+    apply_settings();
+
+    for (auto &record : state.containers) {
+        if (containers_.contains(record.id)) {
+            continue; // the store rejects duplicates; be safe anyway
+        }
+        if (record.cgroup_id != 0) {
+            const auto id = existing_cgroup_id(cgroup_mount_, record.cgroup_path);
+            if (id != record.cgroup_id) {
+                log::notice("container " + record.id + ": its cgroup " + record.cgroup_path +
+                            " is gone; dropped from the registry");
+                continue;
+            }
+            if (enforcer_) {
+                enforcer_->set_policy(record.cgroup_id, record.level, record.mode);
+            }
+            by_cgroup_[record.cgroup_id] = record.id;
+        }
+        containers_.emplace(record.id, std::move(record));
+    }
+    refresh_pending();
+
+    if (enforcer_) {
+        for (auto &[id, record] : containers_) {
+            if (record.cgroup_id == 0) {
+                enforcer_->add_pending(record.pending_name, record.level, record.mode);
+            }
+        }
+        // Entries and names nobody registered: left by a lockcd killed
+        // between writing the kernel and the registry. The kernel gets what
+        // it would have given such a cgroup.
+        for (const auto &[cgroup, entry] : enforcer_->policies()) {
+            if (by_cgroup_.contains(cgroup) || entry.origin == LOCKC_ORIGIN_PATTERN) {
+                continue;
+            }
+            const auto path = cgroup_path_of_id(cgroup_mount_, cgroup);
+            log::notice("cgroup " + (path ? path->string() : std::to_string(cgroup)) +
+                        " had a policy entry no registered container owns; reset");
+            fall_back(cgroup, path ? path->string() : std::string());
+        }
+        for (const auto &name : enforcer_->pending_names()) {
+            const bool owned =
+                std::any_of(containers_.begin(), containers_.end(), [&](const auto &c) {
+                    return c.second.cgroup_id == 0 && c.second.pending_name == name;
+                });
+            if (!owned) {
+                enforcer_->remove_pending(name);
+            }
+        }
+    }
+    save_registry(records());
+    log::info("restored " + std::to_string(containers_.size()) + " registered containers");
+}
+
+void Service::check_cgroup_allowed(const std::string &path) const {
+    if (path == "/") {
+        throw ApiError(api::kInvalidArgument,
+                       "the root cgroup holds the whole host; register a container's own cgroup");
+    }
+    if (own_cgroup_ == path || own_cgroup_.starts_with(path + "/")) {
+        throw ApiError(api::kInvalidArgument, "cgroup " + path +
+                                                  " holds lockcd itself; confining it could stop "
+                                                  "lockc from working");
+    }
+}
+
+ContainerRecord Service::register_container(const RegisterRequest &request) {
+    check_container_id(request.id);
+    if (containers_.contains(request.id)) {
+        throw ApiError(api::kAlreadyRegistered, "container " + request.id +
+                                                    " is already registered; unregister it first "
+                                                    "or use SetLevel");
+    }
+    if (containers_.size() >= kMaxContainers) {
+        throw ApiError(api::kLimitsExceeded, "lockc holds " + std::to_string(containers_.size()) +
+                                                 " containers, its limit");
+    }
+    ContainerRecord record;
+    record.id = request.id;
+    record.level = request.level.value_or(default_level());
+    record.mode = request.mode.value_or(default_mode());
+    record.runtime = request.runtime;
+    record.registered_usec = now_usec(CLOCK_REALTIME);
+
+    std::string relative;
+    if (const auto *path = std::get_if<CgroupPathLocation>(&request.location)) {
+        relative = normalize_cgroup_path(path->path, cgroup_mount_);
+    } else if (const auto *pid = std::get_if<PidLocation>(&request.location)) {
+        if (pid->pid == 0 || pid->pid > static_cast<std::uint32_t>(INT32_MAX)) {
+            throw ApiError(api::kInvalidArgument,
+                           "pid " + std::to_string(pid->pid) + " is not a process id");
+        }
+        try {
+            relative = cgroup_of_pid(static_cast<int>(pid->pid)).string();
+        } catch (const Error &e) {
+            throw ApiError(api::kNotFound, e.what());
+        }
+    } else {
+        const auto &scope = std::get<ScopeNameLocation>(request.location);
+        check_cgroup_name(scope.name);
+        for (const auto &[id, other] : containers_) {
+            if (other.pending_name == scope.name) {
+                throw ApiError(api::kAlreadyRegistered,
+                               "scope name " + scope.name + " is already registered as " + id);
+            }
+        }
+        record.pending_name = scope.name;
+    }
+    if (!relative.empty()) {
+        check_cgroup_allowed(relative);
+        const auto id = existing_cgroup_id(cgroup_mount_, relative);
+        if (!id) {
+            throw ApiError(api::kNotFound,
+                           "no cgroup " + relative + " under " + cgroup_mount_.string());
+        }
+        if (const auto it = by_cgroup_.find(*id); it != by_cgroup_.end()) {
+            throw ApiError(api::kAlreadyRegistered,
+                           "cgroup " + relative + " is already registered as " + it->second);
+        }
+        record.cgroup_path = relative;
+        record.cgroup_id = *id;
+    }
+
+    // Kernel first: a crash before the registry is written leaves an entry
+    // that restore() resets; a failed write below is undone here.
+    std::optional<PolicyEntry> previous;
+    if (enforcer_) {
+        if (record.cgroup_id != 0) {
+            previous = enforcer_->policy(record.cgroup_id);
+            enforcer_->set_policy(record.cgroup_id, record.level, record.mode);
+        } else {
+            enforcer_->add_pending(record.pending_name, record.level, record.mode);
+        }
+    }
+    try {
+        auto next = records();
+        next.push_back(record);
+        save_registry(next);
+    } catch (...) {
+        if (enforcer_) {
+            if (record.cgroup_id == 0) {
+                enforcer_->remove_pending(record.pending_name);
+            } else if (previous) {
+                enforcer_->set_policy(record.cgroup_id, previous->level, previous->mode,
+                                      std::nullopt, previous->origin);
+            } else {
+                enforcer_->remove_policy(record.cgroup_id);
+            }
+        }
+        throw;
+    }
+    if (record.cgroup_id != 0) {
+        by_cgroup_[record.cgroup_id] = record.id;
+    }
+    const auto &stored = containers_.emplace(record.id, record).first->second;
+    log::info("registered container " + record.id + " at level " +
+              std::string(to_string(record.level)) + " (" + std::string(to_string(record.mode)) +
+              ")");
+    if (listener_.container_added) {
+        listener_.container_added(stored);
+    }
+    return record;
+}
+
+ContainerRecord &Service::find(const std::string &id) {
+    const auto it = containers_.find(id);
+    if (it == containers_.end()) {
+        throw ApiError(api::kNotFound, "no container " + id + " is registered");
+    }
+    return it->second;
+}
+
+void Service::unregister_container(const std::string &id) {
+    const ContainerRecord record = find(id);
+    auto next = records();
+    std::erase_if(next, [&](const ContainerRecord &r) { return r.id == id; });
+    // Registry first: a crash before the kernel is updated leaves an entry
+    // nobody owns, which restore() resets.
+    save_registry(next);
+    try {
+        if (enforcer_) {
+            if (record.cgroup_id != 0) {
+                if (enforcer_->policy(record.cgroup_id)) {
+                    fall_back(record.cgroup_id, record.cgroup_path);
+                }
+            } else {
+                try {
+                    enforcer_->remove_pending(record.pending_name);
+                } catch (const Error &e) {
+                    if (e.kind() != ErrorKind::NotFound) {
+                        throw;
+                    }
+                }
+            }
+        }
+    } catch (...) {
+        save_registry(records());
+        throw;
+    }
+    by_cgroup_.erase(record.cgroup_id);
+    containers_.erase(id);
+    log::info("unregistered container " + id);
+    if (listener_.container_removed) {
+        listener_.container_removed(id);
+    }
+}
+
+void Service::set_level(const std::string &id, Level level) {
+    auto &record = find(id);
+    if (record.level == level) {
+        return;
+    }
+    update_policy(record, level, record.mode);
+    if (listener_.container_changed) {
+        listener_.container_changed(record, {"Level"});
+    }
+}
+
+void Service::set_mode(const std::string &id, Mode mode) {
+    auto &record = find(id);
+    if (record.mode == mode) {
+        return;
+    }
+    update_policy(record, record.level, mode);
+    if (listener_.container_changed) {
+        listener_.container_changed(record, {"Mode"});
+    }
+}
+
+void Service::update_policy(ContainerRecord &record, Level level, Mode mode) {
+    const auto write_kernel = [&](Level l, Mode m) {
+        if (!enforcer_) {
+            return;
+        }
+        if (record.cgroup_id != 0) {
+            if (enforcer_->policy(record.cgroup_id)) {
+                enforcer_->set_policy(record.cgroup_id, l, m);
+            }
+        } else {
+            enforcer_->add_pending(record.pending_name, l, m);
+        }
+    };
+    write_kernel(level, mode);
+    try {
+        auto next = records();
+        for (auto &r : next) {
+            if (r.id == record.id) {
+                r.level = level;
+                r.mode = mode;
+            }
+        }
+        save_registry(next);
+    } catch (...) {
+        write_kernel(record.level, record.mode);
+        throw;
+    }
+    log::info("container " + record.id + " is now at level " + std::string(to_string(level)) +
+              " (" + std::string(to_string(mode)) + ")");
+    record.level = level;
+    record.mode = mode;
+}
+
+void Service::change_defaults(std::optional<Level> level, std::optional<Mode> mode) {
+    const auto old_level = default_level_override_;
+    const auto old_mode = default_mode_override_;
+    default_level_override_ = level;
+    default_mode_override_ = mode;
+    try {
+        apply_settings();
+        save_registry(records());
+    } catch (...) {
+        default_level_override_ = old_level;
+        default_mode_override_ = old_mode;
+        apply_settings();
+        throw;
+    }
+    log::info("default level " + std::string(to_string(default_level())) + ", mode " +
+              std::string(to_string(default_mode())));
+    if (listener_.defaults_changed) {
+        listener_.defaults_changed();
+    }
+}
+
+void Service::set_default_level(Level level) {
+    change_defaults(level, default_mode_override_);
+}
+
+void Service::set_default_mode(Mode mode) {
+    change_defaults(default_level_override_, mode);
+}
+
+void Service::reload() {
+    Config fresh;
+    try {
+        fresh = load_config(options_.config_file);
+    } catch (const ConfigError &e) {
+        log::error(std::string(e.what()) + "; configuration not reloaded, the running one stays");
+        throw ApiError(api::kInvalidConfig,
+                       std::string(e.what()) + "; the running configuration is unchanged");
+    }
+    const Config old = config_;
+    config_ = fresh;
+    try {
+        // The file's defaults replace values set over D-Bus.
+        change_defaults(std::nullopt, std::nullopt);
+    } catch (...) {
+        config_ = old;
+        apply_settings();
+        throw;
+    }
+    rate_limit_.set_limits(config_.denial_log_burst, config_.denial_log_interval);
+    log::info("configuration reloaded from " + options_.config_file.string());
+}
+
+const ContainerRecord &Service::container(const std::string &id) {
+    return find(id);
+}
+
+std::vector<const ContainerRecord *> Service::containers() {
+    std::vector<const ContainerRecord *> out;
+    out.reserve(containers_.size());
+    for (const auto &[id, record] : containers_) {
+        out.push_back(&record);
+    }
+    return out;
+}
+
+ContainerState Service::state_of(const ContainerRecord &record) const {
+    if (record.cgroup_id == 0) {
+        return ContainerState::Pending;
+    }
+    if (enforcer_) {
+        return enforcer_->policy(record.cgroup_id) ? ContainerState::Active : ContainerState::Gone;
+    }
+    return existing_cgroup_id(cgroup_mount_, record.cgroup_path) == record.cgroup_id
+               ? ContainerState::Active
+               : ContainerState::Gone;
+}
+
+std::map<std::string, std::uint64_t> Service::decisions_of(const ContainerRecord &record) const {
+    std::map<std::string, std::uint64_t> out;
+    std::optional<PolicyEntry> entry;
+    if (enforcer_ && record.cgroup_id != 0) {
+        entry = enforcer_->policy(record.cgroup_id);
+    }
+    for (unsigned hook = 0; hook < LOCKC_HOOK_COUNT; ++hook) {
+        out[std::string(hook_name(hook))] = entry ? entry->decisions.at(hook) : 0;
+    }
+    return out;
+}
+
+Counters Service::counters() const {
+    return enforcer_ ? enforcer_->counters() : Counters{};
+}
+
+std::uint64_t Service::malformed_events() const {
+    return enforcer_ ? enforcer_->malformed_events() : 0;
+}
+
+int Service::event_fd() const {
+    return enforcer_ ? enforcer_->event_fd() : -1;
+}
+
+void Service::refresh_pending() {
+    if (!enforcer_ || std::none_of(containers_.begin(), containers_.end(),
+                                   [](const auto &c) { return c.second.cgroup_id == 0; })) {
+        return;
+    }
+    bool bound = false;
+    for (const auto &[cgroup, entry] : enforcer_->policies()) {
+        if (entry.origin != LOCKC_ORIGIN_PENDING || by_cgroup_.contains(cgroup)) {
+            continue;
+        }
+        std::optional<std::filesystem::path> path;
+        try {
+            path = cgroup_path_of_id(cgroup_mount_, cgroup);
+        } catch (const Error &e) {
+            log::warning(e.what());
+        }
+        if (!path) {
+            continue;
+        }
+        const auto name = basename_of(path->string());
+        for (auto &[id, record] : containers_) {
+            if (record.cgroup_id == 0 && record.pending_name == name) {
+                record.cgroup_id = cgroup;
+                record.cgroup_path = path->string();
+                by_cgroup_[cgroup] = id;
+                bound = true;
+                log::info("container " + id + " now runs in " + record.cgroup_path);
+                if (listener_.container_changed) {
+                    listener_.container_changed(record, {"CgroupPath", "CgroupId", "State"});
+                }
+                break;
+            }
+        }
+    }
+    if (bound) {
+        try {
+            save_registry(records());
+        } catch (const std::exception &e) {
+            // The binding is found again from the kernel's entry after a restart.
+            log::warning(e.what());
+        }
+    }
+}
+
+std::string Service::describe_cgroup(std::uint64_t cgroup_id) {
+    if (const auto it = cgroup_names_.find(cgroup_id); it != cgroup_names_.end()) {
+        return it->second;
+    }
+    std::string name = "cgroup-" + std::to_string(cgroup_id);
+    try {
+        if (const auto path = cgroup_path_of_id(cgroup_mount_, cgroup_id)) {
+            name = escape_untrusted(basename_of(path->string()));
+        }
+    } catch (const Error &) {
+        // keep the numeric name
+    }
+    constexpr std::size_t kMaxNames = 4096;
+    if (cgroup_names_.size() >= kMaxNames) {
+        cgroup_names_.clear();
+    }
+    cgroup_names_.emplace(cgroup_id, name);
+    return name;
+}
+
+Denial Service::to_denial(const Event &event) {
+    Denial d;
+    auto it = by_cgroup_.find(event.policy_cgroup_id);
+    if (it == by_cgroup_.end()) {
+        refresh_pending();
+        it = by_cgroup_.find(event.policy_cgroup_id);
+    }
+    d.container = it != by_cgroup_.end() ? it->second : describe_cgroup(event.policy_cgroup_id);
+    d.level = event.level;
+    d.mode = event.mode;
+    d.hook = std::string(hook_name(event.hook));
+    d.target = escape_untrusted(event.target);
+    d.pid = event.pid;
+    d.uid = event.uid;
+    d.comm = escape_untrusted(event.comm);
+    d.error = event.error;
+    // The kernel stamps CLOCK_BOOTTIME; callers want wall-clock time.
+    const auto boot_now = now_usec(CLOCK_BOOTTIME);
+    const auto event_usec = static_cast<std::uint64_t>(event.boot_time.count() / 1000);
+    const auto age = boot_now > event_usec ? boot_now - event_usec : 0;
+    d.time_usec = now_usec(CLOCK_REALTIME) - age;
+    return d;
+}
+
+void Service::process_events() {
+    if (!enforcer_) {
+        return;
+    }
+    try {
+        enforcer_->consume_events([this](const Event &event) {
+            ++events_received_;
+            try {
+                const Denial d = to_denial(event);
+                const auto verdict = rate_limit_.admit(d.container, DenialRateLimit::Clock::now());
+                if (verdict.log) {
+                    journal_denial(d, verdict.suppressed_before);
+                }
+                if (listener_.denial) {
+                    listener_.denial(d);
+                }
+            } catch (const std::exception &e) {
+                log::error(std::string("cannot report a decision: ") + e.what());
+            }
+        });
+    } catch (const std::exception &e) {
+        log::error(std::string("cannot read decision events: ") + e.what());
+    }
+}
+
+} // namespace lockc

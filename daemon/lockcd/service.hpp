@@ -1,0 +1,161 @@
+// lockcd's state and operations, independent of D-Bus: the configuration,
+// the registry of containers, the kernel's maps (through the Enforcer) and
+// decision events. Every operation validates first and changes nothing
+// when it fails: kernel and registry are updated together or not at all.
+// Errors are api::ApiError.
+#pragma once
+
+#include "config.hpp"
+#include "denial_journal.hpp"
+#include "enforcer.hpp"
+#include "kernel_support.hpp"
+#include "registry.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace lockc {
+
+struct ServiceOptions {
+    std::filesystem::path config_file = "/etc/lockc/lockc.toml";
+    std::filesystem::path state_dir = "/var/lib/lockc";
+    EnforcerOptions enforcer;
+    // Start even when the kernel cannot enforce (Enforcing is then false):
+    // for tests and for inspecting a registry on a machine without BPF LSM.
+    bool allow_unenforced = false;
+    // The cgroup v2 mount; empty: found from /proc/self/mounts.
+    std::filesystem::path cgroup_mount;
+};
+
+enum class ContainerState { Active, Pending, Gone };
+[[nodiscard]] std::string_view to_string(ContainerState state);
+
+// Where a container lives, as the caller said.
+struct CgroupPathLocation {
+    std::string path; // as given; normalized by the service
+};
+struct ScopeNameLocation {
+    std::string name;
+};
+struct PidLocation {
+    std::uint32_t pid = 0;
+};
+using Location = std::variant<CgroupPathLocation, ScopeNameLocation, PidLocation>;
+
+struct RegisterRequest {
+    std::string id;
+    std::optional<Level> level; // nullopt: the default
+    std::optional<Mode> mode;
+    Location location;
+    std::string runtime;
+};
+
+// What the service tells its front end (the D-Bus objects) happened.
+struct ServiceListener {
+    std::function<void(const ContainerRecord &)> container_added;
+    std::function<void(const std::string &id)> container_removed;
+    // Names of org.lockc.Container properties that changed.
+    std::function<void(const ContainerRecord &, const std::vector<std::string> &)>
+        container_changed;
+    std::function<void()> defaults_changed;
+    std::function<void(const Denial &)> denial;
+};
+
+class Service {
+  public:
+    // Loads the configuration (a broken file: built-in defaults, logged),
+    // opens the enforcer (throws api::ApiError(KernelUnsupported) unless
+    // allow_unenforced), restores the registry and reconciles it with the
+    // kernel's maps.
+    explicit Service(ServiceOptions options);
+    Service(const Service &) = delete;
+    Service &operator=(const Service &) = delete;
+    Service(Service &&) = delete;
+    Service &operator=(Service &&) = delete;
+    ~Service();
+
+    void set_listener(ServiceListener listener) { listener_ = std::move(listener); }
+
+    [[nodiscard]] bool enforcing() const noexcept { return enforcer_.has_value(); }
+    [[nodiscard]] const KernelSupport &kernel() const noexcept { return kernel_; }
+    // Why not enforcing; "" when enforcing.
+    [[nodiscard]] const std::string &enforcement_problem() const noexcept { return problem_; }
+    [[nodiscard]] Level default_level() const noexcept;
+    [[nodiscard]] Mode default_mode() const noexcept;
+
+    ContainerRecord register_container(const RegisterRequest &request);
+    void unregister_container(const std::string &id);
+    void set_level(const std::string &id, Level level);
+    void set_mode(const std::string &id, Mode mode);
+    void set_default_level(Level level);
+    void set_default_mode(Mode mode);
+    // Throws ApiError(InvalidConfig) naming file:line:column; keeps the
+    // running configuration then.
+    void reload();
+
+    // Throws ApiError(NotFound).
+    [[nodiscard]] const ContainerRecord &container(const std::string &id);
+    [[nodiscard]] std::vector<const ContainerRecord *> containers();
+    [[nodiscard]] std::size_t container_count() const noexcept { return containers_.size(); }
+    [[nodiscard]] ContainerState state_of(const ContainerRecord &record) const;
+    // Per hook name: this container's denied or audited operations.
+    [[nodiscard]] std::map<std::string, std::uint64_t>
+    decisions_of(const ContainerRecord &record) const;
+
+    [[nodiscard]] Counters counters() const;
+    [[nodiscard]] std::uint64_t events_received() const noexcept { return events_received_; }
+    [[nodiscard]] std::uint64_t malformed_events() const;
+    [[nodiscard]] std::uint64_t journal_suppressed() const noexcept {
+        return rate_limit_.suppressed_total();
+    }
+
+    // The ring buffer's fd (poll for POLLIN), -1 when not enforcing.
+    [[nodiscard]] int event_fd() const;
+    // Reads waiting events: journal, listener.denial. Never throws.
+    void process_events();
+    // Binds containers registered by scope name to the cgroups created
+    // for them since. Cheap when nothing is pending.
+    void refresh_pending();
+
+  private:
+    void restore();
+    [[nodiscard]] std::vector<ContainerRecord> records() const;
+    void update_policy(ContainerRecord &record, Level level, Mode mode);
+    void change_defaults(std::optional<Level> level, std::optional<Mode> mode);
+    void save_registry(const std::vector<ContainerRecord> &records);
+    [[nodiscard]] RegistryState registry_state(const std::vector<ContainerRecord> &records) const;
+    void apply_settings();
+    [[nodiscard]] ContainerRecord &find(const std::string &id);
+    [[nodiscard]] bool looks_like_container(std::string_view cgroup_name) const;
+    // The kernel's treatment of a cgroup nobody registered.
+    void fall_back(std::uint64_t cgroup_id, const std::string &cgroup_path);
+    void check_cgroup_allowed(const std::string &path) const;
+    [[nodiscard]] std::string describe_cgroup(std::uint64_t cgroup_id);
+    [[nodiscard]] Denial to_denial(const Event &event);
+
+    ServiceOptions options_;
+    KernelSupport kernel_;
+    std::string problem_;
+    std::filesystem::path cgroup_mount_;
+    std::string own_cgroup_; // lockcd's own cgroup: never confinable
+    Config config_;
+    std::optional<Level> default_level_override_;
+    std::optional<Mode> default_mode_override_;
+    RegistryStore store_;
+    std::optional<Enforcer> enforcer_;
+    std::map<std::string, ContainerRecord> containers_;           // by id
+    std::unordered_map<std::uint64_t, std::string> by_cgroup_;    // cgroup id -> id
+    std::unordered_map<std::uint64_t, std::string> cgroup_names_; // unregistered ids seen
+    DenialRateLimit rate_limit_;
+    std::uint64_t events_received_ = 0;
+    ServiceListener listener_;
+};
+
+} // namespace lockc
