@@ -3,18 +3,13 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
+#include <algorithm>
 #include <iostream>
 #include <vector>
 
 namespace lockc {
 
-namespace {
-
-// Windows of containers that stopped being denied are dropped once the map
-// is this large, so container churn cannot grow it without bound.
-constexpr std::size_t kMaxWindows = 4096;
-
-} // namespace
+namespace {} // namespace
 
 void DenialRateLimit::set_limits(std::uint32_t burst, std::chrono::seconds interval) {
     burst_ = burst;
@@ -23,10 +18,15 @@ void DenialRateLimit::set_limits(std::uint32_t burst, std::chrono::seconds inter
 
 DenialRateLimit::Verdict DenialRateLimit::admit(const std::string &container,
                                                 Clock::time_point now) {
-    if (windows_.size() >= kMaxWindows && !windows_.contains(container)) {
-        std::erase_if(windows_, [&](const auto &entry) {
-            return now - entry.second.start >= interval_ && entry.second.suppressed == 0;
-        });
+    if (windows_.size() >= scan_at_ && !windows_.contains(container)) {
+        // Expired windows go, even with a suppressed count (it stays in
+        // suppressed_total()). Windows still open stay, so the map holds at
+        // most about twice the containers denied within one interval (which
+        // the kernel's entries bound); scanning again only once it doubled
+        // keeps the cost per denial constant.
+        std::erase_if(windows_,
+                      [&](const auto &entry) { return now - entry.second.start >= interval_; });
+        scan_at_ = std::max(kMaxWindows, windows_.size() * 2);
     }
     auto &w = windows_[container];
     if (w.logged == 0 && w.suppressed == 0) {

@@ -53,7 +53,11 @@ class DenialRateLimit {
     };
     std::uint32_t burst_;
     std::chrono::seconds interval_;
+    // Windows of containers that stopped being denied are dropped once the
+    // map is this large, so container churn cannot grow it without bound.
+    static constexpr std::size_t kMaxWindows = 4096;
     std::unordered_map<std::string, Window> windows_;
+    std::size_t scan_at_ = kMaxWindows;
     std::uint64_t suppressed_total_ = 0;
 };
 

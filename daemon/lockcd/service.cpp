@@ -281,6 +281,7 @@ ContainerRecord Service::register_container(const RegisterRequest &request) {
         }
         try {
             relative = cgroup_of_pid(static_cast<int>(pid->pid)).string();
+            relative = normalize_cgroup_path(relative, cgroup_mount_);
         } catch (const Error &e) {
             throw ApiError(api::kNotFound, e.what());
         }

@@ -4,6 +4,7 @@
 
 #include <sdbus-c++/TypeTraits.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <vector>
@@ -21,7 +22,7 @@ std::string shown(std::string_view text) {
     std::string out = "'";
     for (std::size_t i = 0; i < text.size() && i < kShown; ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f && c != '\'') {
+        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
             out += static_cast<char>(c);
         } else {
             std::array<char, 8> hex{};
@@ -78,6 +79,38 @@ Mode mode_argument(std::string_view name, Mode fallback) {
                    "unknown mode " + shown(name) + "; the modes are enforce, audit");
 }
 
+namespace {
+
+// The components of an absolute path, without empty ones ("//", trailing
+// '/'); nullopt if there is a "." or "..".
+std::optional<std::vector<std::string_view>> components(std::string_view path) {
+    std::vector<std::string_view> out;
+    std::size_t pos = 0;
+    while (pos < path.size()) {
+        const auto next = path.find('/', pos);
+        const auto end = next == std::string_view::npos ? path.size() : next;
+        const auto component = path.substr(pos, end - pos);
+        pos = end + 1;
+        if (component.empty()) {
+            continue;
+        }
+        if (component == "." || component == "..") {
+            return std::nullopt;
+        }
+        out.push_back(component);
+    }
+    return out;
+}
+
+bool printable_ascii(std::string_view text) {
+    return std::all_of(text.begin(), text.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return c >= 0x20 && c < 0x7f;
+    });
+}
+
+} // namespace
+
 std::string normalize_cgroup_path(std::string_view path, const std::filesystem::path &mount) {
     constexpr std::size_t kMaxPath = 4096;
     if (path.empty() || path.front() != '/') {
@@ -87,34 +120,30 @@ std::string normalize_cgroup_path(std::string_view path, const std::filesystem::
                            "('/system.slice/docker-ID.scope') or under " +
                            mount.string());
     }
-    if (path.size() > kMaxPath || path.find('\0') != std::string_view::npos) {
+    // systemd escapes unit names to ASCII; anything else is not a container's
+    // cgroup and could not be stored or shown safely.
+    if (path.size() > kMaxPath || !printable_ascii(path)) {
         throw ApiError(api::kInvalidArgument,
-                       "cgroup path " + shown(path) + " is not a valid path");
+                       "cgroup path " + shown(path) + " is too long or not printable ASCII");
     }
-    const std::string mount_prefix = mount.string();
-    std::string_view rest = path;
-    if (rest == mount_prefix) {
-        rest = "/";
-    } else if (rest.starts_with(mount_prefix) && rest.size() > mount_prefix.size() &&
-               rest[mount_prefix.size()] == '/') {
-        rest.remove_prefix(mount_prefix.size());
+    const auto parts = components(path);
+    if (!parts) {
+        throw ApiError(api::kInvalidArgument,
+                       "cgroup path " + shown(path) + " has '.' or '..' components");
+    }
+    // Compare whole components with the mount's, after both are normalized:
+    // "/sys//fs/cgroup/x" is under /sys/fs/cgroup, "/sys/fs/cgroupX" is not.
+    const std::string mount_text = mount.string();
+    const auto mount_parts = components(mount_text).value_or(std::vector<std::string_view>{});
+    std::size_t skip = 0;
+    if (!mount_parts.empty() && parts->size() >= mount_parts.size() &&
+        std::equal(mount_parts.begin(), mount_parts.end(), parts->begin())) {
+        skip = mount_parts.size();
     }
     std::string out;
-    std::size_t pos = 0;
-    while (pos < rest.size()) {
-        const auto next = rest.find('/', pos);
-        const auto end = next == std::string_view::npos ? rest.size() : next;
-        const auto component = rest.substr(pos, end - pos);
-        pos = end + 1;
-        if (component.empty()) {
-            continue; // leading, trailing or doubled '/'
-        }
-        if (component == "." || component == "..") {
-            throw ApiError(api::kInvalidArgument,
-                           "cgroup path " + shown(path) + " has '.' or '..' components");
-        }
+    for (std::size_t i = skip; i < parts->size(); ++i) {
         out += '/';
-        out += component;
+        out += (*parts)[i];
     }
     return out.empty() ? "/" : out;
 }
@@ -122,11 +151,11 @@ std::string normalize_cgroup_path(std::string_view path, const std::filesystem::
 void check_cgroup_name(std::string_view name) {
     // The kernel's pending map keys are LOCKC_CGROUP_NAME_LEN bytes with NUL.
     if (name.empty() || name.size() >= LOCKC_CGROUP_NAME_LEN || name == "." || name == ".." ||
-        name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
-        throw ApiError(api::kInvalidArgument, "scope name " + shown(name) +
-                                                  " is not a cgroup directory name (1 to " +
-                                                  std::to_string(LOCKC_CGROUP_NAME_LEN - 1) +
-                                                  " bytes, no '/', e.g. 'docker-ID.scope')");
+        name.find('/') != std::string_view::npos || !printable_ascii(name)) {
+        throw ApiError(api::kInvalidArgument,
+                       "scope name " + shown(name) + " is not a cgroup directory name (1 to " +
+                           std::to_string(LOCKC_CGROUP_NAME_LEN - 1) +
+                           " printable ASCII characters, no '/', e.g. 'docker-ID.scope')");
     }
 }
 

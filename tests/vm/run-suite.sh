@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
-# Boots the test VM with one kernel and runs the in-guest driver there.
-# Succeeds when the VM ran the driver to the end and left its results;
-# whether each check passed is up to the per-check tests.
-# Usage: run-suite.sh KERNEL_PKG CACHE_DIR OUT_DIR DRIVER
+# Boots the test VM with one kernel and runs the in-guest drivers there, in
+# order. Succeeds when the VM ran every driver to the end and each left its
+# results; whether each check passed is up to the per-check tests.
+# Usage: run-suite.sh KERNEL_PKG CACHE_DIR OUT_DIR DRIVER...
 set -euo pipefail
-pkg=$1 cache=$2 out=$3 driver=$4
+pkg=$1 cache=$2 out=$3
+shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
-rm -f "$out/results.xml" "$out/driver-status"
+rm -f "$out"/results-*.xml "$out"/driver-status-*
 "$here/run-vm.sh" --kernel-pkg "$pkg" --cache "$cache" --out "$out" -- \
-  "$here/guest/run-driver.sh" "$driver" "$out"
-if [[ ! -s $out/results.xml ]]; then
-  echo "the driver left no results; see $out/guest.log and $out/console.log" >&2
-  tail -n 50 "$out/guest.log" >&2 || true
-  exit 1
-fi
-python3 - "$out/results.xml" <<'PY'
+  "$here/guest/run-driver.sh" "$out" "$@"
+status=0
+for driver in "$@"; do
+  name=$(basename "$driver")
+  xml=$out/results-$name.xml
+  if [[ ! -s $xml ]]; then
+    echo "$name left no results; see $out/guest.log and $out/console.log" >&2
+    status=1
+    continue
+  fi
+  python3 - "$xml" "$name" <<'PY'
 import sys, xml.etree.ElementTree as ET
 r = ET.parse(sys.argv[1]).getroot()
-print(f"VM results: {r.get('tests')} checks, {r.get('failures')} failed")
+print(f"VM results of {sys.argv[2]}: {r.get('tests')} checks, {r.get('failures')} failed")
 PY
+done
+if ((status != 0)); then
+  tail -n 50 "$out/guest.log" >&2 || true
+fi
+exit "$status"

@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Runs in the guest: the driver, with its gtest XML written to OUT.
-# Exits 0 once the driver has run (its verdicts are in the XML).
+# Runs in the guest: each driver in turn, with its gtest XML written to OUT
+# as results-<name>.xml. Exits 0 once the drivers have run (their verdicts
+# are in the XML); if one failed, the guest's journal is kept in OUT too.
+# Usage: run-driver.sh OUT DRIVER...
 set -u
-driver=$1 out=$2
-"$driver" --gtest_output="xml:$out/results.xml" --gtest_color=no
-echo $? > "$out/driver-status"
+out=$1
+shift
+failed=0
+for driver in "$@"; do
+  name=$(basename "$driver")
+  echo "==== $name"
+  "$driver" --gtest_output="xml:$out/results-$name.xml" --gtest_color=no
+  status=$?
+  echo "$status" >"$out/driver-status-$name"
+  ((status == 0)) || failed=1
+done
+if ((failed)); then
+  timeout 60 journalctl -b --no-pager -o short-monotonic >"$out/journal.log" 2>&1 || true
+fi
 exit 0

@@ -1,0 +1,371 @@
+// lockcd as installed: started by D-Bus activation through systemd, talking
+// to the real system bus and polkit, and changing what the kernel allows.
+#include "vm_support.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <string>
+#include <thread>
+
+namespace lockc::vmtest {
+namespace {
+
+constexpr const char *kBusName = "org.lockc.Manager";
+constexpr const char *kManagerPath = "/org/lockc/Manager";
+constexpr const char *kManager = "org.lockc.Manager";
+constexpr const char *kDenialMessageId = "3c0f2e7a9d5b4e61a8f1c27d64b09e53";
+using Options = std::map<std::string, sdbus::Variant>;
+
+// A sensitive host path that baseline and restricted deny, privileged and
+// host tasks may open. Opening it for writing writes nothing.
+int open_sysrq() {
+    const int fd = ::open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    ::close(fd);
+    return 0;
+}
+
+int sysrq_in(const TestCgroup &cg) {
+    const auto r = run_child(&cg.path(), nullptr, open_sysrq);
+    return r.ok ? r.err : -1;
+}
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+        s.pop_back();
+    }
+    return s;
+}
+
+std::string unit_property(const std::string &name) {
+    return trimmed(sh("systemctl show -p " + name + " --value lockcd.service").output);
+}
+
+pid_t main_pid() {
+    return static_cast<pid_t>(std::stol("0" + unit_property("MainPID")));
+}
+
+void pump(sdbus::IConnection &bus, const std::function<bool()> &done,
+          std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        while (bus.processPendingRequest()) {
+        }
+        if (done()) {
+            return;
+        }
+        const auto data = bus.getEventLoopPollData();
+        pollfd pfd{data.fd, data.events, 0};
+        ::poll(&pfd, 1, 20);
+    }
+}
+
+class ServiceTest : public ::testing::Test {
+  protected:
+    std::unique_ptr<sdbus::IConnection> bus_ = sdbus::createSystemBusConnection();
+
+    std::unique_ptr<sdbus::IProxy> manager() {
+        return sdbus::createProxy(*bus_, kBusName, kManagerPath);
+    }
+
+    void register_cgroup(const std::string &id, const std::string &level, const std::string &mode,
+                         const TestCgroup &cg) {
+        sdbus::ObjectPath path;
+        manager()
+            ->callMethod("RegisterContainer")
+            .onInterface(kManager)
+            .withArguments(id, level, mode,
+                           Options{{"cgroup", sdbus::Variant(cg.path().string())},
+                                   {"runtime", sdbus::Variant(std::string("vm-test"))}})
+            .storeResultsTo(path);
+    }
+
+    void unregister(const std::string &id) {
+        manager()
+            ->callMethod("UnregisterContainer")
+            .onInterface(kManager)
+            .withArguments(id, Options{});
+    }
+
+    void set(const std::string &method, const std::string &id, const std::string &value) {
+        manager()->callMethod(method).onInterface(kManager).withArguments(id, value, Options{});
+    }
+
+    std::string get(const std::string &method, const std::string &id) {
+        std::string value;
+        manager()->callMethod(method).onInterface(kManager).withArguments(id).storeResultsTo(value);
+        return value;
+    }
+
+    // The D-Bus error name of `call` made by `nobody` on its own connection
+    // ("" if it succeeded).
+    static std::string error_as_nobody(const std::function<void(sdbus::IProxy &)> &call) {
+        std::array<int, 2> fds{};
+        if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+            return "pipe failed";
+        }
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            std::string report = "setuid failed";
+            constexpr uid_t kNobody = 65534;
+            if (::setgroups(0, nullptr) == 0 && ::setresgid(kNobody, kNobody, kNobody) == 0 &&
+                ::setresuid(kNobody, kNobody, kNobody) == 0) {
+                try {
+                    auto bus = sdbus::createSystemBusConnection();
+                    auto proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
+                    call(*proxy);
+                    report = "";
+                } catch (const sdbus::Error &e) {
+                    report = e.getName();
+                }
+            }
+            (void)!::write(fds[1], report.data(), report.size());
+            ::_exit(0);
+        }
+        ::close(fds[1]);
+        std::string out;
+        std::array<char, 512> buf{};
+        ssize_t n = 0;
+        while ((n = ::read(fds[0], buf.data(), buf.size())) > 0) {
+            out.append(buf.data(), static_cast<std::size_t>(n));
+        }
+        ::close(fds[0]);
+        ::waitpid(pid, nullptr, 0);
+        return out;
+    }
+};
+
+struct DeniedSignal {
+    std::string container, level, mode, hook, target, comm;
+    std::uint32_t pid = 0, uid = 0;
+    std::int32_t errnum = 0;
+    std::uint64_t time = 0;
+};
+
+// A connection that listens for Denied; subscribes if asked to.
+struct DenialListener {
+    std::unique_ptr<sdbus::IConnection> bus = sdbus::createSystemBusConnection();
+    std::unique_ptr<sdbus::IProxy> proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
+    std::vector<DeniedSignal> received;
+
+    explicit DenialListener(bool subscribe) {
+        proxy->uponSignal("Denied").onInterface(kManager).call(
+            [this](const std::string &container, const std::string &level, const std::string &mode,
+                   const std::string &hook, const std::string &target, std::uint32_t pid,
+                   std::uint32_t uid, const std::string &comm, std::int32_t errnum,
+                   std::uint64_t time) {
+                received.push_back(
+                    {container, level, mode, hook, target, comm, pid, uid, errnum, time});
+            });
+        proxy->finishRegistration();
+        if (subscribe) {
+            proxy->callMethod("SubscribeDenials").onInterface(kManager).withArguments(Options{});
+        }
+    }
+};
+
+// ---- In order: the first call starts lockcd ----
+
+TEST_F(ServiceTest, ABusCallStartsLockcdWhichLoadsTheProgramsAndTellsSystemd) {
+    EXPECT_NE(unit_property("ActiveState"), "active") << "lockcd runs before anyone asked for it";
+    EXPECT_TRUE(loaded_lockc_programs().empty());
+    const bool enforcing = manager()->getProperty("Enforcing").onInterface(kManager).get<bool>();
+    EXPECT_TRUE(enforcing);
+    EXPECT_EQ(manager()->getProperty("EnforcementProblem").onInterface(kManager).get<std::string>(),
+              "");
+    EXPECT_EQ(unit_property("ActiveState"), "active");
+    EXPECT_GT(main_pid(), 0);
+    EXPECT_NE(unit_property("StatusText").find("Enforcing"), std::string::npos)
+        << unit_property("StatusText");
+    EXPECT_FALSE(loaded_lockc_programs().empty());
+    const auto lsms =
+        manager()->getProperty("KernelLsms").onInterface(kManager).get<std::vector<std::string>>();
+    EXPECT_NE(std::find(lsms.begin(), lsms.end(), "bpf"), lsms.end());
+}
+
+TEST_F(ServiceTest, RegisteringACgroupChangesWhatTheKernelAllowsAtOnce) {
+    TestCgroup cg("svc-register");
+    ASSERT_EQ(sysrq_in(cg), 0) << "an unregistered cgroup is the host's";
+    register_cgroup("svc-register", "baseline", "enforce", cg);
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    set("SetLevel", "svc-register", "privileged");
+    EXPECT_EQ(sysrq_in(cg), 0);
+    set("SetLevel", "svc-register", "restricted");
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    set("SetMode", "svc-register", "audit");
+    EXPECT_EQ(sysrq_in(cg), 0);
+    set("SetMode", "svc-register", "enforce");
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    unregister("svc-register");
+    EXPECT_EQ(sysrq_in(cg), 0) << "an unregistered, not container-like cgroup is the host's again";
+}
+
+TEST_F(ServiceTest, DeniedSignalsReachSubscribersOnlyWithTheRightFields) {
+    TestCgroup cg("svc-signal");
+    register_cgroup("svc-signal", "baseline", "enforce", cg);
+    DenialListener subscriber(true);
+    DenialListener bystander(false);
+    const auto before_usec =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    const auto r = run_child(&cg.path(), nullptr, open_sysrq);
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ(r.err, EPERM);
+    pump(
+        *subscriber.bus, [&] { return !subscriber.received.empty(); }, std::chrono::seconds(10));
+    ASSERT_EQ(subscriber.received.size(), 1U);
+    const auto &d = subscriber.received[0];
+    EXPECT_EQ(d.container, "svc-signal");
+    EXPECT_EQ(d.level, "baseline");
+    EXPECT_EQ(d.mode, "enforce");
+    EXPECT_EQ(d.hook, "file_open");
+    EXPECT_EQ(d.target, "proc:/sysrq-trigger");
+    EXPECT_EQ(d.pid, static_cast<std::uint32_t>(r.pid));
+    EXPECT_EQ(d.uid, 0U);
+    EXPECT_EQ(d.comm, "lockc-vm-servic"); // the driver's name, cut to TASK_COMM_LEN
+    EXPECT_EQ(d.errnum, EPERM);
+    EXPECT_GE(d.time + 1'000'000U, before_usec);
+    EXPECT_LE(d.time, before_usec + 30'000'000U);
+    pump(
+        *bystander.bus, [] { return false; }, std::chrono::milliseconds(1500));
+    EXPECT_TRUE(bystander.received.empty()) << "a connection that did not subscribe got a denial";
+
+    // Audit mode: reported, allowed, errnum 0.
+    set("SetMode", "svc-signal", "audit");
+    const auto audited = run_child(&cg.path(), nullptr, open_sysrq);
+    EXPECT_EQ(audited.err, 0);
+    pump(
+        *subscriber.bus, [&] { return subscriber.received.size() >= 2; }, std::chrono::seconds(10));
+    ASSERT_EQ(subscriber.received.size(), 2U);
+    EXPECT_EQ(subscriber.received[1].mode, "audit");
+    EXPECT_EQ(subscriber.received[1].errnum, 0);
+
+    subscriber.proxy->callMethod("UnsubscribeDenials").onInterface(kManager);
+    set("SetMode", "svc-signal", "enforce");
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    pump(
+        *subscriber.bus, [] { return false; }, std::chrono::milliseconds(1500));
+    EXPECT_EQ(subscriber.received.size(), 2U) << "denials kept coming after UnsubscribeDenials";
+    unregister("svc-signal");
+}
+
+TEST_F(ServiceTest, DenialsAreInTheJournalWithStructuredFields) {
+    TestCgroup cg("svc-journal");
+    register_cgroup("svc-journal", "restricted", "enforce", cg);
+    ASSERT_EQ(sysrq_in(cg), EPERM);
+    const std::string query =
+        std::string("journalctl --no-pager -o cat --output-fields=LOCKC_HOOK,LOCKC_TARGET ") +
+        "MESSAGE_ID=" + kDenialMessageId + " LOCKC_CONTAINER=svc-journal";
+    CommandResult r;
+    wait_until(
+        [&] {
+            r = sh(query);
+            return r.output.find("sysrq-trigger") != std::string::npos;
+        },
+        std::chrono::seconds(15));
+    EXPECT_NE(r.output.find("file_open"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("proc:/sysrq-trigger"), std::string::npos) << r.output;
+    unregister("svc-journal");
+}
+
+TEST_F(ServiceTest, TheSystemPolkitDeniesAnOutsiderWhoCanStillRead) {
+    TestCgroup cg("svc-polkit");
+    register_cgroup("svc-polkit", "baseline", "enforce", cg);
+    EXPECT_EQ(error_as_nobody([](sdbus::IProxy &p) {
+                  std::string level;
+                  p.callMethod("GetLevel")
+                      .onInterface(kManager)
+                      .withArguments(std::string("svc-polkit"))
+                      .storeResultsTo(level);
+              }),
+              "");
+    EXPECT_EQ(error_as_nobody([](sdbus::IProxy &p) {
+                  p.callMethod("SetLevel")
+                      .onInterface(kManager)
+                      .withArguments(std::string("svc-polkit"), std::string("privileged"),
+                                     Options{});
+              }),
+              "org.freedesktop.DBus.Error.AccessDenied");
+    EXPECT_EQ(error_as_nobody([](sdbus::IProxy &p) {
+                  p.callMethod("SubscribeDenials").onInterface(kManager).withArguments(Options{});
+              }),
+              "org.freedesktop.DBus.Error.AccessDenied");
+    EXPECT_EQ(get("GetLevel", "svc-polkit"), "baseline");
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    unregister("svc-polkit");
+}
+
+TEST_F(ServiceTest, KillNineNeverLapsesEnforcementAndSystemdRestartsIt) {
+    TestCgroup cg("svc-kill");
+    register_cgroup("svc-kill", "baseline", "enforce", cg);
+    const pid_t old_pid = main_pid();
+    ASSERT_GT(old_pid, 0);
+    ASSERT_EQ(::kill(old_pid, SIGKILL), 0);
+    // While lockcd is dead (and while it restarts) the pins keep enforcing.
+    int checks = 0;
+    bool always_denied = true;
+    const bool restarted = wait_until(
+        [&] {
+            always_denied &= sysrq_in(cg) == EPERM;
+            ++checks;
+            const pid_t now = main_pid();
+            return now > 0 && now != old_pid && unit_property("ActiveState") == "active";
+        },
+        std::chrono::seconds(60));
+    EXPECT_TRUE(restarted) << "systemd did not restart lockcd";
+    EXPECT_TRUE(always_denied) << "enforcement lapsed in one of " << checks << " checks";
+    EXPECT_GE(checks, 1);
+    EXPECT_EQ(get("GetLevel", "svc-kill"), "baseline");
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    unregister("svc-kill");
+}
+
+TEST_F(ServiceTest, RestartAndAReloadOfThePinsKeepEveryContainersLevel) {
+    TestCgroup strict("svc-keep-restricted");
+    TestCgroup free("svc-keep-privileged");
+    TestCgroup watched("svc-keep-audit");
+    register_cgroup("svc-keep-restricted", "restricted", "enforce", strict);
+    register_cgroup("svc-keep-privileged", "privileged", "enforce", free);
+    register_cgroup("svc-keep-audit", "baseline", "audit", watched);
+    const auto check_all = [&](const char *when) {
+        EXPECT_EQ(get("GetLevel", "svc-keep-restricted"), "restricted") << when;
+        EXPECT_EQ(get("GetLevel", "svc-keep-privileged"), "privileged") << when;
+        EXPECT_EQ(get("GetMode", "svc-keep-audit"), "audit") << when;
+        EXPECT_EQ(sysrq_in(strict), EPERM) << when;
+        EXPECT_EQ(sysrq_in(free), 0) << when;
+        EXPECT_EQ(sysrq_in(watched), 0) << when;
+    };
+    check_all("before");
+    ASSERT_EQ(sh("systemctl restart lockcd.service").status, 0);
+    check_all("after systemctl restart");
+    // What a reboot does to the kernel side: stop lockcd, drop the pins
+    // (the programs go away), then start it again by a bus call. The
+    // registry alone must bring every level back.
+    ASSERT_EQ(sh("systemctl stop lockcd.service").status, 0);
+    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    ASSERT_TRUE(
+        wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
+    EXPECT_EQ(sysrq_in(strict), 0) << "programs still enforce after they were unloaded";
+    check_all("after the pins were dropped and lockcd started again");
+    EXPECT_FALSE(loaded_lockc_programs().empty());
+    for (const char *id : {"svc-keep-restricted", "svc-keep-privileged", "svc-keep-audit"}) {
+        unregister(id);
+    }
+}
+
+} // namespace
+} // namespace lockc::vmtest
