@@ -39,9 +39,10 @@ void Authorizer::check(const Caller &caller, std::string_view action, bool inter
     const std::uint32_t flags = interactive ? kAllowUserInteraction : 0;
     auto action_id = std::string(action);
     auto on_reply =
-        [done, action_id,
+        [this, done, action_id,
          interactive](const sdbus::Error *error,
                       const sdbus::Struct<bool, bool, std::map<std::string, std::string>> &result) {
+            --pending_;
             if (error != nullptr) {
                 log::warning("polkit did not answer for " + action_id + ": " + error->getMessage());
                 done("polkit is not available to authorize " + action_id + " (" + error->getName() +
@@ -70,6 +71,7 @@ void Authorizer::check(const Caller &caller, std::string_view action, bool inter
                     : std::chrono::duration_cast<std::chrono::microseconds>(kQuickTimeout))
             .withArguments(subject, action_id, details, flags, std::string())
             .uponReplyInvoke(std::move(on_reply));
+        ++pending_;
     } catch (const sdbus::Error &e) {
         done("cannot ask polkit: " + e.getMessage());
     }

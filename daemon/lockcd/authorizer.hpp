@@ -41,8 +41,12 @@ class Authorizer {
     void check(const Caller &caller, std::string_view action, bool interactive,
                const std::function<void(const Verdict &)> &done);
 
+    // Questions polkit has not answered yet.
+    [[nodiscard]] std::size_t pending() const noexcept { return pending_; }
+
   private:
     std::unique_ptr<sdbus::IProxy> polkit_;
+    std::size_t pending_ = 0;
 };
 
 } // namespace lockc

@@ -52,6 +52,27 @@ std::string status_line(const Service &service) {
     return s;
 }
 
+// Reads the signalfd: SIGHUP reloads, SIGTERM and SIGINT stop. Returns
+// whether to stop.
+bool handle_signals(int fd, Service &service) {
+    bool stop = false;
+    signalfd_siginfo info{};
+    while (::read(fd, &info, sizeof(info)) == sizeof(info)) {
+        if (info.ssi_signo != SIGHUP) {
+            stop = true;
+            continue;
+        }
+        notify("RELOADING=1");
+        try {
+            service.reload();
+        } catch (const std::exception &) {
+            // reload() has logged why; the running policy stays.
+        }
+        notify("READY=1\n" + status_line(service));
+    }
+    return stop;
+}
+
 } // namespace
 
 int run_daemon(const DaemonOptions &options) {
@@ -81,6 +102,16 @@ int run_daemon(const DaemonOptions &options) {
     log::notice(std::string("lockcd ") + PROJECT_VERSION + " ready on " + kBusName +
                 (service->enforcing() ? "" : " (not enforcing)"));
 
+    // Milliseconds until `when` (at least 1), or the earlier of that and
+    // `timeout_ms` when there is one.
+    const auto wake_by = [](int timeout_ms, Clock::time_point when) {
+        const auto until =
+            std::chrono::duration_cast<std::chrono::milliseconds>(when - Clock::now()).count();
+        const int w = static_cast<int>(std::max<std::int64_t>(until, 0) + 1);
+        return timeout_ms < 0 ? w : std::min(timeout_ms, w);
+    };
+    const bool idle_exit = options.exit_when_idle.count() > 0;
+    auto last_activity = Clock::now();
     bool stop = false;
     while (!stop) {
         const auto poll_data = connection->getEventLoopPollData();
@@ -90,11 +121,10 @@ int run_daemon(const DaemonOptions &options) {
             timeout_ms = static_cast<int>((relative->count() + 999) / 1000);
         }
         if (watchdog_usec != 0) {
-            const auto until =
-                std::chrono::duration_cast<std::chrono::milliseconds>(next_watchdog - Clock::now())
-                    .count();
-            const int w = static_cast<int>(std::max<std::int64_t>(until, 0));
-            timeout_ms = timeout_ms < 0 ? w : std::min(timeout_ms, w);
+            timeout_ms = wake_by(timeout_ms, next_watchdog);
+        }
+        if (idle_exit) {
+            timeout_ms = wake_by(timeout_ms, last_activity + options.exit_when_idle);
         }
         std::array<pollfd, 3> fds{};
         fds[0] = {poll_data.fd, poll_data.events, 0};
@@ -105,26 +135,28 @@ int run_daemon(const DaemonOptions &options) {
             return 1;
         }
         if ((fds[1].revents & POLLIN) != 0) {
-            signalfd_siginfo info{};
-            while (::read(signals.get(), &info, sizeof(info)) == sizeof(info)) {
-                if (info.ssi_signo == SIGHUP) {
-                    notify("RELOADING=1");
-                    try {
-                        service->reload();
-                    } catch (const std::exception &e) {
-                        // reload() has logged why; the running policy stays.
-                    }
-                    notify("READY=1\n" + status_line(*service));
-                } else {
-                    stop = true;
-                }
-            }
+            stop = handle_signals(signals.get(), *service);
         }
         if ((fds[2].revents & POLLIN) != 0) {
             service->process_events();
+            last_activity = Clock::now();
         }
         try {
             while (connection->processPendingRequest()) {
+                last_activity = Clock::now();
+            }
+            if (idle_exit && !front_end.busy() &&
+                Clock::now() - last_activity >= options.exit_when_idle) {
+                // Give the name back first: calls from now on queue at the
+                // bus, which starts a new lockcd for them; calls that came
+                // before are still ours and are answered here.
+                log::info("idle for " + std::to_string(options.exit_when_idle.count()) +
+                          " s; exiting until the next call");
+                notify("STOPPING=1");
+                connection->releaseName(kBusName);
+                while (connection->processPendingRequest()) {
+                }
+                return 0;
             }
         } catch (const sdbus::Error &e) {
             // A broken bus connection cannot be repaired from here; systemd

@@ -4,10 +4,17 @@
 
 #include "service.hpp"
 
+#include <chrono>
+
 namespace lockc {
 
 struct DaemonOptions {
     ServiceOptions service;
+    // Exit after this long without calls, subscribers or pending polkit
+    // questions (0: never). D-Bus activation starts lockcd again on the
+    // next call; the pinned programs enforce meanwhile and their events
+    // wait in the ring buffer.
+    std::chrono::seconds exit_when_idle{0};
 };
 
 // Exit status when the kernel cannot enforce (EX_CONFIG): the unit does not

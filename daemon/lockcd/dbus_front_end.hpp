@@ -134,6 +134,11 @@ class FrontEnd {
     // Adds a subscriber; throws ApiError(LimitsExceeded).
     void subscribe(const std::string &bus_name);
     void unsubscribe(const std::string &bus_name);
+    // Someone depends on lockcd staying up: a subscriber, or a caller
+    // waiting for polkit's answer.
+    [[nodiscard]] bool busy() const noexcept {
+        return !subscribers_.empty() || authorizer_->pending() > 0;
+    }
 
   private:
     void add_container(const ContainerRecord &record);

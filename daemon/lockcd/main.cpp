@@ -2,6 +2,7 @@
 #include "daemon.hpp"
 #include "log.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -20,6 +21,9 @@ constexpr const char *kUsage =
     "  --pin-dir DIR        bpffs directory of the pins (default /sys/fs/bpf/lockc)\n"
     "  --allow-unenforced   start even if the kernel cannot enforce (Enforcing=false);\n"
     "                       for tests and inspection only\n"
+    "  --exit-when-idle SECONDS\n"
+    "                       exit after SECONDS without calls or subscribers (D-Bus\n"
+    "                       activation starts lockcd again; enforcement goes on)\n"
     "  --help, --version\n";
 
 int usage_error(const std::string &message) {
@@ -47,6 +51,17 @@ int main(int argc, char **argv) {
         }
         if (arg == "--allow-unenforced") {
             options.service.allow_unenforced = true;
+            continue;
+        }
+        if (arg == "--exit-when-idle") {
+            const char *v = value();
+            constexpr long kMaxIdle = 86400;
+            char *end = nullptr;
+            const long seconds = v == nullptr ? 0 : std::strtol(v, &end, 10);
+            if (v == nullptr || end == v || *end != '\0' || seconds < 1 || seconds > kMaxIdle) {
+                return usage_error("--exit-when-idle needs a number of seconds from 1 to 86400");
+            }
+            options.exit_when_idle = std::chrono::seconds(seconds);
             continue;
         }
         if (arg == "--config" || arg == "--state-dir" || arg == "--pin-dir") {

@@ -737,3 +737,62 @@ TEST_F(LockcdTest, SubscribingTwiceAndUnsubscribingAreHarmless) {
 
 } // namespace
 } // namespace lockc::test
+
+namespace lockc::test {
+namespace {
+
+// Waits up to `wait` for lockcd to exit on its own; its exit status or -1.
+int wait_for_exit(pid_t pid, std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+}
+
+TEST_F(LockcdTest, WithExitWhenIdleItLeavesWhenNobodyNeedsItAndNotBefore) {
+    stop_daemon();
+    start_daemon({"--exit-when-idle", "1"});
+    // A subscriber keeps it up.
+    auto subscriber = sdbus::createSystemBusConnection();
+    auto proxy = sdbus::createProxy(*subscriber, kBusName, kManagerPath);
+    proxy->callMethod("SubscribeDenials").onInterface(kManagerInterface).withArguments(Options{});
+    EXPECT_EQ(wait_for_exit(daemon_pid_, std::chrono::milliseconds(2500)), -1)
+        << "lockcd left while a subscriber was connected";
+    // Calls keep it up too: one every half second for two seconds.
+    subscriber.reset(); // the connection closes: the subscription ends
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(manager_property("DefaultLevel"), "baseline");
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    EXPECT_TRUE(daemon_running());
+    const int status = wait_for_exit(daemon_pid_, std::chrono::milliseconds(5000));
+    EXPECT_EQ(status, 0) << daemon_log();
+    daemon_pid_ = -1;
+    EXPECT_NE(daemon_log().find("idle"), std::string::npos) << daemon_log();
+    // Its state is kept for the next start.
+    start_daemon();
+    EXPECT_EQ(manager_property("DefaultLevel"), "baseline");
+}
+
+TEST_F(LockcdTest, BadCommandLinesAreUsageErrors) {
+    for (const std::vector<std::string> &args : {std::vector<std::string>{"--exit-when-idle", "0"},
+                                                 {"--exit-when-idle", "1x"},
+                                                 {"--exit-when-idle"},
+                                                 {"--config"},
+                                                 {"--frobnicate"}}) {
+        std::string command = std::string(LOCKCD_PATH);
+        for (const auto &a : args) {
+            command += " '" + a + "'";
+        }
+        const int status = std::system((command + " >/dev/null 2>&1").c_str());
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << command;
+    }
+}
+
+} // namespace
+} // namespace lockc::test

@@ -334,6 +334,45 @@ TEST_F(ServiceTest, KillNineNeverLapsesEnforcementAndSystemdRestartsIt) {
     unregister("svc-kill");
 }
 
+TEST_F(ServiceTest, IdleExitKeepsEnforcingAndReportsWhatHappenedMeanwhile) {
+    TestCgroup cg("svc-idle");
+    register_cgroup("svc-idle", "baseline", "enforce", cg);
+    const std::string dropin_dir = "/run/systemd/system/lockcd.service.d";
+    ASSERT_EQ(sh("mkdir -p " + dropin_dir +
+                 " && printf '[Service]\\nExecStart=\\n"
+                 "ExecStart=/usr/sbin/lockcd --exit-when-idle 2\\n' >" +
+                 dropin_dir +
+                 "/idle.conf"
+                 " && systemctl daemon-reload && systemctl restart lockcd.service")
+                  .status,
+              0);
+    EXPECT_TRUE(wait_until([] { return unit_property("ActiveState") == "inactive"; },
+                           std::chrono::seconds(30)))
+        << "lockcd did not exit when idle: " << unit_property("ActiveState");
+    EXPECT_EQ(unit_property("Result"), "success");
+    // Nobody is listening now; the kernel still decides and queues the event.
+    const auto r = run_child(&cg.path(), nullptr, open_sysrq);
+    EXPECT_EQ(r.err, EPERM);
+    // The next call starts lockcd again, which reads what queued meanwhile.
+    EXPECT_EQ(get("GetLevel", "svc-idle"), "baseline");
+    const std::string query = std::string("journalctl --no-pager -o cat MESSAGE_ID=") +
+                              kDenialMessageId +
+                              " LOCKC_CONTAINER=svc-idle LOCKC_PID=" + std::to_string(r.pid);
+    CommandResult found;
+    EXPECT_TRUE(wait_until(
+        [&] {
+            found = sh(query);
+            return found.output.find("sysrq-trigger") != std::string::npos;
+        },
+        std::chrono::seconds(15)))
+        << "the denial made while lockcd was away never reached the journal: " << found.output;
+    ASSERT_EQ(sh("rm -rf " + dropin_dir +
+                 " && systemctl daemon-reload && systemctl restart lockcd.service")
+                  .status,
+              0);
+    unregister("svc-idle");
+}
+
 TEST_F(ServiceTest, RestartAndAReloadOfThePinsKeepEveryContainersLevel) {
     TestCgroup strict("svc-keep-restricted");
     TestCgroup free("svc-keep-privileged");
