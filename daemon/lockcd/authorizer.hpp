@@ -29,6 +29,7 @@ inline constexpr std::string_view kSubscribeDenials = "org.lockc.manager.subscri
 struct Caller {
     std::string bus_name; // unique name, ":1.42"
     std::optional<uid_t> uid;
+    std::optional<pid_t> pid;
 };
 
 class Authorizer {

@@ -92,6 +92,11 @@ Caller ManagerObject::caller() const {
         // No uid: polkit decides from the bus name alone.
         log::warning("cannot get the uid of " + c.bus_name + ": " + e.getMessage());
     }
+    try {
+        c.pid = message->getCredsPid();
+    } catch (const sdbus::Error &e) {
+        log::warning("cannot get the pid of " + c.bus_name + ": " + e.getMessage());
+    }
     return c;
 }
 
@@ -99,8 +104,18 @@ template <typename... Results, typename Apply>
 void ManagerObject::authorized(sdbus::Result<Results...> &&result, std::string_view action,
                                bool interactive, Apply apply) {
     auto shared = std::make_shared<sdbus::Result<Results...>>(std::move(result));
+    const Caller who = caller();
+    // A process lockc confines never changes lockc's policy, whatever its
+    // uid: root in a container that reaches the system bus must not be
+    // able to lift its own confinement.
+    if (const auto confined = service_.confinement_of(who.pid)) {
+        reply_error(*shared, api::ApiError(api::kAccessDenied,
+                                           "the caller runs confined (" + *confined +
+                                               "); lockc's policy cannot be changed from there"));
+        return;
+    }
     front_end_.authorizer().check(
-        caller(), action, interactive,
+        who, action, interactive,
         [shared, apply = std::move(apply)](const Authorizer::Verdict &denied) {
             try {
                 if (denied) {

@@ -80,6 +80,11 @@ Service::Service(ServiceOptions options)
 
     cgroup_mount_ = options_.cgroup_mount.empty() ? cgroup2_mount() : options_.cgroup_mount;
     own_cgroup_ = cgroup_of_pid(static_cast<int>(::getpid())).string();
+    try {
+        init_cgroup_ = cgroup_of_pid(1).string();
+    } catch (const Error &) {
+        // Another pid namespace without a visible PID 1: nothing to protect.
+    }
 
     kernel_ = check_kernel_support(options_.enforcer.lsm_file, options_.enforcer.btf_file);
     try {
@@ -178,12 +183,14 @@ std::vector<ContainerRecord> Service::records() const {
 
 void Service::restore() {
     RegistryState state;
+    bool corrupt = false;
     try {
         state = store_.load();
     } catch (const RegistryCorrupt &e) {
         const auto moved = store_.quarantine();
         log::error(std::string(e.what()) + "; moved it to " + moved.string() +
-                   " and started from the kernel's state");
+                   " and rebuilt the registry from the kernel's entries");
+        corrupt = true;
     }
     default_level_override_ = state.default_level;
     default_mode_override_ = state.default_mode;
@@ -215,14 +222,26 @@ void Service::restore() {
                 enforcer_->add_pending(record.pending_name, record.level, record.mode);
             }
         }
-        // Entries and names nobody registered: left by a lockcd killed
-        // between writing the kernel and the registry. The kernel gets what
-        // it would have given such a cgroup.
+        // Entries nobody registered. With a registry, they were left by a
+        // lockcd killed between writing the kernel and the registry: the
+        // kernel gets what it would have given such a cgroup. Without one
+        // (it was corrupt), they are all lockc knows: they are kept as they
+        // are and registered under their cgroup's name, so that a broken
+        // file never weakens a container.
         for (const auto &[cgroup, entry] : enforcer_->policies()) {
             if (by_cgroup_.contains(cgroup) || entry.origin == LOCKC_ORIGIN_PATTERN) {
                 continue;
             }
-            const auto path = cgroup_path_of_id(cgroup_mount_, cgroup);
+            std::optional<std::filesystem::path> path;
+            try {
+                path = cgroup_path_of_id(cgroup_mount_, cgroup);
+            } catch (const Error &e) {
+                log::warning(e.what());
+            }
+            if (corrupt && path) {
+                adopt(cgroup, path->string(), entry);
+                continue;
+            }
             log::notice("cgroup " + (path ? path->string() : std::to_string(cgroup)) +
                         " had a policy entry no registered container owns; reset");
             fall_back(cgroup, path ? path->string() : std::string());
@@ -241,15 +260,46 @@ void Service::restore() {
     log::info("restored " + std::to_string(containers_.size()) + " registered containers");
 }
 
+void Service::adopt(std::uint64_t cgroup, const std::string &path, const PolicyEntry &entry) {
+    ContainerRecord record;
+    record.id = basename_of(path);
+    try {
+        check_container_id(record.id);
+    } catch (const ApiError &) {
+        record.id.clear();
+    }
+    if (record.id.empty() || containers_.contains(record.id)) {
+        record.id = "cgroup-" + std::to_string(cgroup);
+    }
+    record.level = entry.level;
+    record.mode = entry.mode;
+    record.cgroup_path = path;
+    record.cgroup_id = cgroup;
+    record.registered_usec = now_usec(CLOCK_REALTIME);
+    log::notice("kept the kernel's entry of " + path + " as container " + record.id + " (" +
+                std::string(to_string(record.level)) + ")");
+    by_cgroup_[cgroup] = record.id;
+    containers_.emplace(record.id, std::move(record));
+}
+
 void Service::check_cgroup_allowed(const std::string &path) const {
     if (path == "/") {
         throw ApiError(api::kInvalidArgument,
                        "the root cgroup holds the whole host; register a container's own cgroup");
     }
-    if (own_cgroup_ == path || own_cgroup_.starts_with(path + "/")) {
+    const auto holds = [&](const std::string &cgroup) {
+        return !cgroup.empty() && (cgroup == path || cgroup.starts_with(path + "/"));
+    };
+    if (holds(own_cgroup_)) {
         throw ApiError(api::kInvalidArgument, "cgroup " + path +
                                                   " holds lockcd itself; confining it could stop "
                                                   "lockc from working");
+    }
+    if (holds(init_cgroup_)) {
+        throw ApiError(api::kInvalidArgument,
+                       "cgroup " + path +
+                           " holds the init process (PID 1); confining it would "
+                           "stop the host from mounting and starting services");
     }
 }
 
@@ -298,6 +348,15 @@ ContainerRecord Service::register_container(const RegisterRequest &request) {
     }
     if (!relative.empty()) {
         check_cgroup_allowed(relative);
+        for (const auto &[id, other] : containers_) {
+            if (!other.cgroup_path.empty() && relative.starts_with(other.cgroup_path + "/")) {
+                // Its own entry would win over the container's: a way to
+                // weaken part of a container. Change the container instead.
+                throw ApiError(api::kAlreadyRegistered,
+                               "cgroup " + relative + " is inside container " + id +
+                                   " and shares its level; change the level of " + id);
+            }
+        }
         const auto id = existing_cgroup_id(cgroup_mount_, relative);
         if (!id) {
             throw ApiError(api::kNotFound,
@@ -545,6 +604,37 @@ Counters Service::counters() const {
 
 std::uint64_t Service::malformed_events() const {
     return enforcer_ ? enforcer_->malformed_events() : 0;
+}
+
+std::optional<std::string> Service::confinement_of(std::optional<pid_t> pid) const {
+    if (!pid || *pid <= 0) {
+        return "its process id is unknown";
+    }
+    std::string path;
+    try {
+        path = normalize_cgroup_path(cgroup_of_pid(*pid).string(), cgroup_mount_);
+    } catch (const std::exception &) {
+        return "its cgroup cannot be read";
+    }
+    // From the caller's own cgroup up to the root, as the kernel searches.
+    for (std::string prefix = path; !prefix.empty();) {
+        for (const auto &[id, record] : containers_) {
+            if (record.cgroup_path == prefix && record.level != Level::Privileged) {
+                return "container " + id;
+            }
+        }
+        if (enforcer_ && prefix != "/") {
+            if (const auto cg = existing_cgroup_id(cgroup_mount_, prefix)) {
+                if (const auto entry = enforcer_->policy(*cg);
+                    entry && entry->level != Level::Privileged) {
+                    return "cgroup " + prefix;
+                }
+            }
+        }
+        const auto slash = prefix.rfind('/');
+        prefix = prefix == "/" ? "" : (slash == 0 ? "/" : prefix.substr(0, slash));
+    }
+    return std::nullopt;
 }
 
 int Service::event_fd() const {

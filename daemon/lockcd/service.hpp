@@ -116,6 +116,12 @@ class Service {
         return rate_limit_.suppressed_total();
     }
 
+    // Whether the process runs confined: in (or below) a registered cgroup
+    // that is not privileged, or one the kernel confines. Returns what
+    // confines it, for a message; an unknown pid counts as confined (fail
+    // closed).
+    [[nodiscard]] std::optional<std::string> confinement_of(std::optional<pid_t> pid) const;
+
     // The ring buffer's fd (poll for POLLIN), -1 when not enforcing.
     [[nodiscard]] int event_fd() const;
     // Reads waiting events: journal, listener.denial. Never throws.
@@ -136,6 +142,8 @@ class Service {
     [[nodiscard]] bool looks_like_container(std::string_view cgroup_name) const;
     // The kernel's treatment of a cgroup nobody registered.
     void fall_back(std::uint64_t cgroup_id, const std::string &cgroup_path);
+    // Registers a kernel entry found without a registry record.
+    void adopt(std::uint64_t cgroup, const std::string &path, const PolicyEntry &entry);
     void check_cgroup_allowed(const std::string &path) const;
     [[nodiscard]] std::string describe_cgroup(std::uint64_t cgroup_id);
     [[nodiscard]] Denial to_denial(const Event &event);
@@ -144,7 +152,8 @@ class Service {
     KernelSupport kernel_;
     std::string problem_;
     std::filesystem::path cgroup_mount_;
-    std::string own_cgroup_; // lockcd's own cgroup: never confinable
+    std::string own_cgroup_;  // lockcd's own cgroup: never confinable
+    std::string init_cgroup_; // PID 1's: never confinable either
     Config config_;
     std::optional<Level> default_level_override_;
     std::optional<Mode> default_mode_override_;

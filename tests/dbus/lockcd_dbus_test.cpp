@@ -363,6 +363,7 @@ TEST_F(LockcdTest, BadInputIsRejectedClearlyAndChangesNothing) {
         call_as_root(register_call("taken", "baseline", "enforce", cgroup_option(cg.relative())))
             .error,
         "");
+    std::filesystem::create_directory(cg.absolute() / "inner");
     ASSERT_EQ(call_as_root(register_call("pending", "baseline", "enforce",
                                          {{"scope", sdbus::Variant(std::string("x.scope"))}}))
                   .error,
@@ -400,6 +401,8 @@ TEST_F(LockcdTest, BadInputIsRejectedClearlyAndChangesNothing) {
         {"scope name too long", register_call("n", "", "", {{"scope", sdbus::Variant(std::string(200, 's'))}}), kInvalidArgument},
         {"registered id", register_call("taken", "", "", ok), kAlreadyRegistered},
         {"registered cgroup", register_call("n", "", "", cgroup_option(cg.relative())), kAlreadyRegistered},
+        {"a cgroup inside a registered one", register_call("n", "privileged", "", cgroup_option(cg.relative() + "/inner")), kAlreadyRegistered},
+        {"pid 1 (init)", register_call("n", "", "", {{"pid", sdbus::Variant(static_cast<std::uint32_t>(1))}}), kInvalidArgument},
         {"registered scope name", register_call("n", "", "", {{"scope", sdbus::Variant(std::string("x.scope"))}}), kAlreadyRegistered},
         {"unregister unknown", unregister_call("nobody"), kNotFound},
         {"set level of unknown", set_call("SetLevel", "nobody", "baseline"), kNotFound},
@@ -421,6 +424,7 @@ TEST_F(LockcdTest, BadInputIsRejectedClearlyAndChangesNothing) {
     }
     EXPECT_EQ(container_ids(), (std::vector<std::string>{"pending", "taken"}));
     EXPECT_EQ(registry_text(), registry_before);
+    std::filesystem::remove(cg.absolute() / "inner");
     EXPECT_EQ(manager_property("DefaultLevel"), "baseline");
     EXPECT_TRUE(daemon_running());
 }
@@ -792,6 +796,50 @@ TEST_F(LockcdTest, BadCommandLinesAreUsageErrors) {
         const int status = std::system((command + " >/dev/null 2>&1").c_str());
         EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << command;
     }
+}
+
+} // namespace
+} // namespace lockc::test
+
+namespace lockc::test {
+namespace {
+
+TEST_F(LockcdTest, RootInsideAConfinedContainerCannotChangeAnything) {
+    TestCgroup cg("lockc-test-inside");
+    TestCgroup free("lockc-test-inside-privileged");
+    ASSERT_EQ(
+        call_as_root(register_call("jail", "baseline", "enforce", cgroup_option(cg.relative())))
+            .error,
+        "");
+    ASSERT_EQ(
+        call_as_root(register_call("free", "privileged", "enforce", cgroup_option(free.relative())))
+            .error,
+        "");
+    const std::vector<std::pair<const char *, std::function<void(sdbus::IProxy &)>>> changes = {
+        {"lift its own level", set_call("SetLevel", "jail", "privileged")},
+        {"audit only", set_call("SetMode", "jail", "audit")},
+        {"unregister itself", unregister_call("jail")},
+        {"lower the default", default_call("SetDefaultLevel", "privileged")},
+        {"subscribe to host paths", options_call("SubscribeDenials")},
+        {"reload", options_call("Reload")},
+    };
+    for (const auto &[what, call] : changes) {
+        const auto outcome = call_in_cgroup(cg, call);
+        EXPECT_EQ(outcome.error, kAccessDenied) << what << ": " << outcome.message;
+        EXPECT_NE(outcome.message.find("jail"), std::string::npos) << outcome.message;
+    }
+    EXPECT_EQ(call_in_cgroup(cg, read_calls()).error, "") << "reading stays open";
+    std::string level;
+    manager()
+        ->callMethod("GetLevel")
+        .onInterface(kManagerInterface)
+        .withArguments(std::string("jail"))
+        .storeResultsTo(level);
+    EXPECT_EQ(level, "baseline");
+    // A privileged container is not confined: polkit (root here) decides.
+    EXPECT_EQ(call_in_cgroup(free, set_call("SetMode", "free", "audit")).error, "");
+    // Neither is the host.
+    EXPECT_EQ(call_as_root(set_call("SetLevel", "jail", "restricted")).error, "");
 }
 
 } // namespace

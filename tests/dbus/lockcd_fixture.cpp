@@ -219,6 +219,16 @@ CallOutcome LockcdTest::call_as_root(const std::function<void(sdbus::IProxy &)> 
 
 CallOutcome LockcdTest::call_as(const TestUser &user,
                                 const std::function<void(sdbus::IProxy &)> &call) {
+    return call_in_child(user, nullptr, call);
+}
+
+CallOutcome LockcdTest::call_in_cgroup(const TestCgroup &cgroup,
+                                       const std::function<void(sdbus::IProxy &)> &call) {
+    return call_in_child(std::nullopt, &cgroup, call);
+}
+
+CallOutcome LockcdTest::call_in_child(const std::optional<TestUser> &user, const TestCgroup *cgroup,
+                                      const std::function<void(sdbus::IProxy &)> &call) {
     std::array<int, 2> fds{};
     if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
         return {"test.PipeFailed", ""};
@@ -227,9 +237,19 @@ CallOutcome LockcdTest::call_as(const TestUser &user,
     if (pid == 0) {
         ::close(fds[0]);
         std::string report;
-        if (::setgroups(0, nullptr) != 0 || ::setresgid(user.gid, user.gid, user.gid) != 0 ||
-            ::setresuid(user.uid, user.uid, user.uid) != 0) {
-            report = "test.SetUidFailed\n";
+        bool ready = true;
+        if (cgroup != nullptr) {
+            std::ofstream procs(cgroup->absolute() / "cgroup.procs");
+            procs << ::getpid() << std::flush;
+            ready = static_cast<bool>(procs);
+        }
+        if (ready && user &&
+            (::setgroups(0, nullptr) != 0 || ::setresgid(user->gid, user->gid, user->gid) != 0 ||
+             ::setresuid(user->uid, user->uid, user->uid) != 0)) {
+            ready = false;
+        }
+        if (!ready) {
+            report = "test.ChildSetupFailed\n";
         } else {
             try {
                 auto connection = sdbus::createSystemBusConnection();

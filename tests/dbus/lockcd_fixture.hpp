@@ -86,6 +86,12 @@ class LockcdTest : public ::testing::Test {
     // `user`; the child reports the outcome.
     [[nodiscard]] CallOutcome call_as(const TestUser &user,
                                       const std::function<void(sdbus::IProxy &)> &call);
+    [[nodiscard]] CallOutcome call_in_child(const std::optional<TestUser> &user,
+                                            const TestCgroup *cgroup,
+                                            const std::function<void(sdbus::IProxy &)> &call);
+    // The same as root, from a child that first moved itself into `cgroup`.
+    [[nodiscard]] CallOutcome call_in_cgroup(const TestCgroup &cgroup,
+                                             const std::function<void(sdbus::IProxy &)> &call);
     // The same on this process's connection (root).
     [[nodiscard]] CallOutcome call_as_root(const std::function<void(sdbus::IProxy &)> &call);
 

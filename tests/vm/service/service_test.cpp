@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <fstream>
 #include <cerrno>
 #include <csignal>
 #include <string>
@@ -113,16 +114,37 @@ class ServiceTest : public ::testing::Test {
     // The D-Bus error name of `call` made by `nobody` on its own connection
     // ("" if it succeeded).
     static std::string error_as_nobody(const std::function<void(sdbus::IProxy &)> &call) {
+        return error_in_child(nullptr, true, call);
+    }
+
+    // The same as root, from a child that first moved itself into `cg`.
+    static std::string error_in_cgroup(const TestCgroup &cg,
+                                       const std::function<void(sdbus::IProxy &)> &call) {
+        return error_in_child(&cg, false, call);
+    }
+
+    static std::string error_in_child(const TestCgroup *cg, bool as_nobody,
+                                      const std::function<void(sdbus::IProxy &)> &call) {
         std::array<int, 2> fds{};
         if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
             return "pipe failed";
         }
         const pid_t pid = ::fork();
         if (pid == 0) {
-            std::string report = "setuid failed";
+            std::string report = "child setup failed";
             constexpr uid_t kNobody = 65534;
-            if (::setgroups(0, nullptr) == 0 && ::setresgid(kNobody, kNobody, kNobody) == 0 &&
-                ::setresuid(kNobody, kNobody, kNobody) == 0) {
+            bool ready = true;
+            if (cg != nullptr) {
+                std::ofstream procs(cg->path() / "cgroup.procs");
+                procs << ::getpid() << std::flush;
+                ready = static_cast<bool>(procs);
+            }
+            if (ready && as_nobody) {
+                ready = ::setgroups(0, nullptr) == 0 &&
+                        ::setresgid(kNobody, kNobody, kNobody) == 0 &&
+                        ::setresuid(kNobody, kNobody, kNobody) == 0;
+            }
+            if (ready) {
                 try {
                     auto bus = sdbus::createSystemBusConnection();
                     auto proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
@@ -309,6 +331,30 @@ TEST_F(ServiceTest, TheSystemPolkitDeniesAnOutsiderWhoCanStillRead) {
     unregister("svc-polkit");
 }
 
+TEST_F(ServiceTest, RootInsideAConfinedContainerCannotLiftItsConfinement) {
+    TestCgroup cg("svc-jail");
+    register_cgroup("svc-jail", "baseline", "enforce", cg);
+    const auto lift = [](sdbus::IProxy &p) {
+        p.callMethod("SetLevel")
+            .onInterface(kManager)
+            .withArguments(std::string("svc-jail"), std::string("privileged"), Options{});
+    };
+    EXPECT_EQ(error_in_cgroup(cg, lift), "org.freedesktop.DBus.Error.AccessDenied");
+    EXPECT_EQ(get("GetLevel", "svc-jail"), "baseline");
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    // A container nobody registered, confined by the kernel's name pattern.
+    TestCgroup docker("docker-lockcvmtest.scope");
+    const auto lower_default = [](sdbus::IProxy &p) {
+        p.callMethod("SetDefaultLevel")
+            .onInterface(kManager)
+            .withArguments(std::string("privileged"), Options{});
+    };
+    EXPECT_EQ(error_in_cgroup(docker, lower_default), "org.freedesktop.DBus.Error.AccessDenied");
+    EXPECT_EQ(manager()->getProperty("DefaultLevel").onInterface(kManager).get<std::string>(),
+              "baseline");
+    unregister("svc-jail");
+}
+
 TEST_F(ServiceTest, KillNineNeverLapsesEnforcementAndSystemdRestartsIt) {
     TestCgroup cg("svc-kill");
     register_cgroup("svc-kill", "baseline", "enforce", cg);
@@ -371,6 +417,23 @@ TEST_F(ServiceTest, IdleExitKeepsEnforcingAndReportsWhatHappenedMeanwhile) {
                   .status,
               0);
     unregister("svc-idle");
+}
+
+TEST_F(ServiceTest, ACorruptRegistryNeverWeakensAContainer) {
+    TestCgroup cg("svc-corrupt");
+    register_cgroup("svc-corrupt", "restricted", "enforce", cg);
+    ASSERT_EQ(sh("systemctl stop lockcd.service").status, 0);
+    ASSERT_EQ(sh("truncate -s 20 /var/lib/lockc/registry.toml").status, 0);
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    // The next call starts lockcd: the file is set aside, the kernel's entry
+    // kept and registered under the cgroup's name.
+    EXPECT_EQ(get("GetLevel", "svc-corrupt"), "restricted");
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    EXPECT_EQ(sh("ls /var/lib/lockc | grep -q '^registry.toml.corrupt-'").status, 0);
+    EXPECT_NE(
+        sh("journalctl --no-pager -u lockcd.service -o cat").output.find("rebuilt the registry"),
+        std::string::npos);
+    unregister("svc-corrupt");
 }
 
 TEST_F(ServiceTest, RestartAndAReloadOfThePinsKeepEveryContainersLevel) {
