@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "error.hpp"
 #include "unique_fd.hpp"
 
 #include <toml++/toml.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <system_error>
 #include <tuple>
 #include <utility>
@@ -118,10 +120,12 @@ class Reader {
                 read_logging(config, table(*value, "[logging]"));
             } else if (name == "kubernetes") {
                 read_kubernetes(config, table(*value, "[kubernetes]"));
+            } else if (name == "rules") {
+                read_rules(config, *value);
             } else {
                 fail(*key, "unknown " + std::string(value->is_table() ? "table " : "key ") +
                                quote(name) +
-                               "; known tables: defaults, containers, logging, kubernetes");
+                               "; known tables: defaults, containers, logging, kubernetes, rules");
             }
         }
         return config;
@@ -293,6 +297,121 @@ class Reader {
         }
     }
 
+    // [[rules]]: kind = "open" | "mount-source" | "unix-socket", path, deny =
+    // [levels], access = ["read", "write"] (open only; default both).
+    void read_rules(Config &config, const toml::node &value) const {
+        const auto *array = value.as_array();
+        if (array == nullptr || !array->is_array_of_tables()) {
+            fail(value, "'rules' must be an array of tables ([[rules]]), not " +
+                            std::string(type_name(value)));
+        }
+        const std::size_t room = LOCKC_MAX_PATH_RULES - default_rules().paths.size();
+        for (const auto &element : *array) {
+            if (config.extra_rules.size() == room) {
+                fail(element, "too many [[rules]]; at most " + std::to_string(room) +
+                                  " fit next to the built-in ones");
+            }
+            config.extra_rules.push_back(rule(*element.as_table()));
+            // The kernel's form decides what a valid path is (absolute,
+            // short enough, "@name" for abstract sockets).
+            RuleSet probe;
+            probe.paths.push_back(config.extra_rules.back());
+            try {
+                (void)compile(probe);
+            } catch (const Error &e) {
+                fail(element, std::string("invalid rule: ") + e.what());
+            }
+        }
+    }
+
+    [[nodiscard]] PathRule rule(const toml::table &t) const {
+        PathRule r;
+        std::optional<std::uint8_t> access;
+        bool have_kind = false;
+        bool have_path = false;
+        bool have_deny = false;
+        std::uint8_t levels = 0; // bit 0 baseline, bit 1 restricted
+        for (const auto &[key, value] : in_file_order(t)) {
+            const std::string name(key->str());
+            if (name == "kind") {
+                const auto kind = string(*value, "'kind' in [[rules]]");
+                if (kind == "open") {
+                    r.space = RuleSpace::OpenPath;
+                } else if (kind == "mount-source") {
+                    r.space = RuleSpace::MountSource;
+                } else if (kind == "unix-socket") {
+                    r.space = RuleSpace::UnixSocket;
+                } else {
+                    fail(*value, "unknown kind " + quote(kind) +
+                                     " in [[rules]]; expected open, mount-source or unix-socket");
+                }
+                have_kind = true;
+            } else if (name == "path") {
+                r.path = std::string(string(*value, "'path' in [[rules]]"));
+                have_path = true;
+            } else if (name == "deny") {
+                for (const auto &item : strings(*value, "'deny' in [[rules]]")) {
+                    const auto l = level(*item.second, "'deny' in [[rules]]");
+                    if (l == Level::Privileged) {
+                        fail(*item.second, "'deny' in [[rules]] cannot name privileged: that "
+                                           "level is never denied anything");
+                    }
+                    levels |= l == Level::Baseline ? 1U : 2U;
+                }
+                have_deny = true;
+            } else if (name == "access") {
+                std::uint8_t bits = 0;
+                for (const auto &item : strings(*value, "'access' in [[rules]]")) {
+                    if (item.first == "read") {
+                        bits |= LOCKC_ACCESS_READ;
+                    } else if (item.first == "write") {
+                        bits |= LOCKC_ACCESS_WRITE;
+                    } else {
+                        fail(*item.second, "unknown access " + quote(item.first) +
+                                               " in [[rules]]; expected read or write");
+                    }
+                }
+                access = bits;
+            } else {
+                unknown_key(*key, "[[rules]]", "kind, path, deny, access");
+            }
+        }
+        if (!have_kind || !have_path || !have_deny) {
+            fail(t, std::string("a [[rules]] entry needs ") + (!have_kind   ? "'kind'"
+                                                               : !have_path ? "'path'"
+                                                                            : "'deny'"));
+        }
+        if (levels == 0) {
+            fail(t, "'deny' in [[rules]] names no level; the rule would do nothing");
+        }
+        if (access && r.space != RuleSpace::OpenPath) {
+            fail(t, "'access' in [[rules]] applies to kind open only");
+        }
+        if (access == std::uint8_t{0}) {
+            fail(t, "'access' in [[rules]] is empty; the rule would do nothing");
+        }
+        const std::uint8_t bits = access.value_or(LOCKC_ACCESS_ALL);
+        // What baseline may not do, restricted may not do either.
+        r.deny.baseline = (levels & 1U) != 0 ? bits : 0;
+        r.deny.restricted = bits;
+        return r;
+    }
+
+    // An array of strings, with each element's node for locations.
+    [[nodiscard]] std::vector<std::pair<std::string, const toml::node *>>
+    strings(const toml::node &value, const std::string &what) const {
+        const auto *array = value.as_array();
+        if (array == nullptr) {
+            fail(value,
+                 what + " must be an array of strings, not " + std::string(type_name(value)));
+        }
+        std::vector<std::pair<std::string, const toml::node *>> out;
+        for (const auto &element : *array) {
+            out.emplace_back(std::string(string(element, what)), &element);
+        }
+        return out;
+    }
+
     const std::string &file_;
 };
 
@@ -306,7 +425,18 @@ bool operator==(const Config &a, const Config &b) {
            std::ranges::equal(a.container_patterns, b.container_patterns, same) &&
            a.denial_log_burst == b.denial_log_burst &&
            a.denial_log_interval == b.denial_log_interval &&
-           a.namespace_levels == b.namespace_levels;
+           a.namespace_levels == b.namespace_levels &&
+           std::ranges::equal(
+               a.extra_rules, b.extra_rules, [](const PathRule &x, const PathRule &y) {
+                   return x.space == y.space && x.fs == y.fs && x.path == y.path &&
+                          x.deny == y.deny && x.unless_own_netns == y.unless_own_netns;
+               });
+}
+
+RuleSet rules_of(const Config &config) {
+    RuleSet rules = default_rules();
+    rules.paths.insert(rules.paths.end(), config.extra_rules.begin(), config.extra_rules.end());
+    return rules;
 }
 
 ConfigError::ConfigError(std::string file, std::uint32_t line, std::uint32_t column,

@@ -53,6 +53,8 @@ struct Config {
     std::chrono::seconds denial_log_interval{10};
     // Kubernetes namespace -> level, for the CRI integration.
     std::map<std::string, Level> namespace_levels{{"kube-system", Level::Privileged}};
+    // [[rules]]: path rules added to the built-in ones (default_rules()).
+    std::vector<PathRule> extra_rules;
 
     // Not defaulted: NamePattern (policy.hpp) has no operator==.
     friend bool operator==(const Config &a, const Config &b);
@@ -68,6 +70,10 @@ struct ConfigError : std::runtime_error {
     std::uint32_t line = 0;   // 1-based; 0: no location
     std::uint32_t column = 0; // 1-based; 0: no location
 };
+
+// The rules lockc enforces with this configuration: the built-in ones plus
+// [[rules]].
+[[nodiscard]] RuleSet rules_of(const Config &config);
 
 // Parses the text of a configuration file; source_name names it in errors.
 // Returns a complete Config or throws ConfigError, never a partial one.

@@ -92,7 +92,7 @@ Service::Service(ServiceOptions options)
             throw Error(ErrorKind::KernelUnsupported, kernel_.problem);
         }
         enforcer_.emplace(Enforcer::open(options_.enforcer));
-        enforcer_->apply_rules(default_rules());
+        enforcer_->apply_rules(rules_of(config_));
     } catch (const Error &e) {
         enforcer_.reset();
         if (!options_.allow_unenforced) {
@@ -547,6 +547,11 @@ void Service::reload() {
         throw ApiError(api::kInvalidConfig,
                        std::string(e.what()) + "; the running configuration is unchanged");
     }
+    // Rules first: apply_rules validates the whole set before it changes
+    // anything, so a failure here leaves everything as it was.
+    if (enforcer_) {
+        enforcer_->apply_rules(rules_of(fresh));
+    }
     const Config old = config_;
     config_ = fresh;
     try {
@@ -555,6 +560,9 @@ void Service::reload() {
     } catch (...) {
         config_ = old;
         apply_settings();
+        if (enforcer_) {
+            enforcer_->apply_rules(rules_of(old));
+        }
         throw;
     }
     rate_limit_.set_limits(config_.denial_log_burst, config_.denial_log_interval);

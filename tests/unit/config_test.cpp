@@ -138,7 +138,7 @@ TEST(Config, UnknownKeyIsRejectedWithLocation) {
 }
 
 TEST(Config, UnknownTableIsRejectedWithLocation) {
-    const std::string known = "; known tables: defaults, containers, logging, kubernetes";
+    const std::string known = "; known tables: defaults, containers, logging, kubernetes, rules";
     EXPECT_EQ(rejection("[default]\nlevel = \"baseline\"\n"),
               "lockc.toml:1:2: unknown table 'default'" + known);
     EXPECT_EQ(rejection("\nlevel = \"baseline\"\n"), "lockc.toml:2:1: unknown key 'level'" + known);
@@ -369,6 +369,86 @@ TEST_F(ConfigFile, UnreadablePathIsAnErrorWithoutLocation) {
     // Only a missing file means defaults, not a path through a file.
     const auto file = write("");
     EXPECT_THROW((void)load_config(file / "lockc.toml"), ConfigError);
+}
+
+} // namespace
+} // namespace lockc
+
+namespace lockc {
+namespace {
+
+TEST(ConfigRules, ExtraRulesAreAddedToTheBuiltInOnes) {
+    const auto config = parse_config(R"([[rules]]
+kind = "open"
+path = "/srv/secrets"
+deny = ["baseline"]
+access = ["write"]
+
+[[rules]]
+kind = "mount-source"
+path = "/srv"
+deny = ["restricted"]
+
+[[rules]]
+kind = "unix-socket"
+path = "@lockc-test"
+deny = ["baseline", "restricted"]
+)",
+                                     "lockc.toml");
+    ASSERT_EQ(config.extra_rules.size(), 3U);
+    EXPECT_EQ(config.extra_rules[0].space, RuleSpace::OpenPath);
+    EXPECT_EQ(config.extra_rules[0].path, "/srv/secrets");
+    EXPECT_EQ(config.extra_rules[0].deny, (LevelDeny{LOCKC_ACCESS_WRITE, LOCKC_ACCESS_WRITE}));
+    EXPECT_EQ(config.extra_rules[1].space, RuleSpace::MountSource);
+    EXPECT_EQ(config.extra_rules[1].deny, (LevelDeny{0, LOCKC_ACCESS_ALL}));
+    EXPECT_EQ(config.extra_rules[2].space, RuleSpace::UnixSocket);
+    EXPECT_EQ(config.extra_rules[2].deny, (LevelDeny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL}));
+    const auto rules = rules_of(config);
+    EXPECT_EQ(rules.paths.size(), default_rules().paths.size() + 3);
+    EXPECT_NO_THROW((void)compile(rules));
+    EXPECT_TRUE(parse_config("", "lockc.toml").extra_rules.empty());
+}
+
+TEST(ConfigRules, BadRulesAreRejectedWithTheirLocation) {
+    const auto rejected = [](const std::string &text) {
+        try {
+            (void)parse_config(text, "lockc.toml");
+        } catch (const ConfigError &e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(rejected("rules = 1\n"),
+              "lockc.toml:1:9: 'rules' must be an array of tables ([[rules]]), not an integer");
+    EXPECT_EQ(rejected("[[rules]]\nkind = \"exec\"\npath = \"/x\"\ndeny = [\"baseline\"]\n"),
+              "lockc.toml:2:8: unknown kind 'exec' in [[rules]]; expected open, mount-source or "
+              "unix-socket");
+    EXPECT_EQ(rejected("[[rules]]\nkind = \"open\"\ndeny = [\"baseline\"]\n"),
+              "lockc.toml:1:1: a [[rules]] entry needs 'path'");
+    EXPECT_EQ(rejected("[[rules]]\nkind = \"open\"\npath = \"/x\"\ndeny = [\"privileged\"]\n"),
+              "lockc.toml:4:9: 'deny' in [[rules]] cannot name privileged: that level is never "
+              "denied anything");
+    EXPECT_EQ(rejected("[[rules]]\nkind = \"open\"\npath = \"/x\"\ndeny = []\n"),
+              "lockc.toml:1:1: 'deny' in [[rules]] names no level; the rule would do nothing");
+    EXPECT_EQ(rejected("[[rules]]\nkind = \"open\"\npath = \"/x\"\ndeny = [\"baseline\"]\n"
+                       "access = [\"exec\"]\n"),
+              "lockc.toml:5:11: unknown access 'exec' in [[rules]]; expected read or write");
+    EXPECT_EQ(rejected("[[rules]]\nkind = \"mount-source\"\npath = \"/x\"\n"
+                       "deny = [\"baseline\"]\naccess = [\"read\"]\n"),
+              "lockc.toml:1:1: 'access' in [[rules]] applies to kind open only");
+    EXPECT_EQ(
+        rejected("[[rules]]\nkind = \"open\"\npath = \"/x\"\ndeny = [\"baseline\"]\ncolour = 1\n"),
+        "lockc.toml:5:1: unknown key 'colour' in [[rules]]; known keys: kind, path, deny, "
+        "access");
+    const auto relative =
+        rejected("[[rules]]\nkind = \"open\"\npath = \"srv\"\ndeny = [\"baseline\"]\n");
+    EXPECT_EQ(relative.rfind("lockc.toml:1:1: invalid rule: ", 0), 0U) << relative;
+    // One bad rule rejects the whole file, good rules and defaults included.
+    EXPECT_EQ(rejected("[defaults]\nlevel = \"restricted\"\n[[rules]]\nkind = \"open\"\n"
+                       "path = \"/ok\"\ndeny = [\"baseline\"]\n[[rules]]\nkind = \"open\"\n"
+                       "path = \"\"\ndeny = [\"baseline\"]\n")
+                  .rfind("lockc.toml:7:1: invalid rule: ", 0),
+              0U);
 }
 
 } // namespace

@@ -355,6 +355,49 @@ TEST_F(ServiceTest, RootInsideAConfinedContainerCannotLiftItsConfinement) {
     unregister("svc-jail");
 }
 
+TEST_F(ServiceTest, RulesAddedByReloadApplyAtOnceAndGoAwayTheSameWay) {
+    TestCgroup cg("svc-rules");
+    register_cgroup("svc-rules", "baseline", "enforce", cg);
+    const std::string secret = "/run/lockc-vm-secret";
+    ASSERT_EQ(sh("echo s3cret >" + secret).status, 0);
+    const auto open_secret = [&] {
+        const auto r = run_child(&cg.path(), nullptr, [&] {
+            const int fd = ::open(secret.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                return errno;
+            }
+            ::close(fd);
+            return 0;
+        });
+        return r.ok ? r.err : -1;
+    };
+    ASSERT_EQ(open_secret(), 0);
+    ASSERT_EQ(sh("cp /etc/lockc/lockc.toml /run/lockc.toml.orig && printf '[[rules]]\\nkind = "
+                 "\"open\"\\npath = \"" +
+                 secret +
+                 "\"\\ndeny = [\"baseline\"]\\n' >> "
+                 "/etc/lockc/lockc.toml")
+                  .status,
+              0);
+    manager()->callMethod("Reload").onInterface(kManager).withArguments(Options{});
+    EXPECT_EQ(open_secret(), EPERM);
+    // A broken file changes nothing: the rule stays.
+    ASSERT_EQ(sh("echo 'rules = 3' >> /etc/lockc/lockc.toml").status, 0);
+    try {
+        manager()->callMethod("Reload").onInterface(kManager).withArguments(Options{});
+        ADD_FAILURE() << "a broken configuration was accepted";
+    } catch (const sdbus::Error &e) {
+        EXPECT_EQ(e.getName(), "org.lockc.Error.InvalidConfig");
+        EXPECT_NE(e.getMessage().find("/etc/lockc/lockc.toml:"), std::string::npos)
+            << e.getMessage();
+    }
+    EXPECT_EQ(open_secret(), EPERM);
+    ASSERT_EQ(sh("cp /run/lockc.toml.orig /etc/lockc/lockc.toml").status, 0);
+    manager()->callMethod("Reload").onInterface(kManager).withArguments(Options{});
+    EXPECT_EQ(open_secret(), 0);
+    unregister("svc-rules");
+}
+
 TEST_F(ServiceTest, KillNineNeverLapsesEnforcementAndSystemdRestartsIt) {
     TestCgroup cg("svc-kill");
     register_cgroup("svc-kill", "baseline", "enforce", cg);
