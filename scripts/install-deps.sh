@@ -14,6 +14,9 @@ packages=(
   # VM tests: QEMU, a static busybox for the initramfs, kmod for depmod,
   # and the real container stack that the guest runs from the host's root.
   qemu-system-x86 busybox-static kmod cpio docker.io runc python3
+  # shell completions of lockcctl (tests/completions/) and the manual pages
+  # (man --warnings in man/check-page.sh).
+  bash-completion zsh fish man-db groff-base
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -352,9 +352,10 @@ ContainerRecord Service::register_container(const RegisterRequest &request) {
             if (!other.cgroup_path.empty() && relative.starts_with(other.cgroup_path + "/")) {
                 // Its own entry would win over the container's: a way to
                 // weaken part of a container. Change the container instead.
-                throw ApiError(api::kAlreadyRegistered,
-                               "cgroup " + relative + " is inside container " + id +
-                                   " and shares its level; change the level of " + id);
+                std::string message = "cgroup " + relative;
+                message += " is inside container " + id;
+                message += " and shares its level; change the level of " + id;
+                throw ApiError(api::kAlreadyRegistered, message);
             }
         }
         const auto id = existing_cgroup_id(cgroup_mount_, relative);

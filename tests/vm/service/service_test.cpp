@@ -216,6 +216,13 @@ TEST_F(ServiceTest, ABusCallStartsLockcdWhichLoadsTheProgramsAndTellsSystemd) {
     const auto lsms =
         manager()->getProperty("KernelLsms").onInterface(kManager).get<std::vector<std::string>>();
     EXPECT_NE(std::find(lsms.begin(), lsms.end(), "bpf"), lsms.end());
+    // Started at boot: the preset enables it for multi-user.target.
+    EXPECT_EQ(sh("systemctl preset lockcd.service").status, 0);
+    EXPECT_EQ(trimmed(sh("systemctl is-enabled lockcd.service").output), "enabled");
+    EXPECT_NE(sh("systemctl show -p WantedBy --value lockcd.service; "
+                 "systemctl list-dependencies --plain multi-user.target")
+                  .output.find("lockcd.service"),
+              std::string::npos);
 }
 
 TEST_F(ServiceTest, RegisteringACgroupChangesWhatTheKernelAllowsAtOnce) {

@@ -1,0 +1,327 @@
+#include "commands.hpp"
+
+#include "client.hpp"
+#include "json.hpp"
+#include "monitor.hpp"
+#include "output.hpp"
+#include "pager.hpp"
+#include "polkit_agent.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <optional>
+
+namespace lockc::cli {
+
+namespace {
+
+// What every command gets.
+struct Context {
+    const Invocation &invocation;
+    const GlobalOptions &options;
+    Terminal terminal;
+    Client &client;
+};
+
+// Output of list, show and status goes through a pager on a terminal.
+bool wants_pager(const Context &c) {
+    return c.terminal.is_tty && !c.options.no_pager;
+}
+
+// Runs a change with its authorization; the polkit agent, if one was
+// started, ends as soon as the change is answered.
+template <typename Change> auto authorised(const Context &c, Change change) {
+    const AuthorizationScope scope(c.options);
+    return change(scope.authorization());
+}
+
+// The confirmation of a change, unless --quiet or --json.
+void confirm(const Context &c, const std::string &text) {
+    if (!c.options.quiet && !c.options.json) {
+        std::cout << sanitised(text) << '\n';
+    }
+}
+
+void write_counts(JsonWriter &json, const CountsPerHook &counts) {
+    json.begin_object();
+    for (const auto &[hook, count] : counts) {
+        json.key(hook).unsigned_number(count);
+    }
+    json.end_object();
+}
+
+std::string joined(const std::vector<std::string> &items, const std::string &separator) {
+    std::string out;
+    for (const auto &item : items) {
+        out += (out.empty() ? "" : separator) + item;
+    }
+    return out;
+}
+
+ExitCode status(const Context &c) {
+    const auto s = c.client.status();
+    std::string text;
+    if (c.options.json) {
+        JsonWriter json;
+        json.begin_object()
+            .key("version")
+            .string(s.version)
+            .key("enforcing")
+            .boolean(s.enforcing)
+            .key("enforcement_problem")
+            .string(s.enforcement_problem)
+            .key("kernel_lsms")
+            .strings(s.kernel_lsms)
+            .key("default_level")
+            .string(s.default_level)
+            .key("default_mode")
+            .string(s.default_mode)
+            .key("containers")
+            .unsigned_number(s.container_count)
+            .key("denials")
+            .unsigned_number(total(s.denials))
+            .key("audits")
+            .unsigned_number(total(s.audits))
+            .key("kernel_drops")
+            .unsigned_number(s.kernel_drops)
+            .key("events_received")
+            .unsigned_number(s.events_received)
+            .key("journal_suppressed")
+            .unsigned_number(s.journal_suppressed)
+            .end_object();
+        text = json.text() + "\n";
+    } else {
+        Fields fields;
+        fields.add("Version", s.version);
+        fields.add("Enforcing", s.enforcing ? "yes" : "no");
+        if (!s.enforcing) {
+            fields.add("EnforcementProblem", s.enforcement_problem);
+        }
+        fields.add("KernelLsms", joined(s.kernel_lsms, ","));
+        fields.add("DefaultLevel", s.default_level);
+        fields.add("DefaultMode", s.default_mode);
+        fields.add("ContainerCount", std::to_string(s.container_count));
+        fields.add("Denials", std::to_string(total(s.denials)));
+        fields.add("Audits", std::to_string(total(s.audits)));
+        fields.add("KernelDrops", std::to_string(s.kernel_drops));
+        fields.add("EventsReceived", std::to_string(s.events_received));
+        fields.add("JournalSuppressed", std::to_string(s.journal_suppressed));
+        text = fields.render();
+    }
+    const Pager pager(wants_pager(c));
+    std::cout << text;
+    return ExitCode::Success;
+}
+
+ExitCode list(const Context &c) {
+    auto containers = c.client.list_containers();
+    std::sort(containers.begin(), containers.end(),
+              [](const auto &a, const auto &b) { return a.id < b.id; });
+    struct Row {
+        const ContainerSummary *container;
+        std::uint64_t denials;
+    };
+    std::vector<Row> rows;
+    rows.reserve(containers.size());
+    for (const auto &container : containers) {
+        if (const auto decisions = c.client.decisions_of(container)) {
+            rows.push_back({&container, total(*decisions)});
+        }
+    }
+    std::string text;
+    if (c.options.json) {
+        JsonWriter json;
+        json.begin_array();
+        for (const auto &row : rows) {
+            json.begin_object()
+                .key("id")
+                .string(row.container->id)
+                .key("runtime")
+                .string(row.container->runtime)
+                .key("level")
+                .string(row.container->level)
+                .key("mode")
+                .string(row.container->mode)
+                .key("state")
+                .string(row.container->state)
+                .key("denials")
+                .unsigned_number(row.denials)
+                .end_object();
+        }
+        json.end_array();
+        text = json.text() + "\n";
+    } else {
+        Table table({{"ID"}, {"RUNTIME"}, {"LEVEL"}, {"MODE"}, {"STATE"}, {"DENIALS", true}});
+        for (const auto &row : rows) {
+            table.add_row({row.container->id, row.container->runtime, row.container->level,
+                           row.container->mode, row.container->state, std::to_string(row.denials)});
+        }
+        text = table.render(c.options.no_legend, c.terminal);
+        if (!c.options.no_legend) {
+            text += "\n" + std::to_string(table.rows()) + " containers listed.\n";
+        }
+    }
+    const Pager pager(wants_pager(c));
+    std::cout << text;
+    return ExitCode::Success;
+}
+
+ExitCode show(const Context &c) {
+    const auto d = c.client.container(c.invocation.arguments.at(0));
+    std::string text;
+    if (c.options.json) {
+        JsonWriter json;
+        json.begin_object()
+            .key("id")
+            .string(d.id)
+            .key("level")
+            .string(d.level)
+            .key("mode")
+            .string(d.mode)
+            .key("runtime")
+            .string(d.runtime)
+            .key("state")
+            .string(d.state)
+            .key("cgroup_path")
+            .string(d.cgroup_path)
+            .key("cgroup_id")
+            .unsigned_number(d.cgroup_id)
+            .key("pending_name")
+            .string(d.pending_name)
+            .key("registered_at_usec")
+            .unsigned_number(d.registered_at_usec)
+            .key("decisions");
+        write_counts(json, d.decisions);
+        json.end_object();
+        text = json.text() + "\n";
+    } else {
+        Fields fields;
+        fields.add("Id", d.id);
+        fields.add("Level", d.level);
+        fields.add("Mode", d.mode);
+        fields.add("Runtime", d.runtime);
+        fields.add("State", d.state);
+        fields.add("CgroupPath", d.cgroup_path);
+        fields.add("CgroupId", d.cgroup_id == 0 ? "" : std::to_string(d.cgroup_id));
+        fields.add("PendingName", d.pending_name);
+        fields.add("RegisteredAt", local_time(d.registered_at_usec, false));
+        std::vector<std::string> decisions;
+        for (const auto &[hook, count] : d.decisions) {
+            if (count != 0) {
+                decisions.push_back(hook + ": " + std::to_string(count));
+            }
+        }
+        if (decisions.empty()) {
+            decisions.emplace_back("none");
+        }
+        fields.add("Decisions", decisions);
+        text = fields.render();
+    }
+    const Pager pager(wants_pager(c));
+    std::cout << text;
+    return ExitCode::Success;
+}
+
+ExitCode set_level(const Context &c) {
+    const auto &id = c.invocation.arguments.at(0);
+    const auto &level = c.invocation.arguments.at(1);
+    authorised(c, [&](const Authorization &a) { c.client.set_level(id, level, a); });
+    confirm(c, id + ": level " + level);
+    return ExitCode::Success;
+}
+
+ExitCode set_mode(const Context &c) {
+    const auto &id = c.invocation.arguments.at(0);
+    const auto &mode = c.invocation.arguments.at(1);
+    authorised(c, [&](const Authorization &a) { c.client.set_mode(id, mode, a); });
+    confirm(c, id + ": mode " + mode);
+    return ExitCode::Success;
+}
+
+ExitCode set_default(const Context &c) {
+    // Two calls (lockcd has no single one): the level first, then the
+    // mode, one agent (and one password) for both.
+    const AuthorizationScope scope(c.options);
+    if (!c.invocation.arguments.empty()) {
+        const auto &level = c.invocation.arguments.front();
+        c.client.set_default_level(level, scope.authorization());
+        confirm(c, "default level " + level);
+    }
+    if (c.invocation.mode) {
+        c.client.set_default_mode(*c.invocation.mode, scope.authorization());
+        confirm(c, "default mode " + *c.invocation.mode);
+    }
+    return ExitCode::Success;
+}
+
+ExitCode register_container(const Context &c) {
+    const Registration registration{c.invocation.arguments.at(0), c.invocation.level.value_or(""),
+                                    c.invocation.mode.value_or(""), *c.invocation.location,
+                                    c.invocation.runtime};
+    const auto path = authorised(
+        c, [&](const Authorization &a) { return c.client.register_container(registration, a); });
+    if (c.options.quiet) {
+        return ExitCode::Success;
+    }
+    if (c.options.json) {
+        JsonWriter json;
+        json.begin_object()
+            .key("id")
+            .string(registration.id)
+            .key("object_path")
+            .string(path)
+            .end_object();
+        std::cout << json.text() << '\n';
+    } else {
+        std::cout << sanitised(path) << '\n';
+    }
+    return ExitCode::Success;
+}
+
+ExitCode unregister(const Context &c) {
+    const auto &id = c.invocation.arguments.at(0);
+    authorised(c, [&](const Authorization &a) { c.client.unregister_container(id, a); });
+    confirm(c, id + ": unregistered");
+    return ExitCode::Success;
+}
+
+ExitCode reload(const Context &c) {
+    authorised(c, [&](const Authorization &a) { c.client.reload(a); });
+    confirm(c, "lockcd reloaded its configuration");
+    return ExitCode::Success;
+}
+
+} // namespace
+
+ExitCode run_command(const Invocation &invocation) {
+    Client client;
+    const Context c{invocation, invocation.global, Terminal::detect(), client};
+    switch (invocation.command) {
+    case Command::Status:
+        return status(c);
+    case Command::List:
+        return list(c);
+    case Command::Show:
+        return show(c);
+    case Command::SetLevel:
+        return set_level(c);
+    case Command::SetMode:
+        return set_mode(c);
+    case Command::SetDefault:
+        return set_default(c);
+    case Command::Register:
+        return register_container(c);
+    case Command::Unregister:
+        return unregister(c);
+    case Command::Reload:
+        return reload(c);
+    case Command::Monitor:
+        return run_monitor(client, invocation, c.terminal);
+    case Command::Help:
+    case Command::Version:
+        break;
+    }
+    throw Failure(ExitCode::Failure, "internal error: no such command");
+}
+
+} // namespace lockc::cli
