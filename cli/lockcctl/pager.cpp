@@ -50,11 +50,28 @@ std::optional<std::string> configured_pager() {
     ::_exit(EXIT_SUCCESS);
 }
 
+// Secure mode, as systemctl's: run with privileges someone else granted
+// (root, or through sudo or pkexec), a pager's shell escape ("!sh" in less)
+// would hand out a root shell to whoever may run "lockcctl status" there.
+// Then only less runs, with LESSSECURE=1; SYSTEMD_PAGERSECURE=0 opts out.
+bool secure_mode() {
+    if (const char *value = std::getenv("SYSTEMD_PAGERSECURE"); value != nullptr) {
+        return std::string(value) != "0" && std::string(value) != "false";
+    }
+    return ::geteuid() == 0 || ::geteuid() != ::getuid() || std::getenv("SUDO_UID") != nullptr ||
+           std::getenv("PKEXEC_UID") != nullptr;
+}
+
 [[noreturn]] void exec_pager(const std::optional<std::string> &pager) {
     // The pager must not outlive lockcctl if lockcctl is killed.
     (void)::prctl(PR_SET_PDEATHSIG, SIGTERM);
     reset_signals_for_exec();
     (void)::setenv("LESS", "FRSXMK", 0);
+    if (secure_mode()) {
+        (void)::setenv("LESSSECURE", "1", 1);
+        ::execlp("less", "less", nullptr);
+        copy_through();
+    }
     if (pager) {
         ::execl("/bin/sh", "sh", "-c", pager->c_str(), nullptr);
     } else {

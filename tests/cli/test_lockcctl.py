@@ -1328,10 +1328,15 @@ class PagerTest(LockcdTestCase):
     def setUp(self):
         self.register("paged", "--level", "baseline", "--scope", "docker-paged.scope")
 
-    def on_terminal(self, *args, **env_changes):
+    def on_terminal(self, *args, secure=None, **env_changes):
         env = dict(os.environ)
-        for name in ("SYSTEMD_PAGER", "PAGER", "LESS", "NO_COLOR"):
+        for name in ("SYSTEMD_PAGER", "PAGER", "LESS", "LESSSECURE", "NO_COLOR",
+                     "SYSTEMD_PAGERSECURE", "SUDO_UID", "PKEXEC_UID"):
             env.pop(name, None)
+        # The tests run as root, where secure mode is the default; most of
+        # them check the pager choice, so they opt out unless asked.
+        if secure is None:
+            env["SYSTEMD_PAGERSECURE"] = "0"
         env.update(env_changes)
         terminal = Terminal([LOCKCCTL, *args], env=env)
         self.assertEqual(terminal.finish(), 0, terminal.output)
@@ -1359,6 +1364,22 @@ class PagerTest(LockcdTestCase):
         for no_pager in ("", "cat"):
             lines = self.on_terminal("status", PAGER=no_pager)
             self.assertTrue(lines[0].startswith("Version:"), lines)
+
+    def test_secure_mode_runs_only_less_without_shell_escapes(self):
+        # As root (and under sudo or pkexec) a pager's shell escape would be
+        # a root shell: only less runs, with LESSSECURE=1, whatever PAGER
+        # says. A stand-in "less" first in PATH shows what was run.
+        with tempfile.TemporaryDirectory() as bin_dir:
+            fake_less = os.path.join(bin_dir, "less")
+            with open(fake_less, "w") as f:
+                f.write("#!/bin/sh\necho FAKE-LESS LESSSECURE=$LESSSECURE\ncat >/dev/null\n")
+            os.chmod(fake_less, 0o755)
+            path = bin_dir + ":" + os.environ.get("PATH", "/usr/bin:/bin")
+            lines = self.on_terminal("status", secure=True, PATH=path, PAGER="sed s/^/PAGED:/")
+            self.assertEqual(lines[0], "FAKE-LESS LESSSECURE=1", lines)
+            lines = self.on_terminal("status", secure=True, PATH=path, PAGER="sed s/^/PAGED:/",
+                                     SYSTEMD_PAGERSECURE="0")
+            self.assertTrue(lines[0].startswith("PAGED:"), lines)
 
     def test_no_pager_for_changes_and_pipes(self):
         lines = self.on_terminal("set-level", "paged", "restricted", PAGER="sed s/^/PAGED:/")
