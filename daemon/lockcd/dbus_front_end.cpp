@@ -229,103 +229,67 @@ std::string ManagerObject::GetMode(const std::string &id) {
     });
 }
 
-void ManagerObject::SetLevel(sdbus::Result<> &&result, std::string id, std::string level,
-                             Options options) {
+template <typename Validate, typename Apply>
+void ManagerObject::change(sdbus::Result<> &&result, const Options &options,
+                           std::string_view action, Validate validate, Apply apply) {
     try {
-        check_container_id(id);
-        if (level.empty()) {
-            throw api::ApiError(api::kInvalidLevel,
-                                "no level given; the levels are privileged, baseline, restricted");
-        }
-        const auto parsed = level_argument(level, service_.default_level());
+        auto checked = validate();
         OptionReader reader(options);
         const bool interactive = interactive_option(reader);
         reader.finish();
-        (void)service_.container(id);
-        authorized(std::move(result), action::kSetContainerPolicy, interactive,
-                   [this, id, parsed](const sdbus::Result<> &r) {
-                       service_.set_level(id, parsed);
-                       r.returnResults();
-                   });
+        authorized(
+            std::move(result), action, interactive,
+            [checked = std::move(checked), apply = std::move(apply)](const sdbus::Result<> &r) {
+                apply(checked);
+                r.returnResults();
+            });
     } catch (const std::exception &e) {
         reply_error(result, e);
     }
+}
+
+void ManagerObject::SetLevel(sdbus::Result<> &&result, std::string id, std::string level,
+                             Options options) {
+    change(
+        std::move(result), options, action::kSetContainerPolicy,
+        [&] {
+            check_container_id(id);
+            const auto parsed = required_level(level);
+            (void)service_.container(id); // NotFound before asking polkit
+            return parsed;
+        },
+        [this, id](Level parsed) { service_.set_level(id, parsed); });
 }
 
 void ManagerObject::SetMode(sdbus::Result<> &&result, std::string id, std::string mode,
                             Options options) {
-    try {
-        check_container_id(id);
-        if (mode.empty()) {
-            throw api::ApiError(api::kInvalidMode, "no mode given; the modes are enforce, audit");
-        }
-        const auto parsed = mode_argument(mode, service_.default_mode());
-        OptionReader reader(options);
-        const bool interactive = interactive_option(reader);
-        reader.finish();
-        (void)service_.container(id);
-        authorized(std::move(result), action::kSetContainerPolicy, interactive,
-                   [this, id, parsed](const sdbus::Result<> &r) {
-                       service_.set_mode(id, parsed);
-                       r.returnResults();
-                   });
-    } catch (const std::exception &e) {
-        reply_error(result, e);
-    }
+    change(
+        std::move(result), options, action::kSetContainerPolicy,
+        [&] {
+            check_container_id(id);
+            const auto parsed = required_mode(mode);
+            (void)service_.container(id);
+            return parsed;
+        },
+        [this, id](Mode parsed) { service_.set_mode(id, parsed); });
 }
 
 void ManagerObject::SetDefaultLevel(sdbus::Result<> &&result, std::string level, Options options) {
-    try {
-        if (level.empty()) {
-            throw api::ApiError(api::kInvalidLevel,
-                                "no level given; the levels are privileged, baseline, restricted");
-        }
-        const auto parsed = level_argument(level, service_.default_level());
-        OptionReader reader(options);
-        const bool interactive = interactive_option(reader);
-        reader.finish();
-        authorized(std::move(result), action::kSetDefaults, interactive,
-                   [this, parsed](const sdbus::Result<> &r) {
-                       service_.set_default_level(parsed);
-                       r.returnResults();
-                   });
-    } catch (const std::exception &e) {
-        reply_error(result, e);
-    }
+    change(
+        std::move(result), options, action::kSetDefaults, [&] { return required_level(level); },
+        [this](Level parsed) { service_.set_default_level(parsed); });
 }
 
 void ManagerObject::SetDefaultMode(sdbus::Result<> &&result, std::string mode, Options options) {
-    try {
-        if (mode.empty()) {
-            throw api::ApiError(api::kInvalidMode, "no mode given; the modes are enforce, audit");
-        }
-        const auto parsed = mode_argument(mode, service_.default_mode());
-        OptionReader reader(options);
-        const bool interactive = interactive_option(reader);
-        reader.finish();
-        authorized(std::move(result), action::kSetDefaults, interactive,
-                   [this, parsed](const sdbus::Result<> &r) {
-                       service_.set_default_mode(parsed);
-                       r.returnResults();
-                   });
-    } catch (const std::exception &e) {
-        reply_error(result, e);
-    }
+    change(
+        std::move(result), options, action::kSetDefaults, [&] { return required_mode(mode); },
+        [this](Mode parsed) { service_.set_default_mode(parsed); });
 }
 
 void ManagerObject::Reload(sdbus::Result<> &&result, Options options) {
-    try {
-        OptionReader reader(options);
-        const bool interactive = interactive_option(reader);
-        reader.finish();
-        authorized(std::move(result), action::kReload, interactive,
-                   [this](const sdbus::Result<> &r) {
-                       service_.reload();
-                       r.returnResults();
-                   });
-    } catch (const std::exception &e) {
-        reply_error(result, e);
-    }
+    change(
+        std::move(result), options, action::kReload, [] { return true; },
+        [this](bool /*unused*/) { service_.reload(); });
 }
 
 void ManagerObject::SubscribeDenials(sdbus::Result<> &&result, Options options) {

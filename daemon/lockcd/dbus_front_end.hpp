@@ -86,6 +86,13 @@ class ManagerObject final
     void authorized(sdbus::Result<Results...> &&result, std::string_view action, bool interactive,
                     Apply apply);
 
+    // A change whose only option is "interactive": `validate` checks the
+    // arguments now (an error is the reply at once), `apply` gets what it
+    // returned once polkit has said yes; then the empty reply.
+    template <typename Validate, typename Apply>
+    void change(sdbus::Result<> &&result, const Options &options, std::string_view action,
+                Validate validate, Apply apply);
+
     FrontEnd &front_end_;
     Service &service_;
 };

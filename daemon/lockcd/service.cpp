@@ -232,12 +232,7 @@ void Service::restore() {
             if (by_cgroup_.contains(cgroup) || entry.origin == LOCKC_ORIGIN_PATTERN) {
                 continue;
             }
-            std::optional<std::filesystem::path> path;
-            try {
-                path = cgroup_path_of_id(cgroup_mount_, cgroup);
-            } catch (const Error &e) {
-                log::warning(e.what());
-            }
+            const auto path = path_of_cgroup(cgroup);
             if (corrupt && path) {
                 adopt(cgroup, path->string(), entry);
                 continue;
@@ -258,6 +253,15 @@ void Service::restore() {
     }
     save_registry(records());
     log::info("restored " + std::to_string(containers_.size()) + " registered containers");
+}
+
+std::optional<std::filesystem::path> Service::path_of_cgroup(std::uint64_t cgroup) const {
+    try {
+        return cgroup_path_of_id(cgroup_mount_, cgroup);
+    } catch (const Error &e) {
+        log::warning(e.what());
+        return std::nullopt;
+    }
 }
 
 void Service::adopt(std::uint64_t cgroup, const std::string &path, const PolicyEntry &entry) {
@@ -660,12 +664,7 @@ void Service::refresh_pending() {
         if (entry.origin != LOCKC_ORIGIN_PENDING || by_cgroup_.contains(cgroup)) {
             continue;
         }
-        std::optional<std::filesystem::path> path;
-        try {
-            path = cgroup_path_of_id(cgroup_mount_, cgroup);
-        } catch (const Error &e) {
-            log::warning(e.what());
-        }
+        const auto path = path_of_cgroup(cgroup);
         if (!path) {
             continue;
         }

@@ -142,6 +142,9 @@ class Service {
     [[nodiscard]] bool looks_like_container(std::string_view cgroup_name) const;
     // The kernel's treatment of a cgroup nobody registered.
     void fall_back(std::uint64_t cgroup_id, const std::string &cgroup_path);
+    // The path of a cgroup id, nullopt if it is gone or cannot be read
+    // (logged).
+    [[nodiscard]] std::optional<std::filesystem::path> path_of_cgroup(std::uint64_t cgroup) const;
     // Registers a kernel entry found without a registry record.
     void adopt(std::uint64_t cgroup, const std::string &path, const PolicyEntry &entry);
     void check_cgroup_allowed(const std::string &path) const;

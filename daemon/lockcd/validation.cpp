@@ -79,6 +79,21 @@ Mode mode_argument(std::string_view name, Mode fallback) {
                    "unknown mode " + shown(name) + "; the modes are enforce, audit");
 }
 
+Level required_level(std::string_view name) {
+    if (name.empty()) {
+        throw ApiError(api::kInvalidLevel,
+                       "no level given; the levels are privileged, baseline, restricted");
+    }
+    return level_argument(name, Level::Baseline);
+}
+
+Mode required_mode(std::string_view name) {
+    if (name.empty()) {
+        throw ApiError(api::kInvalidMode, "no mode given; the modes are enforce, audit");
+    }
+    return mode_argument(name, Mode::Enforce);
+}
+
 namespace {
 
 // The components of an absolute path, without empty ones ("//", trailing

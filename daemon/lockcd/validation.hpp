@@ -28,6 +28,10 @@ void check_container_id(std::string_view id);
 [[nodiscard]] Level level_argument(std::string_view name, Level fallback);
 [[nodiscard]] Mode mode_argument(std::string_view name, Mode fallback);
 
+// The same where a name is required ("" is an error too).
+[[nodiscard]] Level required_level(std::string_view name);
+[[nodiscard]] Mode required_mode(std::string_view name);
+
 // A cgroup v2 path as a caller gives it: relative to the cgroup root
 // ("/system.slice/x.scope") or absolute under `mount`. Returns the path
 // relative to the root ("/system.slice/x.scope", "/" for the root), with
