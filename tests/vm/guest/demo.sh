@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs in the test VM for scripts/demo.sh: real Docker with and without
-# lockc. Usage: demo.sh PATH-TO-lockc-enforcer
+# lockc, installed with cmake --install and driven through lockcd's D-Bus
+# API with lockcctl. Usage: demo.sh BUILD-DIR
 set -uo pipefail
-enforcer=$1
+build=$1
 here=$(cd "$(dirname "$0")" && pwd)
 img=lockc-test/busybox:latest
 
@@ -23,10 +24,16 @@ say "Kernel $(uname -r), LSMs: $(cat /sys/kernel/security/lsm)"
 say "Without lockc: the escapes work"
 escapes
 
-say "Loading lockc (default level: baseline, enforce)"
-"$enforcer" load || exit 1
-"$enforcer" events --follow > /tmp/lockc-events.log 2>&1 &
-follower=$!
+say "Installing lockc (cmake --install); the first call starts lockcd through D-Bus"
+cmake --install "$build" >/dev/null || exit 1
+systemd-sysusers >/dev/null
+systemd-tmpfiles --create /usr/lib/tmpfiles.d/lockc.conf
+systemctl daemon-reload
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
+lockcctl --no-pager status || exit 1
+lockcctl monitor > /tmp/lockc-denials.log 2>&1 &
+monitor=$!
+sleep 1
 
 say "An ordinary container still works"
 try docker run --rm $img sh -c 'echo hello from a confined container; id'
@@ -36,11 +43,19 @@ try docker run --rm -v /home/demo:/data $img sh -c 'echo saved > /data/file && c
 say "With lockc: the same escapes are denied"
 escapes
 
+say "Levels are per container: one made privileged over D-Bus may mount debugfs"
+docker run -d --name trusted --privileged $img sleep 300 >/dev/null
+pid=$(docker inspect -f '{{.State.Pid}}' trusted)
+try docker exec trusted sh -c 'mkdir -p /d && mount -t debugfs none /d'
+try lockcctl register trusted --level privileged --pid "$pid" --runtime docker
+try docker exec trusted sh -c 'mkdir -p /d && mount -t debugfs none /d && ls /d | head -3'
+lockcctl --no-pager list
+docker rm -f trusted >/dev/null
+
 sleep 1
-kill "$follower" 2>/dev/null
-wait "$follower" 2>/dev/null
-say "What lockc reported"
-cat /tmp/lockc-events.log
-say "Counters"
-"$enforcer" status
-"$enforcer" uninstall
+kill -INT "$monitor" 2>/dev/null
+wait "$monitor" 2>/dev/null
+say "What lockc reported (lockcctl monitor)"
+cat /tmp/lockc-denials.log
+say "lockcctl status"
+lockcctl --no-pager status
