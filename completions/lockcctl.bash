@@ -90,6 +90,26 @@ __lockcctl_complete_pids()
     return 0
 }
 
+# run's command line, from CMD on, is CMD's own: completes words[$1..cword]
+# as a command line of its own (CMD's name at $1, then whatever CMD's
+# completion offers), with bash-completion's _command_offset. That works on
+# COMP_WORDS, which readline splits at ':' and '=' too; it is given the
+# words of _init_completion instead, locally.
+__lockcctl_complete_command()
+{
+    local offset=$1
+    local COMP_LINE=$COMP_LINE COMP_POINT=$COMP_POINT COMP_CWORD=$cword
+    local -a COMP_WORDS=("${words[@]}")
+    if declare -F _comp_command_offset >/dev/null; then
+        _comp_command_offset "$offset" # bash-completion >= 2.12
+    elif declare -F _command_offset >/dev/null; then
+        _command_offset "$offset"
+    elif ((offset == cword)); then
+        mapfile -t COMPREPLY < <(compgen -c -- "$cur")
+    fi
+    return 0
+}
+
 _lockcctl()
 {
     local cur prev words cword split
@@ -97,7 +117,7 @@ _lockcctl()
     declare -F _init_completion >/dev/null || return 0
     _init_completion -s -n : || return
 
-    local verbs='status list ls show set-level set-mode set-default register unregister reload monitor help'
+    local verbs='status list ls show set-level set-mode set-default register unregister reload monitor run help'
     local global_opts='--json --no-pager --no-legend --no-ask-password -q --quiet -h --help --version'
     local levels='privileged baseline restricted'
     local modes='enforce audit'
@@ -105,8 +125,9 @@ _lockcctl()
     # The command and its arguments before the cursor. Global options may
     # come before or after the command; the options with a value take the
     # next word unless written as --option=value; after "--" every word is
-    # an argument (ids may start with "-").
-    local i word verb='' options_end=''
+    # an argument (ids may start with "-"). For run, the first argument (CMD)
+    # starts a command line that is CMD's: nothing in it is lockcctl's.
+    local i word verb='' options_end='' command_start=''
     local -a args=()
     for ((i = 1; i < cword; i++)); do
         word=${words[i]}
@@ -116,7 +137,7 @@ _lockcctl()
                     options_end=1
                     continue
                     ;;
-                --level | --mode | --cgroup | --scope | --pid | --runtime)
+                --level | --mode | --cgroup | --scope | --pid | --runtime | --unit | --description)
                     i=$((i + 1))
                     continue
                     ;;
@@ -125,10 +146,26 @@ _lockcctl()
         fi
         if [[ -z $verb ]]; then
             verb=$word
+        elif [[ $verb == run ]]; then
+            command_start=$i
+            break
         else
             args+=("$word")
         fi
     done
+    # In run's CMD, or at its start: after "--", or a word that is neither
+    # an option nor an option's value (i is past cword after an option that
+    # takes the word at the cursor as its value; split: --option=value).
+    if [[ $verb == run ]]; then
+        if [[ -n $command_start ]]; then
+            __lockcctl_complete_command "$command_start"
+            return
+        fi
+        if ((i == cword)) && [[ $split != true && (-n $options_end || $cur != -*) ]]; then
+            __lockcctl_complete_command "$cword"
+            return
+        fi
+    fi
 
     # The value of an option.
     [[ -n $options_end ]] || case $prev in
@@ -148,9 +185,10 @@ _lockcctl()
             __lockcctl_complete_pids
             return
             ;;
-        --scope | --runtime)
+        --scope | --runtime | --unit | --description)
             # Free text: a cgroup directory name not created yet
-            # ("docker-ID.scope"), a runtime name ("docker", "podman"...).
+            # ("docker-ID.scope"), a runtime name ("docker", "podman"...),
+            # a scope unit's name and description.
             return
             ;;
     esac
@@ -160,6 +198,7 @@ _lockcctl()
         local opts=$global_opts
         case $verb in
             register) opts+=' --level --mode --cgroup --scope --pid --runtime' ;;
+            run) opts+=' --level --mode --unit --description' ;;
             set-default) opts+=' --mode' ;;
         esac
         mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
@@ -198,7 +237,7 @@ _lockcctl()
             ;;
         *)
             # register ID: a new id, nothing to offer. status, list, ls,
-            # reload, help: no arguments.
+            # reload, help: no arguments. run: its CMD, above.
             ;;
     esac
     return 0

@@ -26,12 +26,72 @@ function __lockcctl_args
         switch $t
             case --
                 set options_end 1
-            case --level --mode --cgroup --scope --pid --runtime
+            case --level --mode --cgroup --scope --pid --runtime --unit --description
                 set skip 1
             case '-?*'
             case '*'
                 printf '%s\n' $t
         end
+    end
+end
+
+# lockcctl run: from CMD on (after "--", or from the first token after "run"
+# that is neither an option nor an option's value) the line is CMD's own.
+# True when the token at the cursor is in it; prints CMD's line (CMD first,
+# the token at the cursor last).
+function __lockcctl_run_command_line
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l verb
+    set -l skip 0
+    set -l options_end 0
+    set -l i 0
+    for t in $tokens
+        set i (math $i + 1)
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        if test $options_end -eq 0
+            switch $t
+                case --
+                    set options_end 1
+                    continue
+                case --level --mode --cgroup --scope --pid --runtime --unit --description
+                    set skip 1
+                    continue
+                case '-?*'
+                    continue
+            end
+        end
+        if test -z "$verb"
+            set verb $t
+        else if test "$verb" = run
+            printf '%s\n' $tokens[$i..-1] (commandline -ct)
+            return 0
+        else
+            return 1
+        end
+    end
+    test "$verb" = run; and test $skip -eq 0; or return 1
+    set -l current (commandline -ct)
+    if test $options_end -eq 1; or not string match -q -- '-*' $current
+        printf '%s\n' $current
+        return 0
+    end
+    return 1
+end
+
+# Completes run's CMD line as a command line of its own: CMD's name, then
+# whatever CMD's completion offers.
+function __lockcctl_run_complete_command
+    set -l line (__lockcctl_run_command_line)
+    if test (count $line) -eq 1; and test -z "$line[1]"
+        # Given an empty line, __fish_complete_subcommand would read the
+        # whole command line instead (and take "run" for the command).
+        complete -C ''
+    else
+        __fish_complete_subcommand --commandline $line
     end
 end
 
@@ -111,14 +171,14 @@ end
 
 complete -c lockcctl -f
 
-# Global options, before or after the command.
-complete -c lockcctl -l json -d 'Machine output: JSON'
-complete -c lockcctl -l no-pager -d 'Never pipe into a pager'
-complete -c lockcctl -l no-legend -d 'No header/footer lines in tables'
-complete -c lockcctl -l no-ask-password -d 'Never start a polkit agent'
-complete -c lockcctl -s q -l quiet -d 'Print nothing on success'
-complete -c lockcctl -s h -l help -d 'Show usage'
-complete -c lockcctl -l version -d 'Show the version'
+# Global options, before or after the command (but not in run's CMD line).
+complete -c lockcctl -n 'not __lockcctl_run_command_line' -l json -d 'Machine output: JSON'
+complete -c lockcctl -n 'not __lockcctl_run_command_line' -l no-pager -d 'Never pipe into a pager'
+complete -c lockcctl -n 'not __lockcctl_run_command_line' -l no-legend -d 'No header/footer lines in tables'
+complete -c lockcctl -n 'not __lockcctl_run_command_line' -l no-ask-password -d 'Never start a polkit agent'
+complete -c lockcctl -n 'not __lockcctl_run_command_line' -s q -l quiet -d 'Print nothing on success'
+complete -c lockcctl -n 'not __lockcctl_run_command_line' -s h -l help -d 'Show usage'
+complete -c lockcctl -n 'not __lockcctl_run_command_line' -l version -d 'Show the version'
 
 # Commands.
 complete -c lockcctl -n __lockcctl_needs_command -a status -d 'Daemon and kernel state'
@@ -132,6 +192,7 @@ complete -c lockcctl -n __lockcctl_needs_command -a register -d 'Confine a conta
 complete -c lockcctl -n __lockcctl_needs_command -a unregister -d 'Forget a container'
 complete -c lockcctl -n __lockcctl_needs_command -a reload -d "Reload lockcd's configuration"
 complete -c lockcctl -n __lockcctl_needs_command -a monitor -d 'Print denials as they happen'
+complete -c lockcctl -n __lockcctl_needs_command -a run -d 'Run a command confined, in a new systemd scope'
 complete -c lockcctl -n __lockcctl_needs_command -a help -d 'Show usage'
 
 # Arguments.
@@ -148,3 +209,10 @@ complete -c lockcctl -n '__lockcctl_command register' -l cgroup -x -a '(__lockcc
 complete -c lockcctl -n '__lockcctl_command register' -l scope -x -d 'cgroup directory name, before it exists'
 complete -c lockcctl -n '__lockcctl_command register' -l pid -x -a '(__fish_complete_pids)' -d 'A process in the container'
 complete -c lockcctl -n '__lockcctl_command register' -l runtime -x -d 'Container runtime name'
+
+# Options of run, and its CMD line.
+complete -c lockcctl -n '__lockcctl_command run; and not __lockcctl_run_command_line' -l level -x -a '(__lockcctl_levels)' -d 'Level'
+complete -c lockcctl -n '__lockcctl_command run; and not __lockcctl_run_command_line' -l mode -x -a '(__lockcctl_modes)' -d 'Mode'
+complete -c lockcctl -n '__lockcctl_command run; and not __lockcctl_run_command_line' -l unit -x -d 'Name of the new scope unit (NAME.scope)'
+complete -c lockcctl -n '__lockcctl_command run; and not __lockcctl_run_command_line' -l description -x -d 'Description of the new scope unit'
+complete -c lockcctl -n __lockcctl_run_command_line -x -a '(__lockcctl_run_complete_command)'

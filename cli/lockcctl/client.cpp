@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <system_error>
 #include <utility>
 
 namespace lockc::cli {
@@ -107,16 +109,47 @@ std::string first_clause(const std::string &message) {
                                          "; are lockcd and lockcctl from the same version?");
 }
 
+// Throws sdbus::Error.
+sdbus::MethodReply call(sdbus::IProxy &proxy, const sdbus::MethodCall &message,
+                        const CallContext &context) {
+    if (context.authorization != nullptr && context.authorization->interactive) {
+        return proxy.callMethod(message, kInteractiveTimeout);
+    }
+    return proxy.callMethod(message);
+}
+
 sdbus::MethodReply invoke(sdbus::IProxy &proxy, const sdbus::MethodCall &message,
                           const CallContext &context) {
     try {
-        if (context.authorization != nullptr && context.authorization->interactive) {
-            return proxy.callMethod(message, kInteractiveTimeout);
-        }
-        return proxy.callMethod(message);
+        return call(proxy, message, context);
     } catch (const sdbus::Error &e) {
         throw_failure(e, context);
     }
+}
+
+// Whether systemd is the service manager here, as sd_booted() tells.
+bool booted_with_systemd() {
+    std::error_code error;
+    return std::filesystem::is_directory("/run/systemd/system", error);
+}
+
+// RunConfined's errors: those of every call, and two of its own. A lockcd
+// from before RunConfined does not know the method; without systemd,
+// lockcd answers Failed (the scope is systemd's to make).
+[[noreturn]] void throw_run_failure(const sdbus::Error &error, const CallContext &context) {
+    const auto &name = error.getName();
+    if (name == "org.freedesktop.DBus.Error.UnknownMethod") {
+        throw Failure(ExitCode::Failure, "cannot " + context.action +
+                                             ": this lockcd does not know RunConfined" +
+                                             in_parentheses(error.getMessage()) +
+                                             "; update lockcd to lockcctl's version");
+    }
+    if (name == "org.lockc.Error.Failed" && !booted_with_systemd()) {
+        throw Failure(ExitCode::Failure,
+                      "cannot " + context.action + ": " + first_clause(error.getMessage()) +
+                          "; lockcctl run needs systemd as the service manager (PID 1)");
+    }
+    throw_failure(error, context);
 }
 
 // Reads a method's reply into `values`.
@@ -313,6 +346,48 @@ void Client::reload(const Authorization &authorization) {
     auto message = manager_->createMethodCall(kManagerInterface, "Reload");
     message << options_for(authorization);
     (void)invoke(*manager_, message, context);
+}
+
+RunConfinedResult Client::run_confined(const std::string &level, const std::string &mode,
+                                       const std::string &unit, const std::string &description,
+                                       const Authorization &authorization) {
+    const CallContext context{"run a command confined by lockc", "", &authorization};
+    auto options = options_for(authorization);
+    if (!unit.empty()) {
+        options["unit"] = sdbus::Variant(unit);
+    }
+    if (!description.empty()) {
+        options["description"] = sdbus::Variant(description);
+    }
+    auto message = manager_->createMethodCall(kManagerInterface, "RunConfined");
+    message << level << mode << options;
+    sdbus::MethodReply reply;
+    try {
+        reply = call(*manager_, message, context);
+    } catch (const sdbus::Error &e) {
+        throw_run_failure(e, context);
+    }
+    sdbus::ObjectPath container;
+    std::string scope;
+    read_reply(reply, context, container, scope);
+    if (!scope.ends_with(".scope") || scope.find('/') != std::string::npos) {
+        throw_unexpected_reply(context, "the unit name " + scope);
+    }
+    return {container, scope};
+}
+
+std::string Client::container_state(const std::string &object_path, const std::string &id) {
+    const CallContext context{"read the state of container " + id, id};
+    auto proxy = sdbus::createProxy(*connection_, kBusName, object_path);
+    auto message = proxy->createMethodCall(kPropertiesInterface, "Get");
+    message << std::string(kContainerInterface) << std::string("State");
+    auto reply = invoke(*proxy, message, context);
+    sdbus::Variant value;
+    read_reply(reply, context, value);
+    if (!value.containsValueOfType<std::string>()) {
+        throw_unexpected_reply(context, "State with an unexpected type");
+    }
+    return value.get<std::string>();
 }
 
 std::string Client::subscribe_denials(const Authorization &authorization) {

@@ -24,6 +24,13 @@ struct Authorization {
     std::string hint_when_denied = "run as root or join group lockc";
 };
 
+// What RunConfined answers: the container lockcd registered for the new
+// scope, and the scope's unit name.
+struct RunConfinedResult {
+    std::string container; // its object path
+    std::string unit;      // "lockc-run-<random>.scope" unless one was asked for
+};
+
 class Client {
   public:
     // Connects to the system bus ($DBUS_SYSTEM_BUS_ADDRESS if set).
@@ -47,6 +54,18 @@ class Client {
     void set_default_level(const std::string &level, const Authorization &authorization);
     void set_default_mode(const std::string &mode, const Authorization &authorization);
     void reload(const Authorization &authorization);
+
+    // Asks lockcd to move this process into a new transient scope confined
+    // at `level` in `mode` ("": the default mode); `unit` and
+    // `description` "" for lockcd's defaults. The move itself is systemd's
+    // and comes after the answer.
+    RunConfinedResult run_confined(const std::string &level, const std::string &mode,
+                                   const std::string &unit, const std::string &description,
+                                   const Authorization &authorization);
+    // The State of the container object at `object_path` (id `id`, for
+    // messages): "active", "pending" or "gone".
+    [[nodiscard]] std::string container_state(const std::string &object_path,
+                                              const std::string &id);
 
     // Subscribes, and returns the unique bus name of the lockcd that
     // accepted the subscription (Denied signals come from it).

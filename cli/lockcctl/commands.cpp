@@ -7,9 +7,16 @@
 #include "pager.hpp"
 #include "polkit_agent.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 namespace lockc::cli {
 
@@ -291,9 +298,102 @@ ExitCode reload(const Context &c) {
     return ExitCode::Success;
 }
 
+// ---- run ----
+
+// How long systemd (moving this process into the scope) and lockcd (binding
+// the scope's new cgroup to its container) may take, together, after
+// RunConfined has answered; and how often to look.
+constexpr auto kConfinementTimeout = std::chrono::seconds(10);
+constexpr auto kConfinementPollInterval = std::chrono::milliseconds(10);
+
+// This process's cgroup v2 path ("/system.slice/x.scope", the "0::" line of
+// /proc/self/cgroup); "" if it cannot be read.
+std::string own_cgroup() {
+    std::ifstream file("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(file, line)) {
+        if (line.starts_with("0::")) {
+            return line.substr(3);
+        }
+    }
+    return "";
+}
+
+// Waits until this process is in the scope's cgroup and lockcd reports its
+// container active. Throws Failure otherwise: the command must not run with
+// less confinement than it was asked to.
+void wait_until_confined(Client &client, const RunConfinedResult &scope) {
+    const auto deadline = std::chrono::steady_clock::now() + kConfinementTimeout;
+    const auto in_time = [&] {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(kConfinementPollInterval);
+        return true;
+    };
+    while (!own_cgroup().ends_with("/" + scope.unit)) {
+        if (!in_time()) {
+            throw Failure(ExitCode::Failure, "systemd did not move lockcctl into " + scope.unit +
+                                                 "; not running the command unconfined");
+        }
+    }
+    // The container's id is the unit's name without ".scope".
+    const auto id = scope.unit.substr(0, scope.unit.rfind(".scope"));
+    std::string state;
+    try {
+        while ((state = client.container_state(scope.container, id)) != "active") {
+            if (!in_time()) {
+                throw Failure(ExitCode::Failure, "lockcd did not confine " + scope.unit +
+                                                     " (its container is " + state +
+                                                     "); not running the command unconfined");
+            }
+        }
+    } catch (const Failure &e) {
+        if (e.code() != ExitCode::NotFound) {
+            throw;
+        }
+        throw Failure(ExitCode::Failure, "lockcd forgot the container of " + scope.unit +
+                                             " before confining it; not running the command "
+                                             "unconfined");
+    }
+}
+
+// Becomes CMD (PATH searched as by a shell). Returns only by throwing.
+[[noreturn]] void exec_command(std::vector<std::string> command_line) {
+    std::vector<char *> argv;
+    argv.reserve(command_line.size() + 1);
+    for (auto &argument : command_line) {
+        argv.push_back(argument.data());
+    }
+    argv.push_back(nullptr);
+    ::execvp(argv.front(), argv.data());
+    const int error = errno;
+    throw Failure(error == ENOENT ? ExitCode::CommandNotFound : ExitCode::CommandNotExecutable,
+                  command_line.front() + ": " + std::strerror(error));
+}
+
+// lockcd moves this process into a new scope, confined; once it is in
+// there and confined, the process becomes CMD. Nothing is printed and
+// stdin, stdout and stderr are CMD's as they were lockcctl's (no pager).
+[[noreturn]] void run(const Invocation &invocation) {
+    {
+        Client client;
+        const Context c{invocation, invocation.global, Terminal::detect(), client};
+        const auto scope = authorised(c, [&](const Authorization &a) {
+            return client.run_confined(invocation.level.value_or(""), invocation.mode.value_or(""),
+                                       invocation.unit, invocation.description, a);
+        });
+        wait_until_confined(client, scope);
+    } // The bus connection is closed here: CMD must not inherit it.
+    exec_command(invocation.command_line);
+}
+
 } // namespace
 
 ExitCode run_command(const Invocation &invocation) {
+    if (invocation.command == Command::Run) {
+        run(invocation);
+    }
     Client client;
     const Context c{invocation, invocation.global, Terminal::detect(), client};
     switch (invocation.command) {
@@ -317,6 +417,7 @@ ExitCode run_command(const Invocation &invocation) {
         return reload(c);
     case Command::Monitor:
         return run_monitor(client, invocation, c.terminal);
+    case Command::Run: // above: it needs the connection closed before exec
     case Command::Help:
     case Command::Version:
         break;

@@ -15,6 +15,10 @@ enum class ExitCode : int {
     NotFound = 4,
     NotAuthorised = 5,
     Unreachable = 6,
+    // lockcctl run: the command could not be started (as env(1) and
+    // systemd-run); otherwise run exits with the command's own status.
+    CommandNotExecutable = 126,
+    CommandNotFound = 127,
 };
 
 // Every error lockcctl reports: the message is one line, "what happened;

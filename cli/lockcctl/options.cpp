@@ -23,6 +23,8 @@ enum CommandOption : unsigned {
     ScopeOption = 1U << 3U,
     PidOption = 1U << 4U,
     RuntimeOption = 1U << 5U,
+    UnitOption = 1U << 6U,
+    DescriptionOption = 1U << 7U,
 };
 
 struct CommandSpec {
@@ -36,7 +38,7 @@ struct CommandSpec {
 
 constexpr std::size_t kAny = std::numeric_limits<std::size_t>::max();
 
-constexpr std::array<CommandSpec, 12> kCommands = {{
+constexpr std::array<CommandSpec, 13> kCommands = {{
     {"status", Command::Status, 0, 0, 0, "status"},
     {"list", Command::List, 0, 0, 0, "list"},
     {"ls", Command::List, 0, 0, 0, "list"},
@@ -51,6 +53,10 @@ constexpr std::array<CommandSpec, 12> kCommands = {{
     {"unregister", Command::Unregister, 1, 1, 0, "unregister ID"},
     {"reload", Command::Reload, 0, 0, 0, "reload"},
     {"monitor", Command::Monitor, 0, kAny, 0, "monitor [ID...]"},
+    // run's CMD and its arguments are not positional arguments: they are
+    // in RawCommandLine::command_line.
+    {"run", Command::Run, 0, 0, LevelOption | ModeOption | UnitOption | DescriptionOption,
+     "run --level LEVEL [--mode MODE] [--unit NAME] [--description TEXT] [--] CMD [ARG...]"},
     {"help", Command::Help, 0, kAny, 0, "help"},
 }};
 
@@ -59,13 +65,15 @@ struct ValueOptionSpec {
     CommandOption bit;
 };
 
-constexpr std::array<ValueOptionSpec, 6> kValueOptions = {{
+constexpr std::array<ValueOptionSpec, 8> kValueOptions = {{
     {"level", LevelOption},
     {"mode", ModeOption},
     {"cgroup", CgroupOption},
     {"scope", ScopeOption},
     {"pid", PidOption},
     {"runtime", RuntimeOption},
+    {"unit", UnitOption},
+    {"description", DescriptionOption},
 }};
 
 std::string quoted(std::string_view text) {
@@ -95,6 +103,24 @@ void check_mode(std::string_view mode) {
     }
 }
 
+// A transient scope's unit name as lockcd takes it: what systemd accepts
+// (letters, digits, ':', '_', '.', '-'), ending in ".scope", and short
+// enough to be registered as a cgroup name before the cgroup exists.
+void check_unit(std::string_view unit) {
+    constexpr std::string_view kSuffix = ".scope";
+    constexpr std::size_t kMaxLength = 127;
+    const bool valid_characters = std::all_of(unit.begin(), unit.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == ':' || c == '_' || c == '.' || c == '-';
+    });
+    if (!valid_characters || unit.size() <= kSuffix.size() || !unit.ends_with(kSuffix) ||
+        unit.size() > kMaxLength) {
+        throw UsageError("--unit needs a scope unit name (letters, digits, ':', '_', '.' and '-', "
+                         "ending in \".scope\", at most 127 bytes), not " +
+                         quoted(unit));
+    }
+}
+
 std::uint32_t parse_pid(std::string_view text) {
     std::uint32_t pid = 0;
     const auto *end = text.data() + text.size();
@@ -113,7 +139,14 @@ struct RawCommandLine {
     std::vector<std::string> positional;
     std::map<std::string_view, std::string> values; // by option name
     unsigned given = 0;
+    std::vector<std::string> command_line; // run's CMD [ARG...]
 };
+
+// After "run", the first argument that is not an option (or any argument
+// after "--") is CMD: it and everything after it are the command's.
+bool starts_run_command(const RawCommandLine &line) {
+    return line.positional.size() == 1 && line.positional.front() == "run";
+}
 
 // Sets a global flag by name; false if `name` is none.
 bool set_flag(RawCommandLine &line, std::string_view name) {
@@ -137,19 +170,31 @@ bool set_flag(RawCommandLine &line, std::string_view name) {
     return true;
 }
 
+// D-Bus strings are UTF-8: refuse here what could not be sent.
+void check_utf8(const std::vector<std::string> &args, std::size_t i) {
+    if (!is_valid_utf8(args[i])) {
+        throw UsageError("argument " + std::to_string(i + 1) + " is not valid UTF-8");
+    }
+}
+
 RawCommandLine split(const std::vector<std::string> &args) {
     RawCommandLine line;
     bool options_end = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
-        // D-Bus strings are UTF-8: refuse here what could not be sent.
-        if (!is_valid_utf8(arg)) {
-            throw UsageError("argument " + std::to_string(i + 1) + " is not valid UTF-8");
+        const bool positional = options_end || arg == "-" || !arg.starts_with('-');
+        // run's command line goes to exec as it is: nothing in it is an
+        // option of lockcctl, and it is not sent to lockcd (any bytes do).
+        if (!line.command_line.empty() || (positional && starts_run_command(line))) {
+            line.command_line.emplace_back(arg);
+            continue;
         }
-        if (options_end || arg == "-" || !arg.starts_with('-')) {
+        check_utf8(args, i);
+        if (positional) {
             line.positional.emplace_back(arg);
         } else if (arg == "--") {
-            // Ids may start with '-': after "--" nothing is an option.
+            // Ids (and run's CMD) may start with '-': after "--" nothing is
+            // an option.
             options_end = true;
         } else if (arg == "-q") {
             line.global.quiet = true;
@@ -175,7 +220,8 @@ RawCommandLine split(const std::vector<std::string> &args) {
             if (equals != std::string_view::npos) {
                 value = arg.substr(equals + 1);
             } else if (i + 1 < args.size()) {
-                value = args[++i];
+                check_utf8(args, ++i);
+                value = args[i];
             } else {
                 throw UsageError("option --" + std::string(name) + " needs a value");
             }
@@ -265,6 +311,9 @@ Invocation parse_command_line(const std::vector<std::string> &args) {
     invocation.mode = value_of(line, "mode");
     invocation.runtime = value_of(line, "runtime").value_or("");
     invocation.location = location_of(line);
+    invocation.unit = value_of(line, "unit").value_or("");
+    invocation.description = value_of(line, "description").value_or("");
+    invocation.command_line = std::move(line.command_line);
 
     switch (invocation.command) {
     case Command::SetLevel:
@@ -289,6 +338,18 @@ Invocation parse_command_line(const std::vector<std::string> &args) {
             throw UsageError("register needs one of --cgroup PATH, --scope NAME or --pid PID");
         }
         check_level(*invocation.level);
+        break;
+    case Command::Run:
+        if (!invocation.level) {
+            throw UsageError("run needs --level LEVEL");
+        }
+        check_level(*invocation.level);
+        if (const auto unit = value_of(line, "unit")) {
+            check_unit(*unit);
+        }
+        if (invocation.command_line.empty()) {
+            throw UsageError("run needs a command: lockcctl " + std::string(spec->synopsis));
+        }
         break;
     default:
         break;
@@ -321,11 +382,14 @@ Commands:
   reload                      make lockcd read its configuration again
   monitor [ID...]             print denials as they happen (of these
                               containers only, if given) until Ctrl+C
+  run --level LEVEL [--mode MODE] [--unit NAME] [--description TEXT]
+      [--] CMD [ARG...]       run CMD confined, in a new transient systemd
+                              scope (NAME.scope); exits with CMD's status
   help                        this text
 
 LEVEL is privileged, baseline or restricted; MODE is enforce or audit.
 
-Options (before or after the command):
+Options (before or after the command; for run, before CMD):
   --json             machine output: one JSON document (monitor: one JSON
                      object per line)
   --no-pager         never pipe the output into a pager
@@ -345,6 +409,8 @@ Exit status:
   5  not authorised
   6  lockcd is not reachable (not running and could not be started, or no
      system bus)
+Once CMD runs, run exits with CMD's status; 127 if CMD was not found, 126
+if it could not be executed.
 
 See docs/lockcctl.md for the JSON fields.
 )";

@@ -22,6 +22,7 @@ enum class Command {
     Unregister,
     Reload,
     Monitor,
+    Run,
     Help,
     Version,
 };
@@ -45,6 +46,11 @@ struct Invocation {
     std::optional<std::string> mode;
     std::optional<Location> location;
     std::string runtime;
+    // run: the scope's unit name and description ("" for lockcd's
+    // defaults), and the command line to exec, CMD first (never empty).
+    std::string unit;
+    std::string description;
+    std::vector<std::string> command_line;
 };
 
 // Parses the arguments after argv[0]. Throws UsageError.

@@ -24,6 +24,7 @@ inline constexpr std::string_view kSetContainerPolicy = "org.lockc.manager.set-c
 inline constexpr std::string_view kSetDefaults = "org.lockc.manager.set-defaults";
 inline constexpr std::string_view kReload = "org.lockc.manager.reload";
 inline constexpr std::string_view kSubscribeDenials = "org.lockc.manager.subscribe-denials";
+inline constexpr std::string_view kRunConfined = "org.lockc.manager.run-confined";
 } // namespace action
 
 struct Caller {

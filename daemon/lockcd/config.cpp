@@ -122,10 +122,13 @@ class Reader {
                 read_kubernetes(config, table(*value, "[kubernetes]"));
             } else if (name == "rules") {
                 read_rules(config, *value);
+            } else if (name == "runtimes") {
+                read_runtimes(config, table(*value, "[runtimes]"));
             } else {
                 fail(*key, "unknown " + std::string(value->is_table() ? "table " : "key ") +
                                quote(name) +
-                               "; known tables: defaults, containers, logging, kubernetes, rules");
+                               "; known tables: defaults, containers, logging, kubernetes, rules, "
+                               "runtimes");
             }
         }
         return config;
@@ -297,6 +300,36 @@ class Reader {
         }
     }
 
+    void read_runtimes(Config &config, const toml::table &t) const {
+        for (const auto &[key, value] : in_file_order(t)) {
+            if (key->str() == "binaries") {
+                config.runtime_binaries.clear();
+                for (const auto &[path, node] : strings(*value, "'binaries' in [runtimes]")) {
+                    config.runtime_binaries.push_back(absolute_path(path, *node, "'binaries'"));
+                }
+                if (config.runtime_binaries.size() > kMaxRuntimeBinaries) {
+                    fail(*value, "'binaries' in [runtimes] lists more than " +
+                                     std::to_string(kMaxRuntimeBinaries) + " files");
+                }
+            } else if (key->str() == "docker_data_root") {
+                config.docker_data_root =
+                    absolute_path(string(*value, "'docker_data_root' in [runtimes]"), *value,
+                                  "'docker_data_root'");
+            } else {
+                unknown_key(*key, "[runtimes]", "binaries, docker_data_root");
+            }
+        }
+    }
+
+    [[nodiscard]] std::filesystem::path absolute_path(std::string_view text, const toml::node &node,
+                                                      const std::string &what) const {
+        if (text.empty() || text.front() != '/' || text.find('\0') != std::string_view::npos) {
+            fail(node,
+                 what + " in [runtimes] must be an absolute path, not " + quote(std::string(text)));
+        }
+        return std::filesystem::path(text).lexically_normal();
+    }
+
     // [[rules]]: kind = "open" | "mount-source" | "unix-socket", path, deny =
     // [levels], access = ["read", "write"] (open only; default both).
     void read_rules(Config &config, const toml::node &value) const {
@@ -417,6 +450,11 @@ class Reader {
 
 } // namespace
 
+std::vector<std::filesystem::path> default_runtime_binaries() {
+    return {"/usr/bin/runc",        "/usr/sbin/runc", "/usr/local/bin/runc",
+            "/usr/local/sbin/runc", "/usr/bin/crun",  "/usr/local/bin/crun"};
+}
+
 bool operator==(const Config &a, const Config &b) {
     const auto same = [](const NamePattern &x, const NamePattern &y) {
         return x.prefix == y.prefix && x.suffix == y.suffix;
@@ -425,7 +463,8 @@ bool operator==(const Config &a, const Config &b) {
            std::ranges::equal(a.container_patterns, b.container_patterns, same) &&
            a.denial_log_burst == b.denial_log_burst &&
            a.denial_log_interval == b.denial_log_interval &&
-           a.namespace_levels == b.namespace_levels &&
+           a.namespace_levels == b.namespace_levels && a.runtime_binaries == b.runtime_binaries &&
+           a.docker_data_root == b.docker_data_root &&
            std::ranges::equal(
                a.extra_rules, b.extra_rules, [](const PathRule &x, const PathRule &y) {
                    return x.space == y.space && x.fs == y.fs && x.path == y.path &&

@@ -40,7 +40,11 @@ namespace lockc {
 // Limits of [logging]: a burst of 0 would hide every denial, a huge one
 // would let one container flood the journal.
 inline constexpr std::uint32_t kMaxDenialLogBurst = 1000;
+inline constexpr std::size_t kMaxRuntimeBinaries = 32;
 inline constexpr std::chrono::seconds kMaxDenialLogInterval{3600};
+
+// Where Debian, upstream tarballs and /usr/local installs put runc and crun.
+[[nodiscard]] std::vector<std::filesystem::path> default_runtime_binaries();
 
 struct Config {
     Level default_level = Level::Baseline;
@@ -55,6 +59,11 @@ struct Config {
     std::map<std::string, Level> namespace_levels{{"kube-system", Level::Privileged}};
     // [[rules]]: path rules added to the built-in ones (default_rules()).
     std::vector<PathRule> extra_rules;
+    // [runtimes]: OCI runtime binaries whose execs lockcd holds until it has
+    // read the container's bundle (exec_gate.hpp); missing ones are skipped.
+    std::vector<std::filesystem::path> runtime_binaries = default_runtime_binaries();
+    // Docker's data-root, where its containers' labels are.
+    std::filesystem::path docker_data_root = "/var/lib/docker";
 
     // Not defaulted: NamePattern (policy.hpp) has no operator==.
     friend bool operator==(const Config &a, const Config &b);

@@ -1,7 +1,10 @@
 #include "daemon.hpp"
 
 #include "api_error.hpp"
+#include "container_discovery.hpp"
 #include "dbus_front_end.hpp"
+#include "exec_gate.hpp"
+#include "systemd_units.hpp"
 #include "error.hpp"
 #include "log.hpp"
 #include "unique_fd.hpp"
@@ -73,6 +76,47 @@ bool handle_signals(int fd, Service &service) {
     return stop;
 }
 
+// The gate on runtime execs, or nullptr (logged) when fanotify cannot be
+// used: containers then get their level when lockcd finds them running.
+std::unique_ptr<ExecGate> open_gate(const std::vector<std::filesystem::path> &binaries) {
+    try {
+        auto gate = std::make_unique<ExecGate>(binaries);
+        std::string names;
+        for (const auto &path : gate->marked()) {
+            names += (names.empty() ? "" : ", ") + path.string();
+        }
+        log::info("holding execs of " +
+                  (names.empty() ? std::string("no runtime (none found)") : names));
+        return gate;
+    } catch (const std::exception &e) {
+        log::warning(std::string("cannot hold container runtimes' execs: ") + e.what() +
+                     "; containers get the default level until lockcd finds them running");
+        return nullptr;
+    }
+}
+
+// systemd's news of units, or nullptr when systemd is not on the bus.
+std::unique_ptr<SystemdUnits>
+open_systemd(sdbus::IConnection &connection,
+             const std::function<void(const std::string &)> &on_unit) {
+    try {
+        return std::make_unique<SystemdUnits>(connection, on_unit);
+    } catch (const sdbus::Error &e) {
+        log::info("systemd is not on this bus (" + e.getMessage() +
+                  "); scope units are not watched and RunConfined is unavailable");
+        return nullptr;
+    }
+}
+
+// The glob form of the container name patterns, for systemd.
+std::vector<std::string> unit_globs(const Config &config) {
+    std::vector<std::string> out;
+    for (const auto &p : config.container_patterns) {
+        out.push_back(p.prefix + "*" + p.suffix);
+    }
+    return out;
+}
+
 } // namespace
 
 int run_daemon(const DaemonOptions &options) {
@@ -89,6 +133,32 @@ int run_daemon(const DaemonOptions &options) {
 
     auto connection = sdbus::createSystemBusConnection();
     FrontEnd front_end(*connection, *service);
+    ContainerDiscovery discovery(*service);
+    // Units come and go in bursts; one reconciliation shortly after is enough.
+    constexpr auto kReconcileDelay = std::chrono::milliseconds(100);
+    constexpr auto kReconcileEvery = std::chrono::seconds(10);
+    constexpr auto kRemarkEvery = std::chrono::seconds(30);
+    auto next_reconcile = Clock::now();
+    auto next_remark = Clock::now() + kRemarkEvery;
+    auto systemd = open_systemd(*connection, [&](const std::string &unit) {
+        if (container_of_cgroup_name(unit)) {
+            next_reconcile = std::min(next_reconcile, Clock::now() + kReconcileDelay);
+        }
+    });
+    front_end.set_systemd(systemd.get());
+    auto gate_binaries = service->config().runtime_binaries;
+    auto gate = open_gate(gate_binaries);
+    if (systemd) {
+        // Containers that ran before lockc was loaded have no kernel entry:
+        // systemd still knows their scopes.
+        try {
+            for (const auto &cgroup : systemd->cgroups_of(unit_globs(service->config()))) {
+                discovery.adopt_running(cgroup);
+            }
+        } catch (const sdbus::Error &e) {
+            log::warning("cannot list systemd's container scopes: " + e.getMessage());
+        }
+    }
     connection->requestName(kBusName);
 
     std::uint64_t watchdog_usec = 0;
@@ -126,10 +196,15 @@ int run_daemon(const DaemonOptions &options) {
         if (idle_exit) {
             timeout_ms = wake_by(timeout_ms, last_activity + options.exit_when_idle);
         }
-        std::array<pollfd, 3> fds{};
+        timeout_ms = wake_by(timeout_ms, next_reconcile);
+        if (gate) {
+            timeout_ms = wake_by(timeout_ms, next_remark);
+        }
+        std::array<pollfd, 4> fds{};
         fds[0] = {poll_data.fd, poll_data.events, 0};
         fds[1] = {signals.get(), POLLIN, 0};
         fds[2] = {service->event_fd(), POLLIN, 0}; // -1: poll ignores it
+        fds[3] = {gate ? gate->fd() : -1, POLLIN, 0};
         if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
             log::error(std::string("poll: ") + std::strerror(errno));
             return 1;
@@ -137,9 +212,39 @@ int run_daemon(const DaemonOptions &options) {
         if ((fds[1].revents & POLLIN) != 0) {
             stop = handle_signals(signals.get(), *service);
         }
+        if ((fds[3].revents & POLLIN) != 0) {
+            // First: a runtime is waiting for the answer.
+            for (auto &exec : gate->read()) {
+                discovery.handle(exec);
+            }
+            last_activity = Clock::now();
+        }
         if ((fds[2].revents & POLLIN) != 0) {
             service->process_events();
             last_activity = Clock::now();
+        }
+        if (Clock::now() >= next_reconcile) {
+            discovery.reconcile();
+            next_reconcile = Clock::now() + kReconcileEvery;
+        }
+        if (service->config().runtime_binaries != gate_binaries) {
+            // Reload changed [runtimes]: hold the new set from now on.
+            gate_binaries = service->config().runtime_binaries;
+            auto next_gate = open_gate(gate_binaries);
+            // Execs already queued on the old group are handled, not
+            // waved through when it closes.
+            if (gate) {
+                for (auto &exec : gate->read()) {
+                    discovery.handle(exec);
+                }
+            }
+            gate = std::move(next_gate);
+        } else if (gate && Clock::now() >= next_remark) {
+            // A package upgrade puts a new runc behind the same path.
+            if (gate->refresh_marks()) {
+                log::info("container runtime binaries changed; holding the new ones");
+            }
+            next_remark = Clock::now() + kRemarkEvery;
         }
         try {
             while (connection->processPendingRequest()) {

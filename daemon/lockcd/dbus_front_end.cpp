@@ -1,11 +1,18 @@
 #include "dbus_front_end.hpp"
 
 #include "api_error.hpp"
+#include "cgroup.hpp"
 #include "log.hpp"
+#include "text.hpp"
 #include "validation.hpp"
 
 #include <systemd/sd-bus.h>
 
+#include <sys/random.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 
@@ -227,6 +234,101 @@ std::string ManagerObject::GetMode(const std::string &id) {
         check_container_id(id);
         return std::string(to_string(service_.container(id).mode));
     });
+}
+
+namespace {
+
+// A unit name systemd accepts for a scope, short enough to be a pending
+// cgroup name.
+void check_scope_unit(const std::string &unit) {
+    constexpr std::string_view kSuffix = ".scope";
+    const bool chars_ok = std::all_of(unit.begin(), unit.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '_' ||
+               c == '.' || c == '-';
+    });
+    if (!chars_ok || unit.size() <= kSuffix.size() || !unit.ends_with(kSuffix) ||
+        unit.size() > LOCKC_CGROUP_NAME_LEN - 1) {
+        throw api::ApiError(api::kInvalidArgument,
+                            "unit " + escape_untrusted(unit) +
+                                " is not a scope name: letters, digits, ':', '_', '.', '-', "
+                                "ending in \".scope\", at most 127 bytes");
+    }
+}
+
+std::string random_scope_name() {
+    std::array<unsigned char, 6> bytes{};
+    if (::getrandom(bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
+        throw api::ApiError(api::kFailed, "cannot make a unit name: no random bytes");
+    }
+    std::string name = "lockc-run-";
+    for (const auto b : bytes) {
+        constexpr std::string_view kHex = "0123456789abcdef";
+        name += kHex[b >> 4U];
+        name += kHex[b & 0xfU];
+    }
+    return name + ".scope";
+}
+
+} // namespace
+
+void ManagerObject::RunConfined(sdbus::Result<sdbus::ObjectPath, std::string> &&result,
+                                std::string level, std::string mode, Options options) {
+    try {
+        RegisterRequest request;
+        if (!level.empty()) {
+            request.level = level_argument(level, service_.default_level());
+        }
+        if (!mode.empty()) {
+            request.mode = mode_argument(mode, service_.default_mode());
+        }
+        OptionReader reader(options);
+        auto unit = reader.string("unit").value_or("");
+        auto description = reader.string("description").value_or("");
+        const bool interactive = interactive_option(reader);
+        reader.finish();
+        unit = unit.empty() ? random_scope_name() : unit;
+        check_scope_unit(unit);
+        if (description.empty()) {
+            description = "Confined by lockc (lockcctl run)";
+        }
+        description = escape_untrusted(description);
+        request.id = unit.substr(0, unit.size() - std::string_view(".scope").size());
+        request.location = ScopeNameLocation{unit};
+        request.runtime = "lockcctl";
+        const auto pid = caller().pid;
+        if (!pid) {
+            throw api::ApiError(api::kFailed, "the caller's process id is unknown");
+        }
+        authorized(std::move(result), action::kRunConfined, interactive,
+                   [this, request, unit, description,
+                    pid](const sdbus::Result<sdbus::ObjectPath, std::string> &r) {
+                       auto *systemd = front_end_.systemd();
+                       if (systemd == nullptr) {
+                           throw api::ApiError(api::kFailed,
+                                               "systemd is not on this bus; RunConfined needs "
+                                               "systemd as the service manager");
+                       }
+                       std::string slice = "system.slice";
+                       try {
+                           slice = slice_for_cgroup(cgroup_of_pid(*pid).string());
+                       } catch (const std::exception &) {
+                           throw api::ApiError(api::kFailed, "the caller has exited");
+                       }
+                       // Registered first: the scope's cgroup is confined
+                       // from the moment systemd makes it.
+                       const auto record = service_.register_container(request);
+                       try {
+                           (void)systemd->start_scope(unit, *pid, slice, description);
+                       } catch (const sdbus::Error &e) {
+                           service_.unregister_container(record.id);
+                           throw api::ApiError(api::kFailed, "systemd did not start " + unit +
+                                                                 ": " + e.getMessage());
+                       }
+                       r.returnResults(sdbus::ObjectPath(container_path(record.id)), unit);
+                   });
+    } catch (const std::exception &e) {
+        reply_error(result, e);
+    }
 }
 
 template <typename Validate, typename Apply>

@@ -5,6 +5,7 @@
 
 #include "authorizer.hpp"
 #include "service.hpp"
+#include "systemd_units.hpp"
 #include "validation.hpp"
 
 #include "org_lockc_manager_adaptor.h"
@@ -60,6 +61,8 @@ class ManagerObject final
     void SetDefaultLevel(sdbus::Result<> &&result, std::string level, Options options) override;
     void SetDefaultMode(sdbus::Result<> &&result, std::string mode, Options options) override;
     void Reload(sdbus::Result<> &&result, Options options) override;
+    void RunConfined(sdbus::Result<sdbus::ObjectPath, std::string> &&result, std::string level,
+                     std::string mode, Options options) override;
     void SubscribeDenials(sdbus::Result<> &&result, Options options) override;
     void UnsubscribeDenials() override;
     std::string Version() override;
@@ -138,6 +141,9 @@ class FrontEnd {
     ~FrontEnd();
 
     [[nodiscard]] Authorizer &authorizer() { return *authorizer_; }
+    // systemd, for RunConfined; nullptr when it is not on the bus.
+    void set_systemd(SystemdUnits *systemd) noexcept { systemd_ = systemd; }
+    [[nodiscard]] SystemdUnits *systemd() const noexcept { return systemd_; }
     // Adds a subscriber; throws ApiError(LimitsExceeded).
     void subscribe(const std::string &bus_name);
     void unsubscribe(const std::string &bus_name);
@@ -156,6 +162,7 @@ class FrontEnd {
     std::unique_ptr<ManagerObject> manager_;
     std::map<std::string, std::unique_ptr<ContainerObject>> containers_;
     std::set<std::string> subscribers_;
+    SystemdUnits *systemd_ = nullptr;
     // Subscribers whose connection closed are dropped (NameOwnerChanged).
     std::unique_ptr<sdbus::IProxy> bus_driver_;
     // Last: destroyed first, so no polkit reply arrives for a dead object.

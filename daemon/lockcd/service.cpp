@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <set>
 #include <system_error>
 
 namespace lockc {
@@ -691,6 +692,70 @@ void Service::refresh_pending() {
             log::warning(e.what());
         }
     }
+}
+
+bool Service::knows(const std::string &id, const std::string &cgroup_name) const {
+    if (containers_.contains(id)) {
+        return true;
+    }
+    return std::any_of(containers_.begin(), containers_.end(), [&](const auto &c) {
+        return (!c.second.pending_name.empty() && c.second.pending_name == cgroup_name) ||
+               (!c.second.cgroup_path.empty() && basename_of(c.second.cgroup_path) == cgroup_name);
+    });
+}
+
+std::optional<ContainerState> Service::stale_state(const std::string &id) const {
+    const auto it = containers_.find(id);
+    if (it == containers_.end()) {
+        return std::nullopt;
+    }
+    const auto state = state_of(it->second);
+    return state == ContainerState::Active ? std::nullopt : std::optional(state);
+}
+
+std::size_t Service::drop_gone() {
+    if (!enforcer_) {
+        return 0; // without the kernel's entries nothing tells what is gone
+    }
+    // Read before binding: a name the kernel no longer holds was consumed
+    // by a cgroup; if refresh_pending() then finds no such cgroup, it was
+    // removed again before lockcd saw it (a short `runc run`).
+    const auto names = enforcer_->pending_names();
+    const std::set<std::string> waiting(names.begin(), names.end());
+    refresh_pending();
+    std::vector<std::string> gone;
+    for (const auto &[id, record] : containers_) {
+        const bool ended = record.cgroup_id != 0 ? !enforcer_->policy(record.cgroup_id)
+                                                 : !waiting.contains(record.pending_name);
+        if (ended) {
+            gone.push_back(id);
+        }
+    }
+    for (const auto &id : gone) {
+        try {
+            log::info("container " + id + " has ended (its cgroup is gone)");
+            unregister_container(id);
+        } catch (const std::exception &e) {
+            log::warning("cannot forget container " + id + ": " + e.what());
+        }
+    }
+    return gone.size();
+}
+
+std::vector<std::pair<std::uint64_t, std::string>> Service::unowned_pattern_entries() const {
+    std::vector<std::pair<std::uint64_t, std::string>> out;
+    if (!enforcer_) {
+        return out;
+    }
+    for (const auto &[cgroup, entry] : enforcer_->policies()) {
+        if (entry.origin != LOCKC_ORIGIN_PATTERN || by_cgroup_.contains(cgroup)) {
+            continue;
+        }
+        if (const auto path = path_of_cgroup(cgroup)) {
+            out.emplace_back(cgroup, path->string());
+        }
+    }
+    return out;
 }
 
 std::string Service::describe_cgroup(std::uint64_t cgroup_id) {

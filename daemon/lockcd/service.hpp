@@ -130,6 +130,26 @@ class Service {
     // for them since. Cheap when nothing is pending.
     void refresh_pending();
 
+    // ---- containers lockcd finds itself (container_discovery.hpp) ----
+    [[nodiscard]] const Config &config() const noexcept { return config_; }
+    // Whether a container or a pending name is registered already: an
+    // explicit registration wins over what runtime metadata says.
+    [[nodiscard]] bool knows(const std::string &id, const std::string &cgroup_name) const;
+    // A record that can no longer confine anything (its cgroup is gone) or
+    // still waits for its cgroup; nullopt for a live or unknown container.
+    [[nodiscard]] std::optional<ContainerState> stale_state(const std::string &id) const;
+    // Forgets containers whose cgroup is gone (cgroup ids are never
+    // reused, so such a record can never match again), including those
+    // registered by name whose cgroup came and went unseen. Returns how many.
+    std::size_t drop_gone();
+    // Kernel entries made by the name patterns that nobody registered:
+    // cgroup id -> path (relative to the cgroup2 root).
+    [[nodiscard]] std::vector<std::pair<std::uint64_t, std::string>>
+    unowned_pattern_entries() const;
+    [[nodiscard]] const std::filesystem::path &cgroup_mount() const noexcept {
+        return cgroup_mount_;
+    }
+
   private:
     void restore();
     [[nodiscard]] std::vector<ContainerRecord> records() const;

@@ -144,6 +144,72 @@ TEST(Options, Register) {
     EXPECT_EQ(std::get<ScopeLocation>(*s.location).name, "d.scope");
 }
 
+TEST(Options, Run) {
+    const auto r =
+        parse({"--no-ask-password", "run", "--level", "restricted", "--mode=audit", "--unit",
+               "web-1.scope", "--description", "the web", "-q", "--", "sh", "-c", "exit 3"});
+    EXPECT_EQ(r.command, Command::Run);
+    EXPECT_TRUE(r.global.no_ask_password);
+    EXPECT_TRUE(r.global.quiet);
+    EXPECT_EQ(r.level, "restricted");
+    EXPECT_EQ(r.mode, "audit");
+    EXPECT_EQ(r.unit, "web-1.scope");
+    EXPECT_EQ(r.description, "the web");
+    EXPECT_TRUE(r.arguments.empty());
+    EXPECT_EQ(r.command_line, (std::vector<std::string>{"sh", "-c", "exit 3"}));
+
+    // Defaults: lockcd's mode, unit name and description.
+    const auto d = parse({"run", "--level", "baseline", "--", "true"});
+    EXPECT_FALSE(d.mode.has_value());
+    EXPECT_EQ(d.unit, "");
+    EXPECT_EQ(d.description, "");
+    EXPECT_EQ(d.command_line, std::vector<std::string>{"true"});
+}
+
+TEST(Options, RunCommandLineIsTheCommands) {
+    // From the first argument that is not an option on, nothing is
+    // lockcctl's: options, "--", --help, and bytes that are not UTF-8 (they
+    // go to exec, not to lockcd).
+    const auto r = parse({"run", "--level", "baseline", "ls", "-l", "--help", "--level", "x", "--",
+                          "--json", "caf\xff"});
+    EXPECT_EQ(r.command, Command::Run);
+    EXPECT_FALSE(r.global.json);
+    EXPECT_EQ(r.level, "baseline");
+    EXPECT_EQ(r.command_line, (std::vector<std::string>{"ls", "-l", "--help", "--level", "x", "--",
+                                                        "--json", "caf\xff"}));
+    // After "--", even a command that starts with '-'.
+    EXPECT_EQ(parse({"run", "--level", "baseline", "--", "-x", "--", "y"}).command_line,
+              (std::vector<std::string>{"-x", "--", "y"}));
+    EXPECT_EQ(parse({"run", "--level", "baseline", "-", "a"}).command_line,
+              (std::vector<std::string>{"-", "a"}));
+    // Global options before run, and between run and CMD.
+    const auto g = parse({"--json", "run", "--no-pager", "--level", "privileged", "env"});
+    EXPECT_TRUE(g.global.json);
+    EXPECT_TRUE(g.global.no_pager);
+    EXPECT_EQ(g.command_line, std::vector<std::string>{"env"});
+    EXPECT_EQ(parse({"run", "--level", "baseline", "--help"}).command, Command::Help);
+    EXPECT_EQ(parse({"run", "--level", "baseline", "true", "--help"}).command, Command::Run);
+    // Another command's arguments are not a command line.
+    EXPECT_TRUE(parse({"monitor", "run", "x"}).command_line.empty());
+}
+
+TEST(Options, RunUnitNames) {
+    const auto unit = [](const std::string &name) {
+        return parse({"run", "--level", "baseline", "--unit", name, "true"}).unit;
+    };
+    EXPECT_EQ(unit("a.scope"), "a.scope");
+    EXPECT_EQ(unit("A-z_0:9.x.scope"), "A-z_0:9.x.scope");
+    const std::string longest = std::string(121, 'x') + ".scope"; // 127 bytes
+    EXPECT_EQ(unit(longest), longest);
+    for (const auto &bad : std::vector<std::string>{
+             "", ".scope", "a", "a.service", "a.scope.x", "a b.scope", "a/b.scope", "a@b.scope",
+             "a\\x2d.scope", "caf\xc3\xa9.scope", "a\n.scope", "x" + longest}) {
+        EXPECT_EQ(usage_code({"run", "--level", "baseline", "--unit", bad, "true"}),
+                  ExitCode::Usage)
+            << testing::PrintToString(bad);
+    }
+}
+
 TEST(Options, UsageErrorsAreExit2) {
     for (const auto &args : std::vector<std::vector<std::string>>{
              {},
@@ -162,6 +228,22 @@ TEST(Options, UsageErrorsAreExit2) {
              {"show", "--level", "baseline", "w"},
              {"status", "--quiet=1"},
              {"show", "\xff"},
+             {"register", "w", "--level", "baseline", "--scope", "x.scope", "--runtime", "\xff"},
+             {"run"},
+             {"run", "true"},
+             {"run", "--", "true"},
+             {"run", "--level", "baseline"},
+             {"run", "--level", "baseline", "--"},
+             {"run", "--level", "baseline", "--mode"},
+             {"run", "--level", "strict", "true"},
+             {"run", "--level", "baseline", "--mode", "loud", "true"},
+             {"run", "--level", "baseline", "--scope", "x.scope", "true"},
+             {"run", "--level", "baseline", "--unit", "x.scope", "--unit", "y.scope", "true"},
+             {"run", "--level", "baseline", "--description", "\xff", "true"},
+             {"run", "--level", "baseline", "--nope", "true"},
+             {"run", "x", "--level", "baseline", "true"},
+             {"show", "w", "--unit", "x.scope"},
+             {"status", "--description", "x"},
          }) {
         EXPECT_EQ(usage_code(args), ExitCode::Usage) << testing::PrintToString(args);
     }

@@ -16,6 +16,9 @@ with status 0. This host has no BPF LSM: lockcd reports Enforcing=false
 and cannot produce Denied signals; MonitorOutputTest therefore uses a
 stand-in for lockcd that sends Denied as the API documents (dbus_wire.py),
 and lockcd's own Denied signals are tested in the VM (tests/vm/service).
+Nor can lockcd make a systemd scope here (systemd is not on the test bus):
+RunTest checks run up to lockcd's answer, and RunStandInTest what lockcctl
+does after a successful one, with a stand-in for lockcd.
 """
 
 import fcntl
@@ -25,6 +28,7 @@ import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 import termios
@@ -443,7 +447,8 @@ class UsageTest(LockcdTestCase):
                 self.assertTrue(result.stdout.startswith("Usage: lockcctl "))
                 for command in ("status", "list, ls", "show ID", "set-level ID LEVEL",
                                 "set-mode ID MODE", "set-default", "register ID", "unregister ID",
-                                "reload", "monitor [ID...]", "--no-ask-password", "--no-legend",
+                                "reload", "monitor [ID...]", "run --level LEVEL",
+                                "--no-ask-password", "--no-legend",
                                 "--no-pager", "--json", "-q, --quiet"):
                     self.assertIn(command, result.stdout)
                 for code in ("0  success", "1  any other failure", "2  usage error",
@@ -1045,7 +1050,8 @@ class UnreachableTest(LockcdTestCase):
     COMMANDS = [["status"], ["list"], ["show", "web"], ["set-level", "web", "restricted"],
                 ["set-mode", "web", "audit"], ["set-default", "restricted"],
                 ["register", "web", "--level", "baseline", "--scope", "docker-web.scope"],
-                ["unregister", "web"], ["reload"], ["monitor"], ["status", "--json"]]
+                ["unregister", "web"], ["reload"], ["monitor"], ["status", "--json"],
+                ["run", "--level", "baseline", "--", "true"]]
 
     def setUp(self):
         self.restart_lockcd_later()
@@ -1318,6 +1324,399 @@ class MonitorOutputTest(unittest.TestCase):
         self.stand_in.deny(sender, self.denial())
         self.assertEqual(process.wait(timeout=5), 0)
         wait_for(lambda: self.stand_in.unsubscribers() == [sender], what="UnsubscribeDenials")
+
+
+# ---- run ---------------------------------------------------------------------------
+
+RUN = ["run", "--level", "baseline"]
+RUN_RULES = ("type='method_call',interface='org.lockc.Manager'", "type='method_return'",
+             "type='error'")
+
+
+class RunTest(LockcdTestCase):
+    """run against the real lockcd, which has no systemd on the test bus:
+    everything up to lockcd's answer. (What lockcctl does after a
+    successful answer: RunStandInTest; the real scope: tests/vm.)"""
+
+    def setUp(self):
+        self.bus = DbusMonitor(*RUN_RULES)
+        self.addCleanup(self.bus.stop)
+        # The command run would run, if it ran: it leaves a file behind.
+        self.marker = os.path.join(self.dir, "ran")
+        self.addCleanup(lambda: os.path.exists(self.marker) and os.unlink(self.marker))
+
+    def command(self):
+        return ["touch", self.marker]
+
+    def assert_not_run(self):
+        time.sleep(0.1)
+        self.assertFalse(os.path.exists(self.marker), "the command must not run")
+        self.assertEqual(self.json_of("list"), [], "lockcd must not keep a container")
+
+    def test_usage_errors_send_nothing(self):
+        cases = [
+            (["run", "--", "true"], "run needs --level LEVEL"),
+            (["run", "true"], "run needs --level LEVEL"),
+            (["run", "--level", "baseline"], "run needs a command: lockcctl run --level LEVEL"),
+            (["run", "--level", "baseline", "--"], "run needs a command"),
+            (["run", "--mode", "audit", "--level", "baseline", "--unit", "x.scope"],
+             "run needs a command"),
+            (["run", "--level", "strict", "--", "true"], "unknown level 'strict'"),
+            (["run", "--level", "baseline", "--mode", "loud", "true"], "unknown mode 'loud'"),
+            (["run", "--level", "baseline", "--unit", "web", "true"],
+             "--unit needs a scope unit name"),
+            (["run", "--level", "baseline", "--unit", "web.service", "true"],
+             "--unit needs a scope unit name"),
+            (["run", "--level", "baseline", "--unit", ".scope", "true"],
+             "--unit needs a scope unit name"),
+            (["run", "--level", "baseline", "--unit", "a b.scope", "true"],
+             "not 'a b.scope'"),
+            (["run", "--level", "baseline", "--unit", "../x.scope", "true"],
+             "--unit needs a scope unit name"),
+            (["run", "--level", "baseline", "--unit", "x" * 122 + ".scope", "true"],
+             "at most 127 bytes"),
+            (["run", "--level", "baseline", "--unit", "web\x1b[2J.scope", "true"],
+             "not 'web\\x1b[2J.scope'"),
+            (["run", "--level", "baseline", "--unit"], "option --unit needs a value"),
+            (["run", "--level", "baseline", "--scope", "x.scope", "true"],
+             "option --scope is not valid for 'run'"),
+            (["run", "--level", "baseline", "--frob", "true"], "unknown option '--frob'"),
+            (["run", "--level", "baseline", "--description", b"caf\xff", "true"],
+             "argument 5 is not valid UTF-8"),
+            (["show", "web", "--unit", "x.scope"], "option --unit is not valid for 'show'"),
+        ]
+        for args, fragment in cases:
+            with self.subTest(args=args):
+                result = self.ctl(*args)
+                self.assert_error(result, 2, fragment, "; see 'lockcctl --help'")
+        # 127 bytes is the longest name lockcctl takes.
+        longest = self.ctl(*RUN, "--unit", "x" * 121 + ".scope", "--", *self.command())
+        self.assertEqual(longest.code, 1, longest)
+        self.assertEqual(len(wait_for(lambda: self.bus.calls("RunConfined"),
+                                      what="the one valid call")), 1,
+                         "only the valid invocation reached lockcd")
+        self.assert_not_run()
+
+    def test_help_mentions_run(self):
+        result = self.ctl("--help")
+        self.assert_success(result)
+        self.assertIn("run --level LEVEL [--mode MODE] [--unit NAME] [--description TEXT]",
+                      result.stdout)
+        self.assertIn("127", result.stdout)
+        self.assertIn("126", result.stdout)
+
+    def test_outsider_not_authorised(self):
+        for global_options, hint in (
+                (["--no-ask-password"], "run as root, join group lockc, or drop "
+                                        "--no-ask-password"),
+                ([], "run as root, join group lockc, or run lockcctl on a terminal to "
+                     "authenticate")):
+            with self.subTest(global_options=global_options):
+                result = self.ctl(*global_options, *RUN, "--", *self.command(), user=OUTSIDER)
+                self.assert_error(result, 5, "lockcctl: not authorised to run a command "
+                                  "confined by lockc (", "org.lockc.manager.run-confined", hint)
+        calls = self.bus.calls("RunConfined")
+        self.assertEqual(len(calls), 2)
+        self.assert_not_run()
+
+    def test_without_systemd(self):
+        # lockcd answers org.lockc.Error.Failed: there is no systemd on the
+        # test bus to make the scope. Root and members of group lockc get
+        # that far.
+        for user in (None, MEMBER):
+            with self.subTest(user=user):
+                result = self.ctl("--no-ask-password", *RUN, "--", *self.command(), user=user)
+                self.assert_error(result, 1, "lockcctl: cannot run a command confined by "
+                                  "lockc: ", "systemd")
+                call = wait_for(lambda: self.bus.calls("RunConfined"), what="RunConfined")[-1]
+                reply = wait_for(lambda: self.bus.reply_to(call), what="lockcd's answer")
+                self.assertEqual((reply["type"], reply.get("error_name")),
+                                 ("error", "org.lockc.Error.Failed"))
+        self.assert_not_run()
+
+    def test_arguments_sent(self):
+        result = self.ctl("-q", "run", "--mode", "audit", "--level", "restricted",
+                          "--unit", "web-1.scope", "--description", "the web",
+                          "--", *self.command())
+        self.assertEqual(result.code, 1, result)
+        call = wait_for(lambda: self.bus.calls("RunConfined"), what="RunConfined")[-1]
+        self.assertEqual(call["path"], MANAGER_PATH)
+        self.assertEqual(call["destination"], BUS_NAME)
+        arguments = "\n".join(call["args"])
+        self.assertRegex(arguments, r'^string "restricted"\nstring "audit"\narray \[')
+        self.assertRegex(arguments, r'string "unit"\s+variant\s+string "web-1.scope"')
+        self.assertRegex(arguments, r'string "description"\s+variant\s+string "the web"')
+        self.assertRegex(arguments, r'string "interactive"\s+variant\s+boolean false')
+        self.assert_not_run()
+
+
+def read_vardict(reader):
+    """An a{sv} of strings and booleans, from a dbus_wire.Reader."""
+    length = reader.uint32()
+    reader.align(8)
+    end = reader.pos + length
+    values = {}
+    while reader.pos < end:
+        reader.align(8)
+        key = reader.string()
+        signature = reader.signature()
+        if signature == "s":
+            values[key] = reader.string()
+        elif signature == "b":
+            values[key] = bool(reader.uint32())
+        else:
+            raise ValueError(f"option {key} has type {signature}")
+    return values
+
+
+def reply_string_variant(connection, call, value):
+    """A method return with one variant holding a string (dbus_wire writes
+    no variants: the body is written as "gs", the header says "v")."""
+    body = dbus_wire.Writer()
+    body.body("gs", ["s", value])
+    fields = {dbus_wire.FIELD_REPLY_SERIAL: ("u", call.serial),
+              dbus_wire.FIELD_DESTINATION: ("s", call.sender),
+              dbus_wire.FIELD_SIGNATURE: ("g", "v")}
+    with connection.send_lock:
+        connection.serial += 1
+        header = dbus_wire.encode_message(dbus_wire.METHOD_RETURN, connection.serial, fields)
+        # The header with an empty body; then the body length filled in.
+        connection.sock.sendall(header[:4] + struct.pack("<I", len(body.data)) + header[8:]
+                                + bytes(body.data))
+
+
+class RunConfinedStandIn:
+    """Owns org.lockc.Manager and answers RunConfined as lockcd does with
+    systemd: after the answer, the caller is moved into a cgroup named after
+    the unit (a plain cgroup v2 directory: there is no systemd here), and the
+    container's State becomes "active" after `pending_gets` reads.
+      move=False          never move the caller
+      final_state="..."   the State after the pending reads"""
+
+    CONTAINER_PATH = "/org/lockc/Manager/container/run_5ftest"
+
+    def __init__(self, move=True, move_delay=0.2, pending_gets=2, final_state="active"):
+        self.move = move
+        self.move_delay = move_delay
+        self.pending_gets = pending_gets
+        self.final_state = final_state
+        self.parent = f"{cgroup2_mount()}/lockcctl-run-test-{os.getpid()}"
+        os.makedirs(self.parent, exist_ok=True)
+        self.connection = dbus_wire.Connection()
+        deadline = time.monotonic() + 5
+        while self.connection.call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                   "org.freedesktop.DBus", "RequestName", "su",
+                                   [BUS_NAME, 4]) != 1:  # DO_NOT_QUEUE; 1: the owner
+            if time.monotonic() > deadline:
+                self.connection.close()
+                raise RuntimeError("could not own org.lockc.Manager (is lockcd running?)")
+            time.sleep(0.05)
+        self.lock = threading.Lock()
+        self.calls = []  # RunConfined: {"level", "mode", "options", "pid"}
+        self.gets = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                message = (self.connection.pending.pop(0) if self.connection.pending
+                           else self.connection.read_message())
+            except (EOFError, OSError):
+                return
+            if message.kind != dbus_wire.METHOD_CALL:
+                continue
+            try:
+                self._answer(message)
+            except Exception as e:  # pylint: disable=broad-except
+                try:
+                    self.connection.reply_error(message, "org.lockc.Error.Failed",
+                                                f"stand-in: {e}")
+                except OSError:
+                    return  # closed
+
+    def _answer(self, message):
+        if message.member == "RunConfined":
+            self._run_confined(message)
+        elif message.member == "Get" and \
+                message.fields.get(dbus_wire.FIELD_PATH) == self.CONTAINER_PATH:
+            with self.lock:
+                self.gets += 1
+                gets = self.gets
+            reply_string_variant(self.connection, message,
+                                 "pending" if gets <= self.pending_gets else self.final_state)
+        else:
+            self.connection.reply_error(message, "org.freedesktop.DBus.Error.UnknownMethod",
+                                        "the stand-in knows RunConfined and State only")
+
+    def _run_confined(self, message):
+        reader = dbus_wire.Reader(message.body)
+        level, mode = reader.string(), reader.string()
+        options = read_vardict(reader)
+        pid = self.connection.call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                   "org.freedesktop.DBus", "GetConnectionUnixProcessID", "s",
+                                   [message.sender])
+        unit = options.get("unit", "lockc-run-test.scope")
+        cgroup = os.path.join(self.parent, unit)
+        os.makedirs(cgroup, exist_ok=True)
+        with self.lock:
+            self.calls.append({"level": level, "mode": mode, "options": options, "pid": pid})
+        self.connection.reply(message, "os", [self.CONTAINER_PATH, unit])
+        if self.move:
+            def move():
+                with open(os.path.join(cgroup, "cgroup.procs"), "w", encoding="ascii") as procs:
+                    procs.write(str(pid))
+            threading.Timer(self.move_delay, move).start()
+
+    def close(self):
+        self.connection.close()
+        self.thread.join(timeout=5)
+        for entry in os.scandir(self.parent):
+            if entry.is_dir():
+                remove_cgroup(entry.path)
+        remove_cgroup(self.parent)
+
+
+class RunStandInTest(unittest.TestCase):
+    """What `lockcctl run` does once lockcd has answered RunConfined: wait
+    until it is in the scope's cgroup and the container is active, close the
+    bus connection and become the command. lockcd cannot make scopes without
+    systemd, so a stand-in answers (RunConfinedStandIn); this class runs no
+    lockcd."""
+
+    def stand_in(self, **kwargs):
+        stand_in = RunConfinedStandIn(**kwargs)
+        self.addCleanup(stand_in.close)
+        return stand_in
+
+    def marker(self):
+        """A path the command would create, if it ran."""
+        directory = tempfile.mkdtemp(prefix="lockcctl-run-test.")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        return os.path.join(directory, "ran")
+
+    @staticmethod
+    def run_ctl(*args, stdin=subprocess.DEVNULL, timeout=30):
+        completed = subprocess.run([LOCKCCTL, *args], stdin=stdin, capture_output=True,
+                                   timeout=timeout, check=False)
+        return Result(completed.returncode, completed.stdout, completed.stderr)
+
+    def test_becomes_the_command_in_the_scope(self):
+        stand_in = self.stand_in()
+        result = self.run_ctl(*RUN, "--", "sh", "-c",
+                              "echo pid $$; cat /proc/self/cgroup; echo to-stderr >&2; exit 7")
+        self.assertEqual(result.code, 7, result)
+        self.assertEqual(result.err, b"to-stderr\n")
+        lines = result.stdout.splitlines()
+        self.assertEqual(len(stand_in.calls), 1)
+        call = stand_in.calls[0]
+        self.assertEqual((call["level"], call["mode"], call["options"]),
+                         ("baseline", "", {"interactive": False}))
+        # The same process: lockcctl became the command (exec, no fork).
+        self.assertEqual(lines[0], f"pid {call['pid']}")
+        relative = stand_in.parent[len(cgroup2_mount()):]
+        self.assertIn(f"0::{relative}/lockc-run-test.scope", lines[1:])
+        self.assertGreaterEqual(stand_in.gets, 3, "lockcctl waited for State active")
+
+    def test_exit_status_passes_through(self):
+        self.stand_in(pending_gets=0)
+        for status in (0, 1, 2, 5, 126, 127, 255):
+            with self.subTest(status=status):
+                result = self.run_ctl(*RUN, "sh", "-c", f"exit {status}")
+                self.assertEqual((result.code, result.out, result.err), (status, b"", b""))
+        killed = self.run_ctl(*RUN, "--", "sh", "-c", "kill -TERM $$")
+        self.assertEqual(killed.code, -signal.SIGTERM)
+
+    def test_options_sent_and_nothing_printed(self):
+        stand_in = self.stand_in(pending_gets=0)
+        for global_options in (["-q"], ["--json"], ["--no-ask-password"]):
+            with self.subTest(global_options=global_options):
+                unit = f"web-{len(stand_in.calls)}.scope"
+                result = self.run_ctl(*global_options, "run", "--mode", "audit", "--level",
+                                      "restricted", "--unit", unit, "--description",
+                                      "the web, tested", "--", "echo", "hello")
+                self.assertEqual((result.code, result.out, result.err), (0, b"hello\n", b""))
+                self.assertEqual(stand_in.calls[-1]["options"],
+                                 {"interactive": False, "unit": unit,
+                                  "description": "the web, tested"})
+                self.assertEqual((stand_in.calls[-1]["level"], stand_in.calls[-1]["mode"]),
+                                 ("restricted", "audit"))
+
+    def test_command_line_is_the_commands(self):
+        self.stand_in(pending_gets=0)
+        # From the first word that is not an option on, every argument is
+        # the command's, as it is: options, "--", bytes that are not UTF-8.
+        result = self.run_ctl("run", "--level=baseline", "printf", "%s|", "-x", "--help",
+                              "--level", "--", "a b", b"caf\xff", "")
+        self.assertEqual((result.code, result.out, result.err),
+                         (0, b"-x|--help|--level|--|a b|caf\xff||", b""))
+        dashed = self.run_ctl(*RUN, "--", "-no-such-command")
+        self.assertEqual(dashed.code, 127, dashed)
+
+    def test_stdio_untouched_and_no_bus_connection_inherited(self):
+        self.stand_in(pending_gets=0)
+        script = 'cat; for fd in /proc/$$/fd/*; do echo "${fd##*/} $(readlink "$fd")"; done'
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write(b"from stdin\n")
+            stdin.seek(0)
+            result = self.run_ctl(*RUN, "--", "sh", "-c", script, stdin=stdin)
+        self.assertEqual(result.code, 0, result)
+        lines = result.stdout.splitlines()
+        self.assertEqual(lines[0], "from stdin")
+        descriptors = dict(line.split(" ", 1) for line in lines[1:])
+        self.assertTrue(descriptors["1"].startswith("pipe:"), descriptors)
+        self.assertTrue(descriptors["2"].startswith("pipe:"), descriptors)
+        self.assertFalse([target for target in descriptors.values()
+                          if target.startswith("socket:")], descriptors)
+
+    def test_command_not_found_or_not_executable(self):
+        self.stand_in(pending_gets=0)
+        with tempfile.TemporaryDirectory() as directory:
+            not_executable = os.path.join(directory, "not-executable")
+            with open(not_executable, "w", encoding="ascii") as f:
+                f.write("#!/bin/sh\n")
+            os.chmod(not_executable, 0o644)
+            for command, status, error in (
+                    ("lockcctl-no-such-command", 127, "No such file or directory"),
+                    (os.path.join(directory, "missing"), 127, "No such file or directory"),
+                    (not_executable, 126, "Permission denied"),
+                    (directory, 126, "Permission denied")):
+                with self.subTest(command=command):
+                    result = self.run_ctl(*RUN, "--", command, "arg")
+                    self.assertEqual((result.code, result.out, result.stderr),
+                                     (status, b"", f"lockcctl: {command}: {error}\n"))
+
+    def test_not_moved_into_the_scope(self):
+        marker = self.marker()
+        self.stand_in(move=False)
+        start = time.monotonic()
+        result = self.run_ctl(*RUN, "--", "touch", marker)
+        self.assertEqual((result.code, result.out, result.stderr),
+                         (1, b"", "lockcctl: systemd did not move lockcctl into "
+                                  "lockc-run-test.scope; not running the command unconfined\n"))
+        self.assertGreaterEqual(time.monotonic() - start, 9.5, "lockcctl waits 10 s")
+        self.assertFalse(os.path.exists(marker))
+
+    def test_container_not_active(self):
+        marker = self.marker()
+        self.stand_in(final_state="gone")
+        result = self.run_ctl(*RUN, "--", "touch", marker)
+        self.assertEqual((result.code, result.out, result.stderr),
+                         (1, b"", "lockcctl: lockcd did not confine lockc-run-test.scope (its "
+                                  "container is gone); not running the command unconfined\n"))
+        self.assertFalse(os.path.exists(marker))
+
+    def test_on_a_terminal_no_pager(self):
+        stand_in = self.stand_in(pending_gets=0)
+        env = dict(os.environ, PAGER="sed s/^/PAGED:/", SYSTEMD_PAGERSECURE="0")
+        terminal = Terminal([LOCKCCTL, *RUN, "--", "sh", "-c", "tty; echo done"], env=env)
+        self.assertEqual(terminal.finish(), 0, terminal.output)
+        lines = terminal.output.decode().split("\r\n")
+        self.assertTrue(lines[0].startswith("/dev/pts/"), lines)
+        self.assertEqual(lines[1], "done")
+        self.assertNotIn("PAGED:", terminal.output.decode())
+        # stdin is a terminal: polkit may ask (root has no agent to start).
+        self.assertEqual(stand_in.calls[0]["options"], {"interactive": True})
 
 
 # ---- pager and colours -----------------------------------------------------------

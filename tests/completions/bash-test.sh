@@ -109,7 +109,7 @@ check_sorted() {
     expect_empty "'$line' prints nothing" "$printed"
 }
 
-verbs=(status list ls show set-level set-mode set-default register unregister reload monitor help)
+verbs=(status list ls show set-level set-mode set-default register unregister reload monitor run help)
 levels=(privileged baseline restricted)
 modes=(enforce audit)
 global_long=(--json --no-pager --no-legend --no-ask-password --quiet --help --version)
@@ -122,6 +122,7 @@ check 'lockcctl --json s' status show set-level set-mode set-default
 check 'lockcctl re' register reload
 check 'lockcctl l' list ls
 check 'lockcctl x'
+check 'lockcctl r' register reload run
 
 # Levels and modes.
 check 'lockcctl set-level web ' "${levels[@]}"
@@ -152,6 +153,30 @@ check 'lockcctl status --' "${global_long[@]}"
 check 'lockcctl register web --scope '
 check 'lockcctl register web --runtime '
 
+# run: its options, then CMD's line as a command line of its own: CMD's name
+# (a probe command first in PATH), then CMD's own completion (the probe's,
+# or lockcctl's); nothing in CMD's line is lockcctl's.
+printf '#!/bin/sh\n' >"$scratch/bin/lockcctl-run-probe"
+chmod 0755 "$scratch/bin/lockcctl-run-probe"
+complete -W 'alpha beta' lockcctl-run-probe
+check 'lockcctl run --level ' "${levels[@]}"
+check 'lockcctl run --level=r' restricted
+check 'lockcctl run --level baseline --mode ' "${modes[@]}"
+check 'lockcctl run --' "${global_long[@]}" --level --mode --unit --description
+check 'lockcctl run --level baseline --u' --unit
+check 'lockcctl run --unit '
+check 'lockcctl run --level baseline --description '
+check_sorted 'lockcctl run lockcctl-run-p' lockcctl-run-probe
+check_sorted 'lockcctl run --level baseline lockcctl-run-p' lockcctl-run-probe
+check_sorted 'lockcctl --json run --level=baseline -- lockcctl-run-p' lockcctl-run-probe
+check 'lockcctl run --level baseline lockcctl-run-probe ' alpha beta
+check 'lockcctl run --unit=a:b.scope --level baseline lockcctl-run-probe b' beta
+check 'lockcctl run --level baseline lockcctl-run-probe --'
+check 'lockcctl run --level baseline lockcctl-run-probe --mode ' alpha beta
+check 'lockcctl run --level baseline -- lockcctl s' status show set-level set-mode set-default
+check 'lockcctl run --level baseline -- lockcctl run --level ' "${levels[@]}"
+complete -r lockcctl-run-probe
+
 # Container ids, from the fake lockcctl.
 : >"$FAKE_LOCKCCTL_LOG"
 check 'lockcctl show ' "${ids[@]}"
@@ -177,6 +202,7 @@ check 'lockcctl show x' 'x\$\(id\)'
 check 'lockcctl register '
 check 'lockcctl status '
 check 'lockcctl reload '
+check 'lockcctl run --level baseline lockcctl show w' web web-db
 
 # lockcd not reachable: lockcctl fails (and prints a row and an error first).
 FAKE_LOCKCCTL_MODE=fail

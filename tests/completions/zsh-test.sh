@@ -72,7 +72,7 @@ check() {
     expect_empty "'$line' prints nothing" "$printed"
 }
 
-verbs=(status list ls show set-level set-mode set-default register unregister reload monitor help)
+verbs=(status list ls show set-level set-mode set-default register unregister reload monitor run help)
 levels=(privileged baseline restricted)
 modes=(enforce audit)
 global_long=(--json --no-pager --no-legend --no-ask-password --quiet --help --version)
@@ -86,6 +86,7 @@ check 'lockcctl ' "${verbs[@]}"
 check 'lockcctl s' status show set-level set-mode set-default
 check 'lockcctl --json s' status show set-level set-mode set-default
 check 'lockcctl re' register reload
+check 'lockcctl r' register reload run
 
 # Levels and modes.
 check 'lockcctl set-level web ' "${levels[@]}"
@@ -104,6 +105,22 @@ check 'lockcctl set-default --' "${global_long[@]}" --mode
 check 'lockcctl set-level --' "${global_long[@]}"
 check 'lockcctl set-level web baseline ' "${global_all[@]}"
 
+# run: its options, then CMD's line as a command line of its own: CMD's name
+# (a probe command first in PATH), then CMD's own completion (the probe's,
+# or lockcctl's); nothing in CMD's line is lockcctl's.
+printf '#!/bin/sh\n' >"$scratch/bin/lockcctl-run-probe"
+chmod 0755 "$scratch/bin/lockcctl-run-probe"
+check 'lockcctl run --level ' "${levels[@]}"
+check 'lockcctl run --level baseline --mode ' "${modes[@]}"
+check 'lockcctl run -' "${global_all[@]}" --level --mode --unit --description
+check 'lockcctl run --unit '
+check 'lockcctl run lockcctl-run-p' lockcctl-run-probe
+check 'lockcctl run --level baseline lockcctl-run-p' lockcctl-run-probe
+check 'lockcctl --json run --level baseline -- lockcctl-run-p' lockcctl-run-probe
+check 'lockcctl run --level baseline lockcctl-run-probe -'
+check 'lockcctl run --level baseline -- lockcctl s' status show set-level set-mode set-default
+check 'lockcctl run --level baseline -- lockcctl run --level ' "${levels[@]}"
+
 # Container ids, from the fake lockcctl.
 : >"$FAKE_LOCKCCTL_LOG"
 check 'lockcctl show ' "${ids[@]}"
@@ -119,6 +136,7 @@ check 'lockcctl show -- ' "${ids[@]}"
 check 'lockcctl show -- -' -dash
 check 'lockcctl -q set-level -- -dash ' "${levels[@]}"
 check 'lockcctl show k8s:' k8s:web
+check 'lockcctl run --level baseline lockcctl show w' web web-db
 
 # lockcd not reachable: lockcctl fails (and prints a row and an error first).
 FAKE_LOCKCCTL_MODE=fail

@@ -22,12 +22,26 @@ constexpr const char *kNotFound = "org.lockc.Error.NotFound";
 constexpr const char *kAlreadyRegistered = "org.lockc.Error.AlreadyRegistered";
 constexpr const char *kInvalidLevel = "org.lockc.Error.InvalidLevel";
 constexpr const char *kInvalidMode = "org.lockc.Error.InvalidMode";
+constexpr const char *kFailed = "org.lockc.Error.Failed";
 constexpr const char *kInvalidArgument = "org.lockc.Error.InvalidArgument";
 constexpr const char *kInvalidConfig = "org.lockc.Error.InvalidConfig";
 constexpr const char *kAccessDenied = "org.freedesktop.DBus.Error.AccessDenied";
 
 Options cgroup_option(const std::string &path) {
     return {{"cgroup", sdbus::Variant(path)}};
+}
+
+// RunConfined(level, mode, options); on this bus there is no systemd.
+std::function<void(sdbus::IProxy &)> run_call(const std::string &level, const std::string &mode,
+                                              const Options &options) {
+    return [=](sdbus::IProxy &p) {
+        sdbus::ObjectPath path;
+        std::string unit;
+        p.callMethod("RunConfined")
+            .onInterface(kManagerInterface)
+            .withArguments(level, mode, options)
+            .storeResultsTo(path, unit);
+    };
 }
 
 std::function<void(sdbus::IProxy &)> register_call(const std::string &id, const std::string &level,
@@ -415,6 +429,14 @@ TEST_F(LockcdTest, BadInputIsRejectedClearlyAndChangesNothing) {
         {"unknown default mode", default_call("SetDefaultMode", "none"), kInvalidMode},
         {"reload with an unknown option", [](sdbus::IProxy &p) { p.callMethod("Reload").onInterface(kManagerInterface).withArguments(Options{{"force", sdbus::Variant(true)}}); }, kInvalidArgument},
         {"interactive of the wrong type", [](sdbus::IProxy &p) { p.callMethod("Reload").onInterface(kManagerInterface).withArguments(Options{{"interactive", sdbus::Variant(std::string("yes"))}}); }, kInvalidArgument},
+        {"run at an unknown level", run_call("root", "", {}), kInvalidLevel},
+        {"run in an unknown mode", run_call("", "lax", {}), kInvalidMode},
+        {"run in a service, not a scope", run_call("baseline", "", {{"unit", sdbus::Variant(std::string("x.service"))}}), kInvalidArgument},
+        {"run in a unit with a slash", run_call("baseline", "", {{"unit", sdbus::Variant(std::string("a/b.scope"))}}), kInvalidArgument},
+        {"run in a unit named .scope", run_call("baseline", "", {{"unit", sdbus::Variant(std::string(".scope"))}}), kInvalidArgument},
+        {"run in a unit too long for a cgroup name", run_call("baseline", "", {{"unit", sdbus::Variant(std::string(130, 'u') + ".scope")}}), kInvalidArgument},
+        {"run with an unknown option", run_call("baseline", "", {{"slice", sdbus::Variant(std::string("x.slice"))}}), kInvalidArgument},
+        {"run without systemd on the bus", run_call("baseline", "", {{"unit", sdbus::Variant(std::string("lockc-test.scope"))}}), kFailed},
     };
     for (const auto &bad : calls) {
         const auto outcome = call_as_root(bad.call);

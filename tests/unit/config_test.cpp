@@ -138,7 +138,8 @@ TEST(Config, UnknownKeyIsRejectedWithLocation) {
 }
 
 TEST(Config, UnknownTableIsRejectedWithLocation) {
-    const std::string known = "; known tables: defaults, containers, logging, kubernetes, rules";
+    const std::string known =
+        "; known tables: defaults, containers, logging, kubernetes, rules, runtimes";
     EXPECT_EQ(rejection("[default]\nlevel = \"baseline\"\n"),
               "lockc.toml:1:2: unknown table 'default'" + known);
     EXPECT_EQ(rejection("\nlevel = \"baseline\"\n"), "lockc.toml:2:1: unknown key 'level'" + known);
@@ -284,6 +285,33 @@ TEST(Config, NamespaceNamesAreChecked) {
                                  kNamespaceRule);
     EXPECT_EQ(ns(std::string(63, 'a')), "accepted");
     EXPECT_EQ(ns("0-a"), "accepted");
+}
+
+TEST(Config, RuntimesListTheGatedBinariesAndDockersDataRoot) {
+    EXPECT_EQ(Config{}.runtime_binaries, default_runtime_binaries());
+    const auto config =
+        parse_config("[runtimes]\nbinaries = [\"/opt/bin/runc\", \"/usr//bin/./crun\"]\n"
+                     "docker_data_root = \"/srv/docker\"\n",
+                     "lockc.toml");
+    EXPECT_EQ(config.runtime_binaries,
+              (std::vector<std::filesystem::path>{"/opt/bin/runc", "/usr/bin/crun"}));
+    EXPECT_EQ(config.docker_data_root, "/srv/docker");
+    EXPECT_TRUE(parse_config("[runtimes]\nbinaries = []\n", "x").runtime_binaries.empty());
+}
+
+TEST(Config, RuntimePathsMustBeAbsolute) {
+    EXPECT_EQ(rejection("[runtimes]\nbinaries = [\"/usr/bin/runc\", \"runc\"]\n"),
+              "lockc.toml:2:30: 'binaries' in [runtimes] must be an absolute path, not 'runc'");
+    EXPECT_EQ(rejection("[runtimes]\ndocker_data_root = \"\"\n"),
+              "lockc.toml:2:20: 'docker_data_root' in [runtimes] must be an absolute path, not ''");
+    EXPECT_EQ(rejection("[runtimes]\nbinary = []\n"),
+              "lockc.toml:2:1: unknown key 'binary' in [runtimes]; known keys: binaries, "
+              "docker_data_root");
+    std::string many = "[runtimes]\nbinaries = [";
+    for (int i = 0; i <= 32; ++i) {
+        many += "\"/b" + std::to_string(i) + "\",";
+    }
+    EXPECT_NE(rejection(many + "]\n").find("lists more than 32 files"), std::string::npos);
 }
 
 TEST(Config, SyntaxErrorsBecomeConfigErrorsWithLocation) {

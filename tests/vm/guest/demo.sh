@@ -43,14 +43,23 @@ try docker run --rm -v /home/demo:/data $img sh -c 'echo saved > /data/file && c
 say "With lockc: the same escapes are denied"
 escapes
 
-say "Levels are per container: one made privileged over D-Bus may mount debugfs"
-docker run -d --name trusted --privileged $img sleep 300 >/dev/null
-pid=$(docker inspect -f '{{.State.Pid}}' trusted)
-try docker exec trusted sh -c 'mkdir -p /d && mount -t debugfs none /d'
-try lockcctl register trusted --level privileged --pid "$pid" --runtime docker
-try docker exec trusted sh -c 'mkdir -p /d && mount -t debugfs none /d && ls /d | head -3'
+say "Levels are per container, from its label, before its first instruction"
+try docker run --rm --privileged --label org.lockc.level=privileged $img \
+  sh -c 'mkdir /d && mount -t debugfs none /d && ls /d | head -3'
+try docker run --rm --label org.lockc.level=privileged -v /:/rootfs $img test -d /rootfs/etc/docker
+
+say "... and can change while it runs (lockcctl set-level)"
+docker run -d --name demo-live $img sleep 300 >/dev/null
+id=$(docker inspect -f '{{.Id}}' demo-live)
 lockcctl --no-pager list
-docker rm -f trusted >/dev/null
+try docker exec demo-live cat /sys/kernel/uevent_seqnum
+try lockcctl set-level "$id" privileged
+try docker exec demo-live cat /sys/kernel/uevent_seqnum
+docker rm -f demo-live >/dev/null
+
+say "lockcctl run confines a command no container runtime started"
+try lockcctl run --level baseline -- sh -c 'mkdir -p /run/d && mount -t debugfs none /run/d'
+try sh -c 'mkdir -p /run/d && mount -t debugfs none /run/d && umount /run/d'
 
 sleep 1
 kill -INT "$monitor" 2>/dev/null

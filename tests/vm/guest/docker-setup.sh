@@ -1,8 +1,9 @@
 #!/bin/bash
 # Run inside the test VM (see run-vm.sh) by tests that need Docker: starts
 # containerd and Docker (the VM does not start them at boot) and makes the
-# local image lockc-test/busybox:latest from the host's static busybox, since
-# the VM has no network to pull images. Idempotent.
+# local images lockc-test/busybox:latest from the host's static busybox and
+# lockc-test/dockercli:latest (busybox plus the docker client, for the
+# socket escape), since the VM has no network to pull images. Idempotent.
 #
 #   docker-setup.sh            (env LOCKC_DOCKER_TIMEOUT: seconds, default 300)
 set -euo pipefail
@@ -45,7 +46,24 @@ log "docker $(docker version --format 'client {{.Client.Version}}, server {{.Ser
 log "storage driver: $(docker info --format '{{.Driver}}')"
 log "cgroup: $(docker info --format 'driver {{.CgroupDriver}}, version {{.CgroupVersion}}' 2>/dev/null || echo '?')"
 
-# ---- Image ----
+# ---- Images ----
+cli_image=lockc-test/dockercli:latest
+if docker image inspect "$cli_image" >/dev/null 2>&1; then
+  log "image $cli_image already present"
+else
+  log "building $cli_image from /bin/busybox and /usr/bin/docker"
+  d=$(mktemp -d /var/tmp/cli.XXXXXX)
+  mkdir -p "$d"/usr/bin "$d"/bin "$d"/tmp
+  cp /bin/busybox "$d"/bin/busybox
+  for a in sh test true; do ln -sf busybox "$d/bin/$a"; done
+  cp /usr/bin/docker "$d"/usr/bin/docker
+  for l in $(ldd /usr/bin/docker | grep -o '/[^ ]*'); do
+    mkdir -p "$d$(dirname "$l")"
+    cp -L "$l" "$d$l"
+  done
+  tar -C "$d" -c . | docker import - "$cli_image" >/dev/null
+  rm -rf "$d"
+fi
 if docker image inspect "$image" >/dev/null 2>&1; then
   log "image $image already present"
   exit 0

@@ -1,5 +1,6 @@
 // lockcd as installed: started by D-Bus activation through systemd, talking
 // to the real system bus and polkit, and changing what the kernel allows.
+#include "bus_support.hpp"
 #include "vm_support.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -22,12 +23,6 @@
 namespace lockc::vmtest {
 namespace {
 
-constexpr const char *kBusName = "org.lockc.Manager";
-constexpr const char *kManagerPath = "/org/lockc/Manager";
-constexpr const char *kManager = "org.lockc.Manager";
-constexpr const char *kDenialMessageId = "3c0f2e7a9d5b4e61a8f1c27d64b09e53";
-using Options = std::map<std::string, sdbus::Variant>;
-
 // A sensitive host path that baseline and restricted deny, privileged and
 // host tasks may open. Opening it for writing writes nothing.
 int open_sysrq() {
@@ -42,36 +37,6 @@ int open_sysrq() {
 int sysrq_in(const TestCgroup &cg) {
     const auto r = run_child(&cg.path(), nullptr, open_sysrq);
     return r.ok ? r.err : -1;
-}
-
-std::string trimmed(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
-        s.pop_back();
-    }
-    return s;
-}
-
-std::string unit_property(const std::string &name) {
-    return trimmed(sh("systemctl show -p " + name + " --value lockcd.service").output);
-}
-
-pid_t main_pid() {
-    return static_cast<pid_t>(std::stol("0" + unit_property("MainPID")));
-}
-
-void pump(sdbus::IConnection &bus, const std::function<bool()> &done,
-          std::chrono::milliseconds wait) {
-    const auto deadline = std::chrono::steady_clock::now() + wait;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-        while (bus.processPendingRequest()) {
-        }
-        if (done()) {
-            return;
-        }
-        const auto data = bus.getEventLoopPollData();
-        pollfd pfd{data.fd, data.events, 0};
-        ::poll(&pfd, 1, 20);
-    }
 }
 
 class ServiceTest : public ::testing::Test {
@@ -168,35 +133,6 @@ class ServiceTest : public ::testing::Test {
         ::close(fds[0]);
         ::waitpid(pid, nullptr, 0);
         return out;
-    }
-};
-
-struct DeniedSignal {
-    std::string container, level, mode, hook, target, comm;
-    std::uint32_t pid = 0, uid = 0;
-    std::int32_t errnum = 0;
-    std::uint64_t time = 0;
-};
-
-// A connection that listens for Denied; subscribes if asked to.
-struct DenialListener {
-    std::unique_ptr<sdbus::IConnection> bus = sdbus::createSystemBusConnection();
-    std::unique_ptr<sdbus::IProxy> proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
-    std::vector<DeniedSignal> received;
-
-    explicit DenialListener(bool subscribe) {
-        proxy->uponSignal("Denied").onInterface(kManager).call(
-            [this](const std::string &container, const std::string &level, const std::string &mode,
-                   const std::string &hook, const std::string &target, std::uint32_t pid,
-                   std::uint32_t uid, const std::string &comm, std::int32_t errnum,
-                   std::uint64_t time) {
-                received.push_back(
-                    {container, level, mode, hook, target, comm, pid, uid, errnum, time});
-            });
-        proxy->finishRegistration();
-        if (subscribe) {
-            proxy->callMethod("SubscribeDenials").onInterface(kManager).withArguments(Options{});
-        }
     }
 };
 

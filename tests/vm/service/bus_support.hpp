@@ -1,0 +1,55 @@
+// What the in-guest lockcd tests share: the bus names, lockcd's unit, and a
+// connection that collects Denied signals.
+#pragma once
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lockc::vmtest {
+
+inline constexpr const char *kBusName = "org.lockc.Manager";
+inline constexpr const char *kManagerPath = "/org/lockc/Manager";
+inline constexpr const char *kManager = "org.lockc.Manager";
+inline constexpr const char *kDenialMessageId = "3c0f2e7a9d5b4e61a8f1c27d64b09e53";
+using Options = std::map<std::string, sdbus::Variant>;
+
+// Without trailing newlines and spaces.
+std::string trimmed(std::string s);
+// A property of lockcd.service, from systemctl show.
+std::string unit_property(const std::string &name);
+pid_t main_pid();
+
+// Processes `bus` until `done` holds or `wait` has passed.
+void pump(sdbus::IConnection &bus, const std::function<bool()> &done,
+          std::chrono::milliseconds wait);
+
+struct DeniedSignal {
+    std::string container, level, mode, hook, target, comm;
+    std::uint32_t pid = 0, uid = 0;
+    std::int32_t errnum = 0;
+    std::uint64_t time = 0;
+};
+
+// A connection that listens for Denied; subscribes if asked to.
+struct DenialListener {
+    std::unique_ptr<sdbus::IConnection> bus = sdbus::createSystemBusConnection();
+    std::unique_ptr<sdbus::IProxy> proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
+    std::vector<DeniedSignal> received;
+
+    explicit DenialListener(bool subscribe);
+    // Pumps the bus until a signal matches or `wait` has passed.
+    bool wait_for(const std::function<bool(const DeniedSignal &)> &match,
+                  std::chrono::milliseconds wait);
+    [[nodiscard]] std::string dump() const;
+};
+
+} // namespace lockc::vmtest
