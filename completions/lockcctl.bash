@@ -117,7 +117,7 @@ _lockcctl()
     declare -F _init_completion >/dev/null || return 0
     _init_completion -s -n : || return
 
-    local verbs='status list ls show set-level set-mode set-default register unregister reload monitor run help'
+    local verbs='status list ls show levels set-level set-mode set-default register unregister reload monitor run help'
     local global_opts='--json --no-pager --no-legend --no-ask-password -q --quiet -h --help --version'
     local levels='privileged baseline restricted'
     local modes='enforce audit'

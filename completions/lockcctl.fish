@@ -185,6 +185,7 @@ complete -c lockcctl -n __lockcctl_needs_command -a status -d 'Daemon and kernel
 complete -c lockcctl -n __lockcctl_needs_command -a list -d 'List registered containers'
 complete -c lockcctl -n __lockcctl_needs_command -a ls -d 'List registered containers'
 complete -c lockcctl -n __lockcctl_needs_command -a show -d 'Show one container'
+complete -c lockcctl -n __lockcctl_needs_command -a levels -d 'The levels and what each denies'
 complete -c lockcctl -n __lockcctl_needs_command -a set-level -d "Change a container's level"
 complete -c lockcctl -n __lockcctl_needs_command -a set-mode -d "Change a container's mode"
 complete -c lockcctl -n __lockcctl_needs_command -a set-default -d 'Change the default level and/or mode'

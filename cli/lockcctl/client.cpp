@@ -34,6 +34,8 @@ using Options = std::map<std::string, sdbus::Variant>;
 using Properties = std::map<std::string, sdbus::Variant>;
 using ListEntry = sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
                                 sdbus::ObjectPath>;
+using LevelEntry =
+    sdbus::Struct<std::string, std::vector<sdbus::Struct<std::string, std::string, std::string>>>;
 
 // What a call is for, so that its errors can say so.
 struct CallContext {
@@ -236,6 +238,26 @@ std::vector<ContainerSummary> Client::list_containers() {
                               std::move(std::get<4>(entry)), std::move(std::get<5>(entry))});
     }
     return containers;
+}
+
+std::vector<LevelDescription> Client::describe_levels() {
+    const CallContext context{"describe the levels", ""};
+    auto message = manager_->createMethodCall(kManagerInterface, "DescribeLevels");
+    auto reply = invoke(*manager_, message, context);
+    std::vector<LevelEntry> entries;
+    read_reply(reply, context, entries);
+    std::vector<LevelDescription> levels;
+    levels.reserve(entries.size());
+    for (auto &entry : entries) {
+        LevelDescription level{std::move(std::get<0>(entry)), {}};
+        level.denies.reserve(std::get<1>(entry).size());
+        for (auto &denial : std::get<1>(entry)) {
+            level.denies.push_back({std::move(std::get<0>(denial)), std::move(std::get<1>(denial)),
+                                    std::move(std::get<2>(denial))});
+        }
+        levels.push_back(std::move(level));
+    }
+    return levels;
 }
 
 std::optional<CountsPerHook> Client::decisions_of(const ContainerSummary &container) {

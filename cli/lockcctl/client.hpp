@@ -42,6 +42,8 @@ class Client {
     // since the list was read.
     [[nodiscard]] std::optional<CountsPerHook> decisions_of(const ContainerSummary &container);
     [[nodiscard]] ContainerDetails container(const std::string &id);
+    // Every level and what it denies, least confined first.
+    [[nodiscard]] std::vector<LevelDescription> describe_levels();
 
     // Returns the container's object path.
     std::string register_container(const Registration &registration,

@@ -173,6 +173,71 @@ ExitCode list(const Context &c) {
     return ExitCode::Success;
 }
 
+// Every level, a line per level and the entries under it; one table for
+// all, so that the columns line up across levels.
+ExitCode levels(const Context &c) {
+    const auto descriptions = c.client.describe_levels();
+    std::string text;
+    if (c.options.json) {
+        JsonWriter json;
+        json.begin_array();
+        for (const auto &level : descriptions) {
+            json.begin_object().key("level").string(level.level).key("denies").begin_array();
+            for (const auto &denial : level.denies) {
+                json.begin_object()
+                    .key("kind")
+                    .string(denial.kind)
+                    .key("target")
+                    .string(denial.target)
+                    .key("access")
+                    .string(denial.access)
+                    .end_object();
+            }
+            json.end_array().end_object();
+        }
+        json.end_array();
+        text = json.text() + "\n";
+    } else {
+        Table table({{"KIND"}, {"TARGET"}, {"DENIES"}});
+        std::size_t entries = 0;
+        for (const auto &level : descriptions) {
+            for (const auto &denial : level.denies) {
+                table.add_row({denial.kind, denial.target, denial.access});
+            }
+            entries += level.denies.size();
+        }
+        // Split the rendered table back into its lines: the legend, then
+        // the rows in the order they were added.
+        const auto rendered = table.render(c.options.no_legend, c.terminal);
+        std::vector<std::string> lines;
+        for (std::size_t begin = 0; begin < rendered.size();) {
+            const auto end = rendered.find('\n', begin);
+            lines.push_back(rendered.substr(begin, end - begin));
+            begin = end + 1;
+        }
+        std::size_t next = 0;
+        if (!c.options.no_legend) {
+            text += "  " + lines.at(next++) + "\n";
+        }
+        for (const auto &level : descriptions) {
+            text += bold(sanitised(level.level) + ":", c.terminal) + "\n";
+            if (level.denies.empty()) {
+                text += "  (nothing denied)\n";
+            }
+            for (std::size_t i = 0; i < level.denies.size(); ++i) {
+                text += "  " + lines.at(next++) + "\n";
+            }
+        }
+        if (!c.options.no_legend) {
+            text += "\n" + std::to_string(descriptions.size()) + " levels, " +
+                    std::to_string(entries) + " entries listed.\n";
+        }
+    }
+    const Pager pager(wants_pager(c));
+    std::cout << text;
+    return ExitCode::Success;
+}
+
 ExitCode show(const Context &c) {
     const auto d = c.client.container(c.invocation.arguments.at(0));
     std::string text;
@@ -403,6 +468,8 @@ ExitCode run_command(const Invocation &invocation) {
         return list(c);
     case Command::Show:
         return show(c);
+    case Command::Levels:
+        return levels(c);
     case Command::SetLevel:
         return set_level(c);
     case Command::SetMode:

@@ -80,6 +80,20 @@ struct Denial {
     std::uint64_t time_usec = 0;
 };
 
+// What one level denies (DescribeLevels): kind ("operation", "open",
+// "fs-open", "fs-mount", "mount-source", "unix-socket", "device"), target
+// and access (what is denied, e.g. "read,write" or words for an operation).
+struct LevelDenial {
+    std::string kind;
+    std::string target;
+    std::string access;
+};
+
+struct LevelDescription {
+    std::string level;
+    std::vector<LevelDenial> denies;
+};
+
 // Where a container to register lives: exactly one of these.
 struct CgroupLocation {
     std::string path;

@@ -38,11 +38,12 @@ struct CommandSpec {
 
 constexpr std::size_t kAny = std::numeric_limits<std::size_t>::max();
 
-constexpr std::array<CommandSpec, 13> kCommands = {{
+constexpr std::array<CommandSpec, 14> kCommands = {{
     {"status", Command::Status, 0, 0, 0, "status"},
     {"list", Command::List, 0, 0, 0, "list"},
     {"ls", Command::List, 0, 0, 0, "list"},
     {"show", Command::Show, 1, 1, 0, "show ID"},
+    {"levels", Command::Levels, 0, 0, 0, "levels"},
     {"set-level", Command::SetLevel, 2, 2, 0, "set-level ID LEVEL"},
     {"set-mode", Command::SetMode, 2, 2, 0, "set-mode ID MODE"},
     {"set-default", Command::SetDefault, 0, 1, ModeOption, "set-default [LEVEL] [--mode MODE]"},
@@ -371,6 +372,8 @@ Commands:
                               defaults, counters
   list, ls                    registered containers
   show ID                     every property of one container
+  levels                      the levels and what each denies, from
+                              lockcd's running policy
   set-level ID LEVEL          change a container's level
   set-mode ID MODE            change a container's mode
   set-default [LEVEL] [--mode MODE]

@@ -15,6 +15,7 @@ enum class Command {
     Status,
     List,
     Show,
+    Levels,
     SetLevel,
     SetMode,
     SetDefault,

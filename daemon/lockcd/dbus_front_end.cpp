@@ -2,6 +2,7 @@
 
 #include "api_error.hpp"
 #include "cgroup.hpp"
+#include "level_description.hpp"
 #include "log.hpp"
 #include "text.hpp"
 #include "validation.hpp"
@@ -217,6 +218,25 @@ ManagerObject::ListContainers() {
                              std::string(to_string(c->mode)), c->runtime,
                              std::string(to_string(service_.state_of(*c))),
                              sdbus::ObjectPath(container_path(c->id)));
+        }
+        return out;
+    });
+}
+
+std::vector<
+    sdbus::Struct<std::string, std::vector<sdbus::Struct<std::string, std::string, std::string>>>>
+ManagerObject::DescribeLevels() {
+    return guarded([&] {
+        std::vector<sdbus::Struct<
+            std::string, std::vector<sdbus::Struct<std::string, std::string, std::string>>>>
+            out;
+        for (const auto &description : describe_levels(service_.config())) {
+            std::vector<sdbus::Struct<std::string, std::string, std::string>> denies;
+            denies.reserve(description.denies.size());
+            for (const auto &entry : description.denies) {
+                denies.emplace_back(entry.kind, entry.target, entry.what);
+            }
+            out.emplace_back(std::string(to_string(description.level)), std::move(denies));
         }
         return out;
     });

@@ -52,6 +52,9 @@ class ManagerObject final
     std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
                               sdbus::ObjectPath>>
     ListContainers() override;
+    std::vector<sdbus::Struct<std::string,
+                              std::vector<sdbus::Struct<std::string, std::string, std::string>>>>
+    DescribeLevels() override;
     std::string GetLevel(const std::string &id) override;
     std::string GetMode(const std::string &id) override;
     void SetLevel(sdbus::Result<> &&result, std::string id, std::string level,

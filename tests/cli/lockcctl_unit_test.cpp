@@ -193,6 +193,16 @@ TEST(Options, RunCommandLineIsTheCommands) {
     EXPECT_TRUE(parse({"monitor", "run", "x"}).command_line.empty());
 }
 
+TEST(Options, LevelsTakesNoArgumentsOrOptions) {
+    const auto r = parse({"levels", "--json", "--no-legend"});
+    EXPECT_EQ(r.command, Command::Levels);
+    EXPECT_TRUE(r.global.json);
+    EXPECT_TRUE(r.global.no_legend);
+    EXPECT_TRUE(r.arguments.empty());
+    EXPECT_EQ(usage_code({"levels", "baseline"}), ExitCode::Usage);
+    EXPECT_EQ(usage_code({"levels", "--level", "baseline"}), ExitCode::Usage);
+}
+
 TEST(Options, RunUnitNames) {
     const auto unit = [](const std::string &name) {
         return parse({"run", "--level", "baseline", "--unit", name, "true"}).unit;

@@ -445,7 +445,7 @@ class UsageTest(LockcdTestCase):
                 result = self.ctl(*args)
                 self.assert_success(result)
                 self.assertTrue(result.stdout.startswith("Usage: lockcctl "))
-                for command in ("status", "list, ls", "show ID", "set-level ID LEVEL",
+                for command in ("status", "list, ls", "show ID", "levels", "set-level ID LEVEL",
                                 "set-mode ID MODE", "set-default", "register ID", "unregister ID",
                                 "reload", "monitor [ID...]", "run --level LEVEL",
                                 "--no-ask-password", "--no-legend",
@@ -697,6 +697,81 @@ class ListShowTest(LockcdTestCase):
                 self.assertEqual(result.out, b"")
                 self.assertEqual(result.stderr,
                                  "lockcctl: no container nope is registered; see 'lockcctl list'\n")
+
+
+class LevelsTest(LockcdTestCase):
+    LEVELS = ["privileged", "baseline", "restricted"]
+    RULE = '[[rules]]\nkind = "open"\npath = "/srv/levels-secret"\ndeny = ["restricted"]\n'
+
+    @staticmethod
+    def entries(text, level):
+        """The lines under `level`'s header line, up to the next one, cut
+        into [kind, target, denies] at the legend's columns (a device
+        target has a space in it)."""
+        lines = text.splitlines()
+        columns = [lines[0].index(title) for title in ("KIND", "TARGET", "DENIES")]
+        start = lines.index(f"{level}:") + 1
+        end = start
+        while end < len(lines) and lines[end].startswith("  "):
+            end += 1
+        return [line.strip() if line.startswith("  (") else
+                [line[a:b].strip() for a, b in zip(columns, columns[1:] + [None])]
+                for line in lines[start:end]]
+
+    def test_text_groups_entries_by_level(self):
+        result = self.ctl("levels")
+        self.assert_success(result)
+        lines = result.stdout.splitlines()
+        self.assertEqual(lines[0].split(), ["KIND", "TARGET", "DENIES"])
+        headers = [line for line in lines if line.endswith(":") and not line.startswith(" ")]
+        self.assertEqual(headers, [f"{level}:" for level in self.LEVELS])
+        self.assertEqual(self.entries(result.stdout, "privileged"), ["(nothing denied)"])
+        baseline = self.entries(result.stdout, "baseline")
+        restricted = self.entries(result.stdout, "restricted")
+        for rows in (baseline, restricted):
+            self.assertIn(["fs-open", "proc:/sysrq-trigger", "read,write"], rows)
+            self.assertIn(["device", "c 1:1", "read,write"], rows)
+            self.assertIn(["operation", "syslog"], [row[:2] for row in rows])
+        self.assertIn(["operation", "userns_create"], [row[:2] for row in restricted])
+        self.assertNotIn(["operation", "userns_create"], [row[:2] for row in baseline])
+        # Columns line up across levels: every target starts under TARGET.
+        column = lines[0].index("TARGET")
+        for line in lines[1:]:
+            if line.startswith("  ") and not line.startswith("  (nothing"):
+                self.assertNotEqual(line[column], " ", line)
+                self.assertEqual(line[column - 1], " ", line)
+        self.assertRegex(lines[-1], r"^3 levels, [0-9]+ entries listed\.$")
+
+        no_legend = self.ctl("levels", "--no-legend")
+        self.assert_success(no_legend)
+        self.assertEqual(no_legend.stdout.splitlines()[0], "privileged:")
+        self.assertNotIn("KIND", no_legend.stdout)
+        self.assertNotIn("entries listed", no_legend.stdout)
+
+    def test_json(self):
+        levels = self.json_of("levels")
+        self.assertEqual([level["level"] for level in levels], self.LEVELS)
+        self.assertEqual(levels[0]["denies"], [])
+        for level in levels:
+            self.assertEqual(set(level), {"level", "denies"})
+            for denial in level["denies"]:
+                self.assertEqual(set(denial), {"kind", "target", "access"})
+        self.assertIn({"kind": "fs-open", "target": "sysfs:/", "access": "read,write"},
+                      levels[1]["denies"])
+        self.assertEqual(self.json_of("levels", "--no-legend"), levels)
+
+    def test_rules_of_the_configuration_show_after_reload(self):
+        rule = {"kind": "open", "target": "/srv/levels-secret", "access": "read,write"}
+        self.assertNotIn(rule, self.json_of("levels")[2]["denies"])
+        self.addCleanup(self.ctl, "reload")
+        self.addCleanup(self.lockcd.write_config, self.CONFIG)
+        self.lockcd.write_config(self.RULE)
+        self.assert_success(self.ctl("reload"))
+        levels = self.json_of("levels")
+        self.assertIn(rule, levels[2]["denies"])
+        self.assertNotIn(rule, levels[1]["denies"])
+        self.assertIn(["open", "/srv/levels-secret", "read,write"],
+                      self.entries(self.ctl("levels").stdout, "restricted"))
 
 
 class RegisterTest(LockcdTestCase):
@@ -1051,6 +1126,7 @@ class UnreachableTest(LockcdTestCase):
                 ["set-mode", "web", "audit"], ["set-default", "restricted"],
                 ["register", "web", "--level", "baseline", "--scope", "docker-web.scope"],
                 ["unregister", "web"], ["reload"], ["monitor"], ["status", "--json"],
+                ["levels"], ["levels", "--json"],
                 ["run", "--level", "baseline", "--", "true"]]
 
     def setUp(self):

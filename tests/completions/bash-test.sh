@@ -109,7 +109,7 @@ check_sorted() {
     expect_empty "'$line' prints nothing" "$printed"
 }
 
-verbs=(status list ls show set-level set-mode set-default register unregister reload monitor run help)
+verbs=(status list ls show levels set-level set-mode set-default register unregister reload monitor run help)
 levels=(privileged baseline restricted)
 modes=(enforce audit)
 global_long=(--json --no-pager --no-legend --no-ask-password --quiet --help --version)
@@ -120,7 +120,7 @@ check 'lockcctl ' "${verbs[@]}"
 check 'lockcctl s' status show set-level set-mode set-default
 check 'lockcctl --json s' status show set-level set-mode set-default
 check 'lockcctl re' register reload
-check 'lockcctl l' list ls
+check 'lockcctl l' list ls levels
 check 'lockcctl x'
 check 'lockcctl r' register reload run
 

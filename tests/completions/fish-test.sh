@@ -46,7 +46,7 @@ check() {
     expect_empty "'$line' prints nothing" "$printed"
 }
 
-verbs=(status list ls show set-level set-mode set-default register unregister reload monitor run help)
+verbs=(status list ls show levels set-level set-mode set-default register unregister reload monitor run help)
 levels=(privileged baseline restricted)
 modes=(enforce audit)
 global_long=(--json --no-pager --no-legend --no-ask-password --quiet --help --version)

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -17,6 +18,8 @@ namespace {
 
 using ListEntry = sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
                                 sdbus::ObjectPath>;
+using LevelDenialEntry = sdbus::Struct<std::string, std::string, std::string>;
+using LevelEntry = sdbus::Struct<std::string, std::vector<LevelDenialEntry>>;
 
 constexpr const char *kNotFound = "org.lockc.Error.NotFound";
 constexpr const char *kAlreadyRegistered = "org.lockc.Error.AlreadyRegistered";
@@ -88,6 +91,8 @@ std::function<void(sdbus::IProxy &)> read_calls() {
     return [](sdbus::IProxy &p) {
         std::vector<ListEntry> list;
         p.callMethod("ListContainers").onInterface(kManagerInterface).storeResultsTo(list);
+        std::vector<LevelEntry> levels;
+        p.callMethod("DescribeLevels").onInterface(kManagerInterface).storeResultsTo(levels);
         std::map<std::string, sdbus::Variant> all;
         p.callMethod("GetAll")
             .onInterface("org.freedesktop.DBus.Properties")
@@ -163,7 +168,7 @@ TEST_F(LockcdTest, IntrospectionListsTheDocumentedInterface) {
     for (const char *member :
          {"RegisterContainer", "UnregisterContainer", "GetContainer", "ListContainers", "GetLevel",
           "SetLevel", "GetMode", "SetMode", "SetDefaultLevel", "SetDefaultMode", "Reload",
-          "SubscribeDenials", "UnsubscribeDenials", "Denied",
+          "DescribeLevels", "SubscribeDenials", "UnsubscribeDenials", "Denied",
           "org.freedesktop.DBus.ObjectManager"}) {
         EXPECT_NE(xml.find(member), std::string::npos) << member;
     }
@@ -515,6 +520,45 @@ TEST_F(LockcdTest, SetDefaultsSignalPersistAcrossRestartsAndReloadGoesBackToTheF
     EXPECT_EQ(call_as_root(options_call("Reload")).error, "");
     EXPECT_EQ(manager_property("DefaultLevel"), "baseline");
     EXPECT_EQ(manager_property("DefaultMode"), "enforce");
+}
+
+std::vector<LevelEntry> describe_levels(sdbus::IProxy &manager) {
+    std::vector<LevelEntry> levels;
+    manager.callMethod("DescribeLevels").onInterface(kManagerInterface).storeResultsTo(levels);
+    return levels;
+}
+
+bool lists(const LevelEntry &level, const LevelDenialEntry &entry) {
+    const auto &denies = std::get<1>(level);
+    return std::find(denies.begin(), denies.end(), entry) != denies.end();
+}
+
+TEST_F(LockcdTest, DescribeLevelsFollowsTheRunningConfiguration) {
+    auto m = manager();
+    auto levels = describe_levels(*m);
+    ASSERT_EQ(levels.size(), 3U);
+    EXPECT_EQ(std::get<0>(levels[0]), "privileged");
+    EXPECT_EQ(std::get<0>(levels[1]), "baseline");
+    EXPECT_EQ(std::get<0>(levels[2]), "restricted");
+    EXPECT_TRUE(std::get<1>(levels[0]).empty());
+    const LevelDenialEntry sysrq{"fs-open", "proc:/sysrq-trigger", "read,write"};
+    EXPECT_TRUE(lists(levels[1], sysrq));
+    EXPECT_TRUE(lists(levels[2], sysrq));
+    const LevelDenialEntry secret{"open", "/srv/dbus-test-secret", "read"};
+    EXPECT_FALSE(lists(levels[2], secret));
+
+    write_config("[[rules]]\nkind = \"open\"\npath = \"/srv/dbus-test-secret\"\n"
+                 "deny = [\"restricted\"]\naccess = [\"read\"]\n");
+    ASSERT_EQ(call_as_root(options_call("Reload")).error, "");
+    levels = describe_levels(*m);
+    ASSERT_EQ(levels.size(), 3U);
+    EXPECT_TRUE(std::get<1>(levels[0]).empty());
+    EXPECT_FALSE(lists(levels[1], secret));
+    EXPECT_TRUE(lists(levels[2], secret));
+
+    // An outsider may read it too.
+    EXPECT_EQ(call_as(outsider_user(), [](sdbus::IProxy &p) { (void)describe_levels(p); }).error,
+              "");
 }
 
 TEST_F(LockcdTest, ABrokenConfigurationIsRejectedWholeWithItsLocation) {

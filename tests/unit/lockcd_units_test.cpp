@@ -4,7 +4,9 @@
 // mapping of exceptions to D-Bus errors (api_error.hpp).
 #include "api_error.hpp"
 #include "denial_journal.hpp"
+#include "config.hpp"
 #include "error.hpp"
+#include "level_description.hpp"
 #include "policy.hpp"
 #include "text.hpp"
 #include "validation.hpp"
@@ -18,8 +20,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <algorithm>
 #include <functional>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <new>
@@ -1067,6 +1071,96 @@ TEST(ApiError, ToErrorReplyIsNoexcept) {
     const auto reply = api::to_error_reply(empty);
     EXPECT_EQ(reply.name, "");
     EXPECT_EQ(reply.message, "");
+}
+
+// ---- DescribeLevels (level_description.hpp) ----
+
+bool has(const std::vector<LevelDenial> &denies, const LevelDenial &entry) {
+    return std::find(denies.begin(), denies.end(), entry) != denies.end();
+}
+
+std::vector<LevelDenial> operations(const std::vector<LevelDenial> &denies) {
+    std::vector<LevelDenial> out;
+    std::copy_if(denies.begin(), denies.end(), std::back_inserter(out),
+                 [](const LevelDenial &d) { return d.kind == "operation"; });
+    return out;
+}
+
+TEST(LevelDescription, EveryLevelInOrderPrivilegedDeniesNothing) {
+    const auto levels = describe_levels(Config{});
+    ASSERT_EQ(levels.size(), 3U);
+    EXPECT_EQ(levels[0].level, Level::Privileged);
+    EXPECT_EQ(levels[1].level, Level::Baseline);
+    EXPECT_EQ(levels[2].level, Level::Restricted);
+    EXPECT_TRUE(levels[0].denies.empty());
+    EXPECT_FALSE(levels[1].denies.empty());
+    EXPECT_GT(levels[2].denies.size(), levels[1].denies.size());
+}
+
+TEST(LevelDescription, BuiltInRulesAndBehaviours) {
+    const auto levels = describe_levels(Config{});
+    const auto &baseline = levels[1].denies;
+    const auto &restricted = levels[2].denies;
+    for (const auto *denies : {&baseline, &restricted}) {
+        EXPECT_TRUE(has(*denies, {"fs-open", "proc:/sysrq-trigger", "read,write"}));
+        EXPECT_TRUE(has(*denies, {"fs-open", "proc:/sys", "write"}));
+        EXPECT_TRUE(has(*denies, {"fs-open", "sysfs:/", "read,write"}));
+        EXPECT_TRUE(has(*denies, {"fs-open", "sysfs:/devices/system/cpu", "write"}));
+        EXPECT_TRUE(has(*denies, {"fs-open", "debugfs", "read,write"}));
+        EXPECT_TRUE(has(*denies, {"fs-mount", "debugfs", "mount"}));
+        EXPECT_FALSE(has(*denies, {"fs-mount", "tmpfs", "mount"}));
+        EXPECT_TRUE(has(*denies, {"device", "c 1:1", "read,write"}));
+        EXPECT_TRUE(has(*denies, {"device", "c 202:*", "read,write"}));
+        EXPECT_TRUE(has(*denies, {"device", "b *:*", "read,write"}));
+        EXPECT_TRUE(has(*denies, {"unix-socket", "/run/docker.sock", "connect"}));
+        EXPECT_TRUE(has(*denies, {"unix-socket", "@/containerd-shim", "connect"}));
+        EXPECT_TRUE(has(*denies, {"mount-source", "/", "bind during setup"}));
+        EXPECT_TRUE(has(*denies, {"mount-source", "/var/lib/docker", "allowed"}));
+        for (const char *hook : {"syslog", "kernel_module", "bpf", "perf_event_open", "ptrace",
+                                 "task_kill", "sb_kern_mount", "move_mount"}) {
+            const auto ops = operations(*denies);
+            EXPECT_TRUE(std::any_of(ops.begin(), ops.end(), [&](const LevelDenial &d) {
+                return d.target == hook;
+            })) << hook;
+        }
+        // Operations come first.
+        EXPECT_EQ(denies->front().kind, "operation");
+    }
+    // /home: a bind source for baseline, not for restricted.
+    EXPECT_TRUE(has(baseline, {"mount-source", "/home", "allowed"}));
+    EXPECT_TRUE(has(restricted, {"mount-source", "/home", "bind during setup"}));
+    // Service-account tokens: restricted only.
+    EXPECT_FALSE(std::any_of(baseline.begin(), baseline.end(), [](const LevelDenial &d) {
+        return d.target == "/run/secrets/kubernetes.io";
+    }));
+    EXPECT_TRUE(has(restricted, {"open", "/run/secrets/kubernetes.io", "read"}));
+    // Restricted denies every operation baseline does, and more.
+    const auto base_ops = operations(baseline);
+    const auto restricted_ops = operations(restricted);
+    for (const auto &op : base_ops) {
+        EXPECT_TRUE(has(restricted_ops, op)) << op.target;
+    }
+    for (const char *hook :
+         {"task_fix_setuid", "exec_setuid", "userns_create", "socket_create", "sb_pivotroot"}) {
+        const auto named = [&](const LevelDenial &d) { return d.target == hook; };
+        EXPECT_TRUE(std::any_of(restricted_ops.begin(), restricted_ops.end(), named)) << hook;
+        EXPECT_FALSE(std::any_of(base_ops.begin(), base_ops.end(), named)) << hook;
+    }
+}
+
+TEST(LevelDescription, RulesOfTheConfigurationAreListed) {
+    const auto config = parse_config("[[rules]]\nkind = \"open\"\npath = \"/srv/secrets\"\n"
+                                     "deny = [\"baseline\"]\naccess = [\"write\"]\n"
+                                     "[[rules]]\nkind = \"unix-socket\"\npath = \"@agent\"\n"
+                                     "deny = [\"restricted\"]\n",
+                                     "test.toml");
+    const auto levels = describe_levels(config);
+    EXPECT_TRUE(levels[0].denies.empty());
+    EXPECT_TRUE(has(levels[1].denies, {"open", "/srv/secrets", "write"}));
+    EXPECT_TRUE(has(levels[2].denies, {"open", "/srv/secrets", "write"}));
+    EXPECT_FALSE(has(levels[1].denies, {"unix-socket", "@agent", "connect"}));
+    EXPECT_TRUE(has(levels[2].denies, {"unix-socket", "@agent", "connect"}));
+    EXPECT_FALSE(has(describe_levels(Config{})[1].denies, {"open", "/srv/secrets", "write"}));
 }
 
 } // namespace

@@ -23,6 +23,16 @@ pid_t main_pid() {
     return static_cast<pid_t>(std::stol("0" + unit_property("MainPID")));
 }
 
+sdbus::Variant manager_property(sdbus::IProxy &manager, const std::string &name) {
+    sdbus::Variant value;
+    manager.callMethod("Get")
+        .onInterface("org.freedesktop.DBus.Properties")
+        .withTimeout(kStartTimeout)
+        .withArguments(std::string(kManager), name)
+        .storeResultsTo(value);
+    return value;
+}
+
 void pump(sdbus::IConnection &bus, const std::function<bool()> &done,
           std::chrono::milliseconds wait) {
     const auto deadline = std::chrono::steady_clock::now() + wait;

@@ -22,6 +22,15 @@ inline constexpr const char *kManager = "org.lockc.Manager";
 inline constexpr const char *kDenialMessageId = "3c0f2e7a9d5b4e61a8f1c27d64b09e53";
 using Options = std::map<std::string, sdbus::Variant>;
 
+// A call that starts lockcd waits for it to load its programs: about 15 s
+// under TCG emulation, three times that with the host busy (CI runs
+// clang-tidy next to the VM). Calls that may start lockcd wait this long,
+// and so does the bus (service_start_timeout, set by main.cpp).
+inline constexpr std::chrono::seconds kStartTimeout{120};
+
+// A property of the manager, read with kStartTimeout.
+sdbus::Variant manager_property(sdbus::IProxy &manager, const std::string &name);
+
 // Without trailing newlines and spaces.
 std::string trimmed(std::string s);
 // A property of lockcd.service, from systemctl show.

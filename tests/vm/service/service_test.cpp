@@ -72,7 +72,12 @@ class ServiceTest : public ::testing::Test {
 
     std::string get(const std::string &method, const std::string &id) {
         std::string value;
-        manager()->callMethod(method).onInterface(kManager).withArguments(id).storeResultsTo(value);
+        manager()
+            ->callMethod(method)
+            .onInterface(kManager)
+            .withTimeout(kStartTimeout) // may start lockcd
+            .withArguments(id)
+            .storeResultsTo(value);
         return value;
     }
 
@@ -141,7 +146,7 @@ class ServiceTest : public ::testing::Test {
 TEST_F(ServiceTest, ABusCallStartsLockcdWhichLoadsTheProgramsAndTellsSystemd) {
     EXPECT_NE(unit_property("ActiveState"), "active") << "lockcd runs before anyone asked for it";
     EXPECT_TRUE(loaded_lockc_programs().empty());
-    const bool enforcing = manager()->getProperty("Enforcing").onInterface(kManager).get<bool>();
+    const bool enforcing = manager_property(*manager(), "Enforcing").get<bool>();
     EXPECT_TRUE(enforcing);
     EXPECT_EQ(manager()->getProperty("EnforcementProblem").onInterface(kManager).get<std::string>(),
               "");
