@@ -124,6 +124,7 @@ struct {
 
 struct mkdir_scratch {
 	struct lockc_pending_key name;
+	char parent[2 * LOCKC_PATTERN_PARENT_LEN]; /* the parent directory's name */
 };
 
 struct {
@@ -440,13 +441,21 @@ static __always_inline long fs_internal_path(struct scratch *sc, struct dentry *
 
 /* ---- cgroup creation: confined before the first instruction ------------ */
 
-static __always_inline bool name_matches(const char *name, __u32 len,
+static __always_inline bool name_matches(const char *name, __u32 len, const char *parent_name,
 					 const struct lockc_name_pattern *p)
 {
 	__u32 plen = 0, slen = 0;
 
-	if (!p->prefix[0])
+	if (!p->prefix[0] && !p->parent[0])
 		return false; /* an empty pattern would match every cgroup */
+	/* The parent's name, exactly: parent_name holds up to twice the
+	 * pattern's length, so a longer name differs at the pattern's NUL. */
+	for (int i = 0; p->parent[0] && i < LOCKC_PATTERN_PARENT_LEN; i++) {
+		if (p->parent[i] != parent_name[i])
+			return false;
+		if (!p->parent[i])
+			break;
+	}
 	for (int i = 0; i < LOCKC_PATTERN_PREFIX_LEN; i++) {
 		if (!p->prefix[i])
 			break;
@@ -486,7 +495,9 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	/* A cgroup inside a container inherits the container's entry: never
 	 * give it one of its own here, or a container could weaken itself by
 	 * creating a cgroup with a registered or container-like name. */
-	subject_of_cgroup((struct cgroup *)BPF_CORE_READ(cgrp, self.parent), &parent);
+	struct cgroup *parent_cgrp = (struct cgroup *)BPF_CORE_READ(cgrp, self.parent);
+
+	subject_of_cgroup(parent_cgrp, &parent);
 	if (parent.policy)
 		return 0;
 
@@ -513,10 +524,15 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	__u32 len = n - 1;
 	__u8 count = cfg->pattern_count;
 
+	/* The parent directory's name, for patterns that name one. */
+	__builtin_memset(sc->parent, 0, sizeof(sc->parent));
+	if (parent_cgrp)
+		bpf_probe_read_kernel_str(sc->parent, sizeof(sc->parent),
+					  BPF_CORE_READ(parent_cgrp, kn, name));
 	for (int i = 0; i < LOCKC_MAX_PATTERNS; i++) {
 		if (i >= count)
 			break;
-		if (!name_matches(sc->name.name, len, &cfg->patterns[i]))
+		if (!name_matches(sc->name.name, len, sc->parent, &cfg->patterns[i]))
 			continue;
 		struct lockc_policy p = {
 		    .level = cfg->default_level,
@@ -612,6 +628,176 @@ static __always_inline bool has_dotdot(const char *p, long len)
 	return false;
 }
 
+struct walk_ctx {
+	__u64 dentry, vfsmount, mount; /* where the walk is */
+	__u64 root, root_mnt;	       /* the task's root */
+	__u32 depth;		       /* dentries in scratch.chain */
+	int reached;		       /* 1: the task's root; -1: gave up */
+};
+
+/* One step up from w->dentry: to its parent, or across the mount it is the
+ * root of to where that is mounted. Leaf first into scratch.chain. */
+static long walk_step(__u32 i, void *data)
+{
+	struct walk_ctx *w = data;
+	struct dentry *d = (struct dentry *)w->dentry;
+	struct vfsmount *vmnt = (struct vfsmount *)w->vfsmount;
+
+	if (w->dentry == w->root && w->vfsmount == w->root_mnt) {
+		w->reached = 1;
+		return 1;
+	}
+	if (d == BPF_CORE_READ(vmnt, mnt_root)) {
+		struct mount *mnt = (struct mount *)w->mount;
+		struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (parent == mnt) {
+			w->reached = -1; /* the namespace's root, above the task's */
+			return 1;
+		}
+		w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mount = (__u64)parent;
+		w->vfsmount = (__u64)parent + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+	struct scratch *sc = bpf_map_lookup_elem(&scratch_space, &zero);
+
+	if (!sc || w->depth >= LOCKC_FS_WALK_DEPTH) {
+		w->reached = -1; /* deeper than we walk */
+		return 1;
+	}
+	sc->chain[BOUND(w->depth, LOCKC_FS_WALK_DEPTH - 1)] = w->dentry;
+	w->depth++;
+	w->dentry = (__u64)BPF_CORE_READ(d, d_parent);
+	return 0;
+}
+
+/*
+ * The path of a mount point as the current task sees it from its root, as
+ * d_path would write it, in sc->buf (NUL-terminated); its length, or -1
+ * when it is deeper than we walk or not below the task's root.
+ */
+static __always_inline long path_from_root(struct scratch *sc, const struct path *target)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vfsmount *vmnt = BPF_CORE_READ(target, mnt);
+	struct walk_ctx w = {
+	    .dentry = (__u64)BPF_CORE_READ(target, dentry),
+	    .vfsmount = (__u64)vmnt,
+	    .mount = (__u64)container_of(vmnt, struct mount, mnt),
+	    .root = (__u64)BPF_CORE_READ(task, fs, root.dentry),
+	    .root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt),
+	};
+
+	/* bpf_loop: the verifier checks one step, not every path through
+	 * LOCKC_FS_WALK_DEPTH of them. Mount crossings count as steps. */
+	bpf_loop(2 * LOCKC_FS_WALK_DEPTH, walk_step, &w, 0);
+	if (w.reached != 1)
+		return -1;
+	if (!w.depth) {
+		sc->buf[0] = '/';
+		sc->buf[1] = 0;
+		return 1;
+	}
+	struct compose_ctx c = {.pos = 0, .depth = w.depth};
+
+	bpf_loop(w.depth, compose_component, &c, 0);
+	if (c.pos >= LOCKC_PATH_LEN)
+		return -1;
+	sc->buf[BOUND(c.pos, LOCKC_SCRATCH_LEN / 2 - 1)] = 0;
+	return c.pos;
+}
+
+struct compare_ctx {
+	int same;
+};
+
+/* Whether scratch.buf and scratch.key.path agree at i (bpf_loop: one
+ * step to verify, not one per possible length). */
+static long compare_step(__u32 i, void *data)
+{
+	struct compare_ctx *c = data;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch_space, &zero);
+
+	if (!sc || i >= LOCKC_PATH_LEN ||
+	    sc->buf[BOUND(i, LOCKC_SCRATCH_LEN / 2 - 1)] != sc->key.path[BOUND(i, 0xff)]) {
+		c->same = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* The fd number of a "/proc/self/fd/<n>" source, or -1. */
+static __always_inline long proc_self_fd_number(const char *p, long len)
+{
+	const char prefix[] = "/proc/self/fd/";
+	const int plen = sizeof(prefix) - 1;
+	long fd = 0;
+
+	if (len <= plen || len > plen + 7)
+		return -1;
+	for (int i = 0; i < plen; i++) {
+		if (p[i] != prefix[i])
+			return -1;
+	}
+	for (int i = plen; i < plen + 7; i++) {
+		if (i >= len)
+			break;
+		char c = p[i];
+
+		if (c < '0' || c > '9')
+			return -1;
+		fd = fd * 10 + (c - '0');
+	}
+	return fd;
+}
+
+/*
+ * Runtimes bind a path onto itself before they pivot: runc its rootfs (so
+ * that it is a mount point for pivot_root), crun masked and read-only paths
+ * through an O_PATH fd it opened inside the new root ("/proc/self/fd/8"
+ * onto proc/bus). Binding a path onto itself shows nothing that is not
+ * already there, so it is allowed when the source is the mount point:
+ * - "/proc/self/fd/<n>": the task's fd n is the very mount point (same
+ *   mount, same dentry), read from its file table;
+ * - a path: it is the mount point's path from the task's root, as d_path
+ *   writes it. Such a string has no "." or ".." and crosses no symlink the
+ *   source lookup may not follow (inode_follow_link), so the kernel's
+ *   lookup after this hook arrives at the same place.
+ * Only the runtime itself could race either (another of its threads
+ * replacing fd n or the mounts); during setup no code of the container
+ * runs yet.
+ */
+static __always_inline bool binds_onto_itself(struct scratch *sc, long len,
+					      const struct path *target)
+{
+	long fd = proc_self_fd_number(sc->key.path, len);
+
+	if (fd < 0) {
+		long n = path_from_root(sc, target);
+
+		if (n != len || n <= 0)
+			return false;
+		struct compare_ctx c = {.same = 1};
+
+		bpf_loop(n, compare_step, &c, 0);
+		return c.same;
+	}
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
+
+	if ((unsigned long)fd >= max_fds)
+		return false;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+
+	if (bpf_probe_read_kernel(&file, sizeof(file), fds + fd) || !file)
+		return false;
+	return BPF_CORE_READ(file, f_path.dentry) == BPF_CORE_READ(target, dentry) &&
+	       BPF_CORE_READ(file, f_path.mnt) == BPF_CORE_READ(target, mnt);
+}
+
 SEC("lsm/sb_mount")
 int BPF_PROG(lockc_sb_mount, const char *dev_name, const struct path *path, const char *type,
 	     unsigned long flags, void *data)
@@ -643,7 +829,10 @@ int BPF_PROG(lockc_sb_mount, const char *dev_name, const struct path *path, cons
 		return deny(&s, LOCKC_HOOK_SB_MOUNT, LOCKC_TARGET_PATH, dev_name);
 	long len = string_key(&sc->key, dev_name);
 
-	if (len <= 0 || sc->key.path[0] != '/' || has_dotdot(sc->key.path, len))
+	/* A source longer than the key was cut: its unread tail could hold
+	 * ".." components, so only sources read whole are judged. */
+	if (len <= 0 || len >= LOCKC_PATH_LEN - 1 || sc->key.path[0] != '/' ||
+	    has_dotdot(sc->key.path, len))
 		return deny(&s, LOCKC_HOOK_SB_MOUNT, LOCKC_TARGET_PATH, dev_name);
 	/* Once the container has entered its root filesystem, a source names
 	 * something the container already sees (its rootfs, its vetted
@@ -651,6 +840,8 @@ int BPF_PROG(lockc_sb_mount, const char *dev_name, const struct path *path, cons
 	 * in-filesystem paths); magic links to other tasks' roots pass the
 	 * ptrace hook. runc binds /proc/bus & co. onto themselves then. */
 	if (s.policy->phase != LOCKC_PHASE_SETUP)
+		return 0;
+	if (binds_onto_itself(sc, len, path))
 		return 0;
 	/* During setup the runtime still sees the host: the source must be
 	 * under an allowed prefix (runtime storage, volumes). */

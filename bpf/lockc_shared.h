@@ -13,7 +13,7 @@
 
 /* Bumped whenever a map layout or a program's contract changes: a loader
  * only reuses pinned objects of the same ABI. */
-#define LOCKC_ABI_VERSION 1
+#define LOCKC_ABI_VERSION 2
 
 /* Policy levels, ordered from weakest to strictest. */
 enum lockc_level {
@@ -107,11 +107,16 @@ struct lockc_pending_key {
 #define LOCKC_MAX_PATTERNS 16
 #define LOCKC_PATTERN_PREFIX_LEN 32
 #define LOCKC_PATTERN_SUFFIX_LEN 16
+#define LOCKC_PATTERN_PARENT_LEN 16
 
-/* A container-like cgroup name: starts with prefix and ends with suffix. */
+/* A container-like cgroup name: starts with prefix and ends with suffix,
+ * and when parent is set, its parent directory has exactly that name
+ * (runtimes on the cgroupfs driver name a container's cgroup by its id
+ * alone: /docker/<id>). Without a parent the prefix may not be empty. */
 struct lockc_name_pattern {
 	char prefix[LOCKC_PATTERN_PREFIX_LEN];
 	char suffix[LOCKC_PATTERN_SUFFIX_LEN];
+	char parent[LOCKC_PATTERN_PARENT_LEN];
 };
 
 struct lockc_settings {

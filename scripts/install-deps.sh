@@ -7,16 +7,17 @@ packages=(
   # build
   cmake make g++ pkg-config clang llvm libbpf-dev bpftool
   libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev libtomlplusplus-dev
-  libgtest-dev nlohmann-json3-dev clang-format clang-tidy
+  libgtest-dev nlohmann-json3-dev libyaml-cpp-dev libcurl4-openssl-dev
+  clang-format clang-tidy
   # host D-Bus tests: a private system bus with a real dbus-daemon and
   # polkitd (tests/dbus/test-bus.sh); xmllint for the bus and polkit XML.
   dbus polkitd libxml2-utils
   # VM tests: QEMU, a static busybox for the initramfs, kmod for depmod,
   # and the real container stack that the guest runs from the host's root.
-  qemu-system-x86 busybox-static kmod cpio docker.io runc podman python3
+  qemu-system-x86 busybox-static kmod cpio docker.io runc crun podman python3
   # shell completions of lockcctl (tests/completions/) and the manual pages
-  # (man --warnings in man/check-page.sh).
-  bash-completion zsh fish man-db groff-base
+  # (scdoc builds them; man --warnings in man/check-page.sh).
+  bash-completion zsh fish scdoc man-db groff-base
 )
 
 export DEBIAN_FRONTEND=noninteractive

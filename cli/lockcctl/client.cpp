@@ -1,5 +1,6 @@
 #include "client.hpp"
 
+#include "bus_names.hpp"
 #include "exit_codes.hpp"
 
 #include <poll.h>
@@ -18,10 +19,10 @@ namespace lockc::cli {
 
 namespace {
 
-constexpr const char *kBusName = "org.lockc.Manager";
-constexpr const char *kManagerPath = "/org/lockc/Manager";
-constexpr const char *kManagerInterface = "org.lockc.Manager";
-constexpr const char *kContainerInterface = "org.lockc.Container";
+using bus::kBusName;
+using bus::kContainerInterface;
+using bus::kManagerInterface;
+using bus::kManagerPath;
 constexpr const char *kPropertiesInterface = "org.freedesktop.DBus.Properties";
 constexpr const char *kBusDriverName = "org.freedesktop.DBus";
 constexpr const char *kBusDriverPath = "/org/freedesktop/DBus";

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <set>
 #include <string>
@@ -50,6 +51,14 @@ std::optional<lockc_settings> pinned_settings(const fs::path &pin_dir) {
         return std::nullopt;
     }
     lockc_settings s{};
+    // A map of another layout is another ABI (abi_version 0 here): never
+    // read a value of another size into this struct.
+    bpf_map_info info{};
+    std::uint32_t info_size = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &info_size) != 0 ||
+        info.value_size != sizeof(lockc_settings)) {
+        return s;
+    }
     if (bpf_map_lookup_elem(fd.get(), &kZero, &s) != 0) {
         return std::nullopt;
     }

@@ -248,35 +248,59 @@ lockc_settings compile(const Settings &settings) {
     }
     std::size_t i = 0;
     for (const auto &p : settings.container_patterns) {
-        if (p.prefix.empty()) {
+        if (p.prefix.empty() && p.parent.empty()) {
             throw Error(ErrorKind::InvalidArgument,
-                        "a container name pattern needs a prefix (it would match every cgroup)");
+                        "a container name pattern needs a prefix or a parent (it would match "
+                        "every cgroup)");
         }
         if (p.prefix.size() >= LOCKC_PATTERN_PREFIX_LEN ||
-            p.suffix.size() >= LOCKC_PATTERN_SUFFIX_LEN) {
+            p.suffix.size() >= LOCKC_PATTERN_SUFFIX_LEN ||
+            p.parent.size() >= LOCKC_PATTERN_PARENT_LEN) {
             throw Error(ErrorKind::InvalidArgument,
-                        "container name pattern '" + p.prefix + "*" + p.suffix + "' is too long");
+                        "container name pattern '" + p.text() + "' is too long");
         }
-        if (p.prefix.find_first_of(std::string_view("/\0", 2)) != std::string::npos ||
-            p.suffix.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
-            throw Error(ErrorKind::InvalidArgument, "container name pattern '" + p.prefix + "*" +
-                                                        p.suffix + "' may not contain '/' or NUL");
+        const std::string_view forbidden("/*\0", 3);
+        if (p.prefix.find_first_of(forbidden) != std::string::npos ||
+            p.suffix.find_first_of(forbidden) != std::string::npos ||
+            p.parent.find_first_of(forbidden) != std::string::npos) {
+            throw Error(ErrorKind::InvalidArgument,
+                        "container name pattern '" + p.text() +
+                            "' may not contain '/', '*' or NUL in its parts");
         }
         std::memcpy(out.patterns[i].prefix, p.prefix.data(), p.prefix.size());
         std::memcpy(out.patterns[i].suffix, p.suffix.data(), p.suffix.size());
+        std::memcpy(out.patterns[i].parent, p.parent.data(), p.parent.size());
         ++i;
     }
     out.pattern_count = static_cast<std::uint8_t>(i);
     return out;
 }
 
+bool NamePattern::matches(std::string_view name, std::string_view parent_name) const {
+    if (prefix.empty() && parent.empty()) {
+        return false; // as in the kernel: it would match every cgroup
+    }
+    return (parent.empty() || parent_name == parent) &&
+           name.size() >= prefix.size() + suffix.size() && name.starts_with(prefix) &&
+           name.ends_with(suffix);
+}
+
+std::string NamePattern::text() const {
+    return (parent.empty() ? "" : parent + "/") + prefix + "*" + suffix;
+}
+
 Settings default_settings() {
     Settings s;
     s.container_patterns = {
+        // The systemd cgroup driver: one scope unit per container.
         {"docker-", ".scope"},
         {"libpod-", ".scope"},
         {"cri-containerd-", ".scope"},
         {"crio-", ".scope"},
+        // The cgroupfs driver: Docker's /docker/<id>, podman's
+        // /libpod_parent/libpod-<id>.
+        {"", "", "docker"},
+        {"libpod-", "", "libpod_parent"},
     };
     return s;
 }

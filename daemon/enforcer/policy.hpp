@@ -81,10 +81,19 @@ struct RuleSet {
     std::vector<DeviceRule> devices;
 };
 
-// A container-like cgroup name: starts with prefix, ends with suffix.
+// A container-like cgroup name: starts with prefix, ends with suffix, and
+// when parent is set its parent directory has exactly that name (the
+// cgroupfs driver: /docker/<id>). Written "prefix*suffix" or
+// "parent/prefix*suffix"; without a parent the prefix may not be empty.
 struct NamePattern {
     std::string prefix;
     std::string suffix;
+    std::string parent;
+
+    // Whether a cgroup directory with this name under this parent matches.
+    [[nodiscard]] bool matches(std::string_view name, std::string_view parent_name) const;
+    [[nodiscard]] std::string text() const;
+    friend bool operator==(const NamePattern &, const NamePattern &) = default;
 };
 
 struct Settings {

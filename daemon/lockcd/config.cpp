@@ -77,14 +77,6 @@ std::string_view type_name(const toml::node &node) {
     return "nothing";
 }
 
-// RFC 1123 label, what Kubernetes accepts as a namespace name; anything
-// else could never match and is surely a typo.
-bool valid_namespace(std::string_view name) {
-    const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-    return !name.empty() && name.size() <= 63 && alnum(name.front()) && alnum(name.back()) &&
-           std::ranges::all_of(name, [&](char c) { return alnum(c) || c == '-'; });
-}
-
 struct Entry {
     const toml::key *key;
     const toml::node *value;
@@ -221,33 +213,47 @@ class Reader {
                 config.container_patterns.push_back(
                     pattern(element, string(element, "a pattern in [containers]")));
                 const auto &added = config.container_patterns.back();
-                const auto same = [&](const NamePattern &p) {
-                    return p.prefix == added.prefix && p.suffix == added.suffix;
-                };
-                if (std::ranges::count_if(config.container_patterns, same) > 1) {
-                    fail(element, "duplicate pattern " + quote(added.prefix + "*" + added.suffix) +
-                                      " in [containers]");
+                if (std::ranges::count(config.container_patterns, added) > 1) {
+                    fail(element, "duplicate pattern " + quote(added.text()) + " in [containers]");
                 }
             }
         }
     }
 
-    // "prefix*suffix", sized for struct lockc_name_pattern (NUL-terminated).
+    // "prefix*suffix" or "parent/prefix*suffix", sized for struct
+    // lockc_name_pattern (NUL-terminated).
     [[nodiscard]] NamePattern pattern(const toml::node &where, std::string_view text) const {
         if (text.empty()) {
-            fail(where, "empty pattern in [containers]; a pattern is prefix*suffix");
+            fail(where, "empty pattern in [containers]; a pattern is prefix*suffix or "
+                        "parent/prefix*suffix");
         }
         const std::string quoted = "pattern " + quote(text) + " in [containers]";
+        if (text.find('\0') != std::string_view::npos) {
+            fail(where, quoted + " may not contain NUL");
+        }
+        NamePattern p;
+        if (const auto slash = text.find('/'); slash != std::string_view::npos) {
+            p.parent = std::string(text.substr(0, slash));
+            text.remove_prefix(slash + 1);
+            if (p.parent.empty() || p.parent.find('*') != std::string::npos ||
+                text.find('/') != std::string_view::npos) {
+                fail(where, quoted + " names a parent directory: it must be parent/prefix*suffix "
+                                     "with one plain parent name (no '*', one '/')");
+            }
+            if (p.parent.size() >= LOCKC_PATTERN_PARENT_LEN) {
+                fail(where, quoted + " has a parent name longer than " +
+                                std::to_string(LOCKC_PATTERN_PARENT_LEN - 1) + " bytes");
+            }
+        }
         const auto star = text.find('*');
         if (star == std::string_view::npos || text.find('*', star + 1) != std::string_view::npos) {
             fail(where, quoted + " must contain exactly one '*' (prefix*suffix)");
         }
-        if (text.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos) {
-            fail(where, quoted + " may not contain '/' or NUL: it matches one directory name");
-        }
-        NamePattern p{std::string(text.substr(0, star)), std::string(text.substr(star + 1))};
-        if (p.prefix.empty()) {
-            fail(where, quoted + " needs a non-empty prefix before '*'");
+        p.prefix = std::string(text.substr(0, star));
+        p.suffix = std::string(text.substr(star + 1));
+        if (p.prefix.empty() && p.parent.empty()) {
+            fail(where, quoted + " needs a non-empty prefix before '*' or a parent directory "
+                                 "(parent/*): it would match every cgroup");
         }
         if (p.prefix.size() >= LOCKC_PATTERN_PREFIX_LEN) {
             fail(where, quoted + " has a prefix longer than " +
@@ -277,26 +283,32 @@ class Reader {
 
     void read_kubernetes(Config &config, const toml::table &t) const {
         for (const auto &[key, value] : in_file_order(t)) {
-            if (key->str() != "namespaces") {
-                unknown_key(*key, "[kubernetes]", "namespaces");
+            if (key->str() == "namespaces") {
+                read_namespaces(config, table(*value, "[kubernetes.namespaces]"));
+            } else if (key->str() == "kubeconfig") {
+                const std::string what = "'kubeconfig' in [kubernetes]";
+                config.kubeconfig = absolute_path(string(*value, what), *value, what);
+            } else {
+                unknown_key(*key, "[kubernetes]", "namespaces, kubeconfig");
             }
-            config.namespace_levels.clear();
-            for (const auto &[ns, ns_value] :
-                 in_file_order(table(*value, "[kubernetes.namespaces]"))) {
-                const std::string name(ns->str());
-                if (name.empty()) {
-                    fail(*ns, "empty namespace name in [kubernetes.namespaces]");
-                }
-                if (!valid_namespace(name)) {
-                    fail(*ns, "invalid namespace name " + quote(name) +
-                                  " in [kubernetes.namespaces]: a namespace name is 1 to 63 "
-                                  "lowercase letters, digits or '-', starting and ending with a "
-                                  "letter or digit");
-                }
-                config.namespace_levels.emplace(
-                    name,
-                    level(*ns_value, "namespace " + quote(name) + " in [kubernetes.namespaces]"));
+        }
+    }
+
+    void read_namespaces(Config &config, const toml::table &t) const {
+        config.namespace_levels.clear();
+        for (const auto &[ns, ns_value] : in_file_order(t)) {
+            const std::string name(ns->str());
+            if (name.empty()) {
+                fail(*ns, "empty namespace name in [kubernetes.namespaces]");
             }
+            if (!valid_namespace_name(name)) {
+                fail(*ns, "invalid namespace name " + quote(name) +
+                              " in [kubernetes.namespaces]: a namespace name is 1 to 63 "
+                              "lowercase letters, digits or '-', starting and ending with a "
+                              "letter or digit");
+            }
+            config.namespace_levels.emplace(
+                name, level(*ns_value, "namespace " + quote(name) + " in [kubernetes.namespaces]"));
         }
     }
 
@@ -305,7 +317,8 @@ class Reader {
             if (key->str() == "binaries") {
                 config.runtime_binaries.clear();
                 for (const auto &[path, node] : strings(*value, "'binaries' in [runtimes]")) {
-                    config.runtime_binaries.push_back(absolute_path(path, *node, "'binaries'"));
+                    config.runtime_binaries.push_back(
+                        absolute_path(path, *node, "'binaries' in [runtimes]"));
                 }
                 if (config.runtime_binaries.size() > kMaxRuntimeBinaries) {
                     fail(*value, "'binaries' in [runtimes] lists more than " +
@@ -314,7 +327,7 @@ class Reader {
             } else if (key->str() == "docker_data_root") {
                 config.docker_data_root =
                     absolute_path(string(*value, "'docker_data_root' in [runtimes]"), *value,
-                                  "'docker_data_root'");
+                                  "'docker_data_root' in [runtimes]");
             } else {
                 unknown_key(*key, "[runtimes]", "binaries, docker_data_root");
             }
@@ -324,8 +337,7 @@ class Reader {
     [[nodiscard]] std::filesystem::path absolute_path(std::string_view text, const toml::node &node,
                                                       const std::string &what) const {
         if (text.empty() || text.front() != '/' || text.find('\0') != std::string_view::npos) {
-            fail(node,
-                 what + " in [runtimes] must be an absolute path, not " + quote(std::string(text)));
+            fail(node, what + " must be an absolute path, not " + quote(std::string(text)));
         }
         return std::filesystem::path(text).lexically_normal();
     }
@@ -450,21 +462,24 @@ class Reader {
 
 } // namespace
 
+bool valid_namespace_name(std::string_view name) {
+    const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    return !name.empty() && name.size() <= 63 && alnum(name.front()) && alnum(name.back()) &&
+           std::ranges::all_of(name, [&](char c) { return alnum(c) || c == '-'; });
+}
+
 std::vector<std::filesystem::path> default_runtime_binaries() {
     return {"/usr/bin/runc",        "/usr/sbin/runc", "/usr/local/bin/runc",
             "/usr/local/sbin/runc", "/usr/bin/crun",  "/usr/local/bin/crun"};
 }
 
 bool operator==(const Config &a, const Config &b) {
-    const auto same = [](const NamePattern &x, const NamePattern &y) {
-        return x.prefix == y.prefix && x.suffix == y.suffix;
-    };
     return a.default_level == b.default_level && a.default_mode == b.default_mode &&
-           std::ranges::equal(a.container_patterns, b.container_patterns, same) &&
+           a.container_patterns == b.container_patterns &&
            a.denial_log_burst == b.denial_log_burst &&
            a.denial_log_interval == b.denial_log_interval &&
-           a.namespace_levels == b.namespace_levels && a.runtime_binaries == b.runtime_binaries &&
-           a.docker_data_root == b.docker_data_root &&
+           a.namespace_levels == b.namespace_levels && a.kubeconfig == b.kubeconfig &&
+           a.runtime_binaries == b.runtime_binaries && a.docker_data_root == b.docker_data_root &&
            std::ranges::equal(
                a.extra_rules, b.extra_rules, [](const PathRule &x, const PathRule &y) {
                    return x.space == y.space && x.fs == y.fs && x.path == y.path &&

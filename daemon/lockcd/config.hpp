@@ -7,12 +7,17 @@
 //   mode = "enforce"     # enforce | audit
 //
 //   [containers]
-//   # cgroup directory names that are containers: "prefix*suffix"
-//   patterns = ["docker-*.scope", "libpod-*.scope", "cri-containerd-*.scope", "crio-*.scope"]
+//   # cgroup directory names that are containers: "prefix*suffix", or
+//   # "parent/prefix*suffix" for a directory under a parent of that name
+//   patterns = ["docker-*.scope", "libpod-*.scope", "cri-containerd-*.scope", "crio-*.scope",
+//               "docker/*", "libpod_parent/libpod-*"]
 //
 //   [logging]
 //   denials_burst = 10              # 1..1000 journal messages per container ...
 //   denials_interval_seconds = 10   # ... per 1..3600 seconds
+//
+//   [kubernetes]
+//   # kubeconfig = "/etc/lockc/kubeconfig"  # unset: no API server lookups
 //
 //   [kubernetes.namespaces]         # namespace name = level
 //   kube-system = "privileged"
@@ -30,6 +35,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -57,6 +63,9 @@ struct Config {
     std::chrono::seconds denial_log_interval{10};
     // Kubernetes namespace -> level, for the CRI integration.
     std::map<std::string, Level> namespace_levels{{"kube-system", Level::Privileged}};
+    // A kubeconfig (absolute path) for reading the pod-security.kubernetes.io/enforce
+    // label of namespaces not in the table (kubernetes_api.hpp); unset: no lookups.
+    std::optional<std::filesystem::path> kubeconfig;
     // [[rules]]: path rules added to the built-in ones (default_rules()).
     std::vector<PathRule> extra_rules;
     // [runtimes]: OCI runtime binaries whose execs lockcd holds until it has
@@ -65,7 +74,7 @@ struct Config {
     // Docker's data-root, where its containers' labels are.
     std::filesystem::path docker_data_root = "/var/lib/docker";
 
-    // Not defaulted: NamePattern (policy.hpp) has no operator==.
+    // Not defaulted: PathRule (policy.hpp) has no operator==.
     friend bool operator==(const Config &a, const Config &b);
 };
 
@@ -79,6 +88,11 @@ struct ConfigError : std::runtime_error {
     std::uint32_t line = 0;   // 1-based; 0: no location
     std::uint32_t column = 0; // 1-based; 0: no location
 };
+
+// Whether a name is one Kubernetes accepts for a namespace: an RFC 1123
+// label (1 to 63 lower-case letters, digits or '-', alphanumeric at both
+// ends).
+[[nodiscard]] bool valid_namespace_name(std::string_view name);
 
 // The rules lockc enforces with this configuration: the built-in ones plus
 // [[rules]].

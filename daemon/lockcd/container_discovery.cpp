@@ -19,6 +19,7 @@ struct NameForm {
     std::string_view prefix;
     std::string_view suffix;
     std::string_view engine;
+    std::string_view parent = {}; // the cgroupfs driver's parent directory
 };
 
 // The scope names of the engines lockc knows (systemd cgroup driver). The
@@ -29,6 +30,10 @@ constexpr std::array kNameForms{
     NameForm{"libpod-", ".scope", "podman"},
     NameForm{"cri-containerd-", ".scope", "kubernetes"},
     NameForm{"crio-", ".scope", "kubernetes"},
+    // The cgroupfs driver: Docker's /docker/<id>, podman's
+    // /libpod_parent/libpod-<id>.
+    NameForm{"", "", "docker", "docker"},
+    NameForm{"libpod-", "", "podman", "libpod_parent"},
 };
 
 std::string last_component(const std::string &path) {
@@ -64,15 +69,26 @@ bool valid_id(const std::string &id) {
 
 } // namespace
 
-std::optional<NamedContainer> container_of_cgroup_name(const std::string &name) {
+std::optional<NamedContainer> container_of_cgroup_path(const std::string &path) {
+    const auto name = last_component(path);
+    const auto slash = path.rfind('/');
+    const auto parent =
+        slash == std::string::npos ? std::string() : last_component(path.substr(0, slash));
     for (const auto &form : kNameForms) {
+        if (form.parent != parent && !form.parent.empty()) {
+            continue;
+        }
         if (name.size() <= form.prefix.size() + form.suffix.size() ||
             !name.starts_with(form.prefix) || !name.ends_with(form.suffix)) {
             continue;
         }
         std::string id =
             name.substr(form.prefix.size(), name.size() - form.prefix.size() - form.suffix.size());
-        if (id.starts_with("conmon-") || !valid_id(id)) {
+        // Under a cgroupfs parent only the runtime's ids, not its other
+        // directories (Docker's /docker/buildkit).
+        const bool hex_id =
+            id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+        if (id.starts_with("conmon-") || !valid_id(id) || (!form.parent.empty() && !hex_id)) {
             return std::nullopt;
         }
         return NamedContainer{std::string(form.engine), std::move(id)};
@@ -80,33 +96,63 @@ std::optional<NamedContainer> container_of_cgroup_name(const std::string &name) 
     return std::nullopt;
 }
 
+std::filesystem::path on_host(const std::filesystem::path &path) {
+    return kHostRoot / path.relative_path();
+}
+
 std::optional<std::filesystem::path> find_bundle(const NamedContainer &container) {
     // containerd keeps a task's bundle under its namespace ("moby" for
     // Docker, "k8s.io" for the CRI plugin); podman and CRI-O keep theirs in
-    // containers/storage.
+    // containers/storage, in a directory named for the storage driver.
     std::vector<std::filesystem::path> candidates;
     const std::filesystem::path containerd = "/run/containerd/io.containerd.runtime.v2.task";
-    const std::filesystem::path storage = "containers/storage/overlay-containers";
+    const auto storage = [&](const char *root, const char *driver) {
+        return std::filesystem::path(root) / "containers/storage" /
+               (std::string(driver) + "-containers") / container.id / "userdata";
+    };
     if (container.engine == "docker") {
         candidates.push_back(containerd / "moby" / container.id);
     } else if (container.engine == "kubernetes") {
         candidates.push_back(containerd / "k8s.io" / container.id);
-        candidates.push_back("/run" / storage / container.id / "userdata");
+        candidates.push_back(storage("/run", "overlay"));
     } else if (container.engine == "podman") {
-        candidates.push_back("/var/lib" / storage / container.id / "userdata");
-        candidates.push_back("/run" / storage / container.id / "userdata");
+        for (const char *driver : {"overlay", "vfs", "btrfs", "zfs"}) {
+            candidates.push_back(storage("/var/lib", driver));
+            candidates.push_back(storage("/run", driver));
+        }
+    }
+    // Plain runc (the cgroupfs driver's /docker/<id> need not be Docker's)
+    // records the bundle in its own state.
+    try {
+        if (const auto bundle = read_runc_state_bundle(on_host("/run/runc"), container.id)) {
+            candidates.push_back(*bundle);
+        }
+    } catch (const MetadataError &e) {
+        log::warning("container " + container.id + ": " + escape_untrusted(e.what()));
     }
     for (const auto &dir : candidates) {
         std::error_code ec;
-        if (std::filesystem::is_regular_file(dir / "config.json", ec)) {
+        if (std::filesystem::is_regular_file(on_host(dir) / "config.json", ec)) {
             return dir;
         }
     }
     return std::nullopt;
 }
 
+KubernetesNamespaceLabels *ContainerDiscovery::namespace_labels() {
+    const auto &kubeconfig = service_.config().kubeconfig;
+    if (!kubeconfig) {
+        namespace_labels_.reset();
+        return nullptr;
+    }
+    if (!namespace_labels_ || namespace_labels_->kubeconfig() != *kubeconfig) {
+        namespace_labels_.emplace(*kubeconfig);
+    }
+    return &*namespace_labels_;
+}
+
 PolicyChoice ContainerDiscovery::policy_of(const BundleSpec &spec, const std::string &engine,
-                                           const std::string &id) const {
+                                           const std::string &id) {
     std::map<std::string, std::string> labels;
     if (engine == "docker") {
         try {
@@ -117,9 +163,26 @@ PolicyChoice ContainerDiscovery::policy_of(const BundleSpec &spec, const std::st
     }
     // Namespaces mean something for Kubernetes' containers only.
     const std::map<std::string, Level> no_namespaces;
-    auto choice =
-        choose_policy(spec.annotations, labels,
-                      engine == "kubernetes" ? service_.config().namespace_levels : no_namespaces);
+    NamespaceLabelLookup label_of;
+    KubernetesNamespaceLabels *api = engine == "kubernetes" ? namespace_labels() : nullptr;
+    if (api != nullptr) {
+        // Called by choose_policy only for a namespace not in the table.
+        label_of = [&](const std::string &ns) {
+            const auto found = api->lookup(ns);
+            if (!found.error.empty()) {
+                log::warning("container " + id + ": cannot read the " + kPodSecurityEnforceLabel +
+                             " label of namespace " + escape_untrusted(ns) + ": " +
+                             escape_untrusted(found.error) + "; the default level applies");
+            }
+            if (!found.warning.empty()) {
+                log::warning("container " + id + ": " + escape_untrusted(found.warning));
+            }
+            return found.level;
+        };
+    }
+    auto choice = choose_policy(
+        spec.annotations, labels,
+        engine == "kubernetes" ? service_.config().namespace_levels : no_namespaces, label_of);
     if (!choice.warning.empty()) {
         log::warning("container " + id + ": " + escape_untrusted(choice.warning));
     }
@@ -212,33 +275,53 @@ void ContainerDiscovery::prepare(const RuntimeInvocation &invocation, pid_t tid)
 void ContainerDiscovery::adopt_running(const std::string &cgroup_path) {
     try {
         const auto name = last_component(cgroup_path);
-        const auto named = container_of_cgroup_name(name);
+        const auto named = container_of_cgroup_path(cgroup_path);
         if (!named || service_.knows(named->id, name)) {
             return;
         }
         BundleSpec spec;
+        // The bundle knows better than the cgroup's name: a plain runc
+        // container may run in /docker/<id> too.
+        std::string engine = named->engine;
         if (const auto bundle = find_bundle(*named)) {
             try {
-                spec = read_bundle(*bundle);
+                spec = read_bundle(on_host(*bundle));
+                engine = engine_of(spec, *bundle, "runc");
             } catch (const MetadataError &e) {
                 log::warning("container " + named->id + ": " + escape_untrusted(e.what()));
             }
         }
-        const auto choice = policy_of(spec, named->engine, named->id);
+        const auto choice = policy_of(spec, engine, named->id);
         RegisterRequest request;
         request.id = named->id;
         request.level = choice.level;
         request.mode = choice.mode;
         request.location = CgroupPathLocation{cgroup_path};
-        request.runtime = named->engine;
+        request.runtime = engine;
         const auto record = service_.register_container(request);
         ++registered_;
-        log::notice("found running container " + named->id + " of " + named->engine + " in " +
+        log::notice("found running container " + named->id + " of " + engine + " in " +
                     escape_untrusted(cgroup_path) + "; level " +
                     std::string(to_string(record.level)) + " (from " + choice.source + ")");
     } catch (const std::exception &e) {
         log::warning("cannot register the container in " + escape_untrusted(cgroup_path) + ": " +
                      escape_untrusted(e.what()));
+    }
+}
+
+void ContainerDiscovery::adopt_cgroupfs_containers() {
+    for (const auto &pattern : service_.config().container_patterns) {
+        if (pattern.parent.empty()) {
+            continue;
+        }
+        std::error_code ec;
+        for (const auto &entry :
+             std::filesystem::directory_iterator(service_.cgroup_mount() / pattern.parent, ec)) {
+            const auto name = entry.path().filename().string();
+            if (entry.is_directory(ec) && pattern.matches(name, pattern.parent)) {
+                adopt_running("/" + pattern.parent + "/" + name);
+            }
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 #include "container_metadata.hpp"
 
+#include "kubernetes_api.hpp"
 #include "runtime_invocation.hpp"
 #include "unique_fd.hpp"
 
@@ -282,11 +283,19 @@ std::optional<std::string> cgroup_name_of(const std::string &cgroups_path, bool 
     return name;
 }
 
+namespace {
+
+// An id that becomes a path component.
+bool usable_as_file_name(const std::string &id) {
+    return !id.empty() && id != "." && id != ".." && id.find('/') == std::string::npos &&
+           id.find('\0') == std::string::npos;
+}
+
+} // namespace
+
 std::map<std::string, std::string> read_docker_labels(const fs::path &data_root,
                                                       const std::string &id) {
-    // The id becomes a path component.
-    if (id.empty() || id == "." || id == ".." || id.find('/') != std::string::npos ||
-        id.find('\0') != std::string::npos) {
+    if (!usable_as_file_name(id)) {
         throw MetadataError("not a Docker container id: cannot read its labels");
     }
     const auto path = data_root / "containers" / id / "config.v2.json";
@@ -304,6 +313,39 @@ std::map<std::string, std::string> read_docker_labels(const fs::path &data_root,
     }
     const auto *labels = object_member(*config, "Labels", path);
     return labels == nullptr ? std::map<std::string, std::string>{} : string_members(*labels);
+}
+
+std::optional<fs::path> read_runc_state_bundle(const fs::path &state_root, const std::string &id) {
+    if (!usable_as_file_name(id)) {
+        throw MetadataError("not a runc container id: cannot read its state");
+    }
+    const auto path = state_root / id / "state.json";
+    const auto text = read_capped(path, true);
+    if (!text) {
+        return std::nullopt;
+    }
+    const auto doc = parse_json(*text, path);
+    if (!doc.is_object()) {
+        fail(path, "not a runc state (not a JSON object)");
+    }
+    const auto *config = object_member(doc, "config", path);
+    if (config == nullptr) {
+        return std::nullopt;
+    }
+    const auto labels = config->find("labels");
+    if (labels == config->end() || !labels->is_array()) {
+        return std::nullopt;
+    }
+    for (const auto &label : *labels) {
+        if (!label.is_string()) {
+            continue;
+        }
+        const auto &text_label = label.get_ref<const std::string &>();
+        if (text_label.starts_with("bundle=") && text_label.size() > 7 && text_label[7] == '/') {
+            return fs::path(text_label.substr(7));
+        }
+    }
+    return std::nullopt;
 }
 
 std::string engine_of(const BundleSpec &spec, const fs::path &bundle, const std::string &runtime) {
@@ -350,7 +392,8 @@ kubernetes_namespace(const std::map<std::string, std::string> &annotations) {
 
 PolicyChoice choose_policy(const std::map<std::string, std::string> &annotations,
                            const std::map<std::string, std::string> &labels,
-                           const std::map<std::string, Level> &namespace_levels) {
+                           const std::map<std::string, Level> &namespace_levels,
+                           const NamespaceLabelLookup &namespace_label) {
     PolicyChoice choice;
     std::string source;
     // A value present but invalid is not skipped for the next source: it
@@ -369,6 +412,13 @@ PolicyChoice choose_policy(const std::map<std::string, std::string> &annotations
         if (const auto it = namespace_levels.find(*ns); it != namespace_levels.end()) {
             choice.level = it->second;
             append(source, "kubernetes namespace " + *ns, ", ");
+        } else if (namespace_label) {
+            if (const auto labelled = namespace_label(*ns)) {
+                choice.level = labelled;
+                append(source,
+                       "namespace label " + std::string(kPodSecurityEnforceLabel) + " of " + *ns,
+                       ", ");
+            }
         }
     }
     if (const auto mode = find_setting(kModeKey, annotations, labels)) {

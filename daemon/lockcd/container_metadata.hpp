@@ -1,13 +1,16 @@
 // A container's policy from its runtime's metadata: OCI annotations in the
 // bundle's config.json, Docker labels, the Kubernetes namespace of CRI
 // containers. Reads files only; never talks to a container engine, since
-// it runs while the runtime waits for lockcd (exec_gate.hpp).
+// it runs while the runtime waits for lockcd (exec_gate.hpp). The one
+// network request, for a namespace's label, is the caller's
+// (NamespaceLabelLookup).
 #pragma once
 
 #include "policy.hpp"
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -58,6 +61,14 @@ struct BundleSpec {
 [[nodiscard]] std::map<std::string, std::string>
 read_docker_labels(const std::filesystem::path &data_root, const std::string &id);
 
+// The bundle directory root's runc recorded for a container it runs: the
+// "bundle=<dir>" label of config.labels in <state_root>/<id>/state.json
+// (runc's own state; /run/runc for `runc` without --root). nullopt when
+// there is no such file or label; throws MetadataError when the file
+// exists but cannot be parsed.
+[[nodiscard]] std::optional<std::filesystem::path>
+read_runc_state_bundle(const std::filesystem::path &state_root, const std::string &id);
+
 // Which engine made the container, from its annotations and bundle path:
 // "kubernetes" (CRI annotations), "podman" (io.container.manager=libpod),
 // "docker" (bundle under a containerd "moby" namespace), else the
@@ -80,13 +91,19 @@ struct PolicyChoice {
     std::string warning;
 };
 
+// The level a Kubernetes namespace's pod-security.kubernetes.io/enforce
+// label gives, if any (kubernetes_api.hpp); it reports its own failures.
+using NamespaceLabelLookup = std::function<std::optional<Level>(const std::string &ns)>;
+
 // Chooses level and mode. Order: org.lockc.level / org.lockc.mode in the
 // annotations, then in the labels (Docker); for Kubernetes containers the
-// namespace table (namespace_levels), then nothing (the default). A value
-// that is not a level or mode is ignored with a warning: the container
-// then gets the default, which still confines it.
+// namespace table (namespace_levels), then the namespace's label
+// (namespace_label, called only then and only if set), then nothing (the
+// default). A value that is not a level or mode is ignored with a warning:
+// the container then gets the default, which still confines it.
 [[nodiscard]] PolicyChoice choose_policy(const std::map<std::string, std::string> &annotations,
                                          const std::map<std::string, std::string> &labels,
-                                         const std::map<std::string, Level> &namespace_levels);
+                                         const std::map<std::string, Level> &namespace_levels,
+                                         const NamespaceLabelLookup &namespace_label = {});
 
 } // namespace lockc

@@ -108,11 +108,14 @@ open_systemd(sdbus::IConnection &connection,
     }
 }
 
-// The glob form of the container name patterns, for systemd.
+// The glob form of the container name patterns, for systemd. Patterns with
+// a parent directory are the cgroupfs driver's, which makes no units.
 std::vector<std::string> unit_globs(const Config &config) {
     std::vector<std::string> out;
     for (const auto &p : config.container_patterns) {
-        out.push_back(p.prefix + "*" + p.suffix);
+        if (p.parent.empty()) {
+            out.push_back(p.prefix + "*" + p.suffix);
+        }
     }
     return out;
 }
@@ -141,7 +144,7 @@ int run_daemon(const DaemonOptions &options) {
     auto next_reconcile = Clock::now();
     auto next_remark = Clock::now() + kRemarkEvery;
     auto systemd = open_systemd(*connection, [&](const std::string &unit) {
-        if (container_of_cgroup_name(unit)) {
+        if (container_of_cgroup_path(unit)) {
             next_reconcile = std::min(next_reconcile, Clock::now() + kReconcileDelay);
         }
     });
@@ -159,6 +162,7 @@ int run_daemon(const DaemonOptions &options) {
             log::warning("cannot list systemd's container scopes: " + e.getMessage());
         }
     }
+    discovery.adopt_cgroupfs_containers();
     connection->requestName(kBusName);
 
     std::uint64_t watchdog_usec = 0;

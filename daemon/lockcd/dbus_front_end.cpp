@@ -21,8 +21,8 @@ namespace lockc {
 
 namespace {
 
-constexpr const char *kManagerInterface = "org.lockc.Manager";
-constexpr const char *kContainerInterface = "org.lockc.Container";
+using bus::kContainerInterface;
+using bus::kManagerInterface;
 
 sdbus::Error to_dbus_error(const std::exception &e) {
     auto reply = api::to_error_reply(e);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "authorizer.hpp"
+#include "bus_names.hpp"
 #include "service.hpp"
 #include "systemd_units.hpp"
 #include "validation.hpp"
@@ -21,9 +22,9 @@ namespace lockc {
 
 class FrontEnd;
 
-inline constexpr const char *kBusName = "org.lockc.Manager";
-inline constexpr const char *kManagerPath = "/org/lockc/Manager";
-inline constexpr const char *kContainerPathPrefix = "/org/lockc/Manager/container";
+using bus::kBusName;
+using bus::kContainerPathPrefix;
+using bus::kManagerPath;
 inline constexpr std::size_t kMaxSubscribers = 64;
 
 // The object path of a container id (sd_bus_path_encode).

@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -17,6 +18,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace lockc {
@@ -419,9 +421,27 @@ std::vector<GatedExec> ExecGate::read() {
     return execs;
 }
 
+// /proc/<tid>/syscall of a task held by the gate. The event reaches lockcd
+// before the task has gone to sleep waiting for the answer, and a wake-up
+// of the group's wait queue (another exec answered) has it running for a
+// moment: the kernel then says "running". It is waiting for lockcd, so it
+// settles; measured in the test VM with podman under TCG.
+std::string held_syscall_text(const std::string &dir) {
+    constexpr int kAttempts = 200;
+    std::string text;
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+        text = read_proc_file(dir + "/syscall");
+        if (!text.starts_with("running")) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    return text;
+}
+
 std::vector<std::string> argv_of_exec(pid_t tid) {
     const std::string dir = "/proc/" + std::to_string(tid);
-    const auto call = parse_syscall(read_proc_file(dir + "/syscall"), tid);
+    const auto call = parse_syscall(held_syscall_text(dir), tid);
     std::uint64_t argv = 0;
     if (call.nr == kExecve) {
         argv = call.args[1]; // execve(path, argv, envp)

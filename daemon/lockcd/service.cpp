@@ -128,21 +128,20 @@ void Service::apply_settings() {
     enforcer_->configure(settings);
 }
 
-bool Service::looks_like_container(std::string_view cgroup_name) const {
-    for (const auto &p : config_.container_patterns) {
-        if (cgroup_name.size() >= p.prefix.size() + p.suffix.size() &&
-            cgroup_name.starts_with(p.prefix) && cgroup_name.ends_with(p.suffix)) {
-            return true;
-        }
-    }
-    return false;
+bool Service::looks_like_container(const std::string &cgroup_path) const {
+    const std::string name = basename_of(cgroup_path);
+    const auto slash = cgroup_path.rfind('/');
+    const std::string parent =
+        slash == std::string::npos ? std::string() : basename_of(cgroup_path.substr(0, slash));
+    return std::ranges::any_of(config_.container_patterns,
+                               [&](const NamePattern &p) { return p.matches(name, parent); });
 }
 
 void Service::fall_back(std::uint64_t cgroup_id, const std::string &cgroup_path) {
     if (!enforcer_) {
         return;
     }
-    if (looks_like_container(basename_of(cgroup_path))) {
+    if (looks_like_container(cgroup_path)) {
         enforcer_->set_policy(cgroup_id, default_level(), default_mode(), std::nullopt,
                               LOCKC_ORIGIN_PATTERN);
         return;

@@ -159,7 +159,8 @@ class Service {
     [[nodiscard]] RegistryState registry_state(const std::vector<ContainerRecord> &records) const;
     void apply_settings();
     [[nodiscard]] ContainerRecord &find(const std::string &id);
-    [[nodiscard]] bool looks_like_container(std::string_view cgroup_name) const;
+    // Whether the kernel's name patterns take this cgroup for a container.
+    [[nodiscard]] bool looks_like_container(const std::string &cgroup_path) const;
     // The kernel's treatment of a cgroup nobody registered.
     void fall_back(std::uint64_t cgroup_id, const std::string &cgroup_path);
     // The path of a cgroup id, nullopt if it is gone or cannot be read

@@ -5,6 +5,8 @@
 // the policy is tested in the VM.
 #pragma once
 
+#include "bus_names.hpp"
+
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <gtest/gtest.h>
@@ -21,10 +23,10 @@
 
 namespace lockc::test {
 
-inline constexpr const char *kBusName = "org.lockc.Manager";
-inline constexpr const char *kManagerPath = "/org/lockc/Manager";
-inline constexpr const char *kManagerInterface = "org.lockc.Manager";
-inline constexpr const char *kContainerInterface = "org.lockc.Container";
+using bus::kBusName;
+using bus::kContainerInterface;
+using bus::kManagerInterface;
+using bus::kManagerPath;
 
 using Options = std::map<std::string, sdbus::Variant>;
 

@@ -37,15 +37,12 @@ TEST(Config, EmptyFileIsAllDefaults) {
     EXPECT_EQ(c, Config{});
     EXPECT_EQ(c.default_level, Level::Baseline);
     EXPECT_EQ(c.default_mode, Mode::Enforce);
-    ASSERT_EQ(c.container_patterns.size(), default_settings().container_patterns.size());
-    for (std::size_t i = 0; i < c.container_patterns.size(); ++i) {
-        EXPECT_EQ(c.container_patterns[i].prefix, default_settings().container_patterns[i].prefix);
-        EXPECT_EQ(c.container_patterns[i].suffix, default_settings().container_patterns[i].suffix);
-    }
+    EXPECT_EQ(c.container_patterns, default_settings().container_patterns);
     EXPECT_EQ(c.denial_log_burst, 10u);
     EXPECT_EQ(c.denial_log_interval, std::chrono::seconds(10));
     EXPECT_EQ(c.namespace_levels,
               (std::map<std::string, Level>{{"kube-system", Level::Privileged}}));
+    EXPECT_FALSE(c.kubeconfig);
     EXPECT_EQ(parse_config("# nothing\n\n  # at all\n", "lockc.toml"), Config{});
 }
 
@@ -55,7 +52,7 @@ level = "restricted"
 mode = "audit"
 
 [containers]
-patterns = ["machine-*.scope", "lxc.payload.*"]
+patterns = ["machine-*.scope", "lxc.payload.*", "docker/*", "kubepods/crio-*.scope"]
 
 [logging]
 denials_burst = 1000
@@ -68,11 +65,10 @@ ci = "restricted"
                                   "lockc.toml");
     EXPECT_EQ(c.default_level, Level::Restricted);
     EXPECT_EQ(c.default_mode, Mode::Audit);
-    ASSERT_EQ(c.container_patterns.size(), 2u);
-    EXPECT_EQ(c.container_patterns[0].prefix, "machine-");
-    EXPECT_EQ(c.container_patterns[0].suffix, ".scope");
-    EXPECT_EQ(c.container_patterns[1].prefix, "lxc.payload.");
-    EXPECT_EQ(c.container_patterns[1].suffix, "");
+    EXPECT_EQ(c.container_patterns, (std::vector<NamePattern>{{"machine-", ".scope", ""},
+                                                              {"lxc.payload.", "", ""},
+                                                              {"", "", "docker"},
+                                                              {"crio-", ".scope", "kubepods"}}));
     EXPECT_EQ(c.denial_log_burst, 1000u);
     EXPECT_EQ(c.denial_log_interval, std::chrono::seconds(3600));
     EXPECT_EQ(c.namespace_levels, (std::map<std::string, Level>{{"monitoring", Level::Baseline},
@@ -131,7 +127,8 @@ TEST(Config, UnknownKeyIsRejectedWithLocation) {
               "lockc.toml:2:1: unknown key 'burst' in [logging]; known keys: denials_burst, "
               "denials_interval_seconds");
     EXPECT_EQ(rejection("[kubernetes]\nnamespace = {}\n"),
-              "lockc.toml:2:1: unknown key 'namespace' in [kubernetes]; known keys: namespaces");
+              "lockc.toml:2:1: unknown key 'namespace' in [kubernetes]; known keys: namespaces, "
+              "kubeconfig");
     // Quoted keys may hold control characters; messages show them escaped.
     EXPECT_EQ(rejection("[defaults]\n\"a\\tb\" = 1\n"),
               "lockc.toml:2:1: unknown key 'a\\x09b' in [defaults]; known keys: level, mode");
@@ -188,20 +185,31 @@ TEST(Config, BadLevelAndModeNamesAreRejected) {
 
 TEST(Config, BadPatternsAreRejected) {
     const std::string at = "lockc.toml:2:13: ";
-    EXPECT_EQ(pattern_rejection(""),
-              at + "empty pattern in [containers]; a pattern is prefix*suffix");
+    EXPECT_EQ(pattern_rejection(""), at + "empty pattern in [containers]; a pattern is "
+                                          "prefix*suffix or parent/prefix*suffix");
     EXPECT_EQ(pattern_rejection("docker"),
               at + "pattern 'docker' in [containers] must contain exactly one '*' (prefix*suffix)");
     EXPECT_EQ(pattern_rejection("a*b*c"),
               at + "pattern 'a*b*c' in [containers] must contain exactly one '*' (prefix*suffix)");
-    EXPECT_EQ(pattern_rejection("system.slice/docker-*.scope"),
-              at + "pattern 'system.slice/docker-*.scope' in [containers] may not contain '/' or "
-                   "NUL: it matches one directory name");
+    const std::string one_parent = " in [containers] names a parent directory: it must be "
+                                   "parent/prefix*suffix with one plain parent name (no '*', one "
+                                   "'/')";
+    EXPECT_EQ(pattern_rejection("user.slice/system.slice/docker-*.scope"),
+              at + "pattern 'user.slice/system.slice/docker-*.scope'" + one_parent);
+    EXPECT_EQ(pattern_rejection("/docker-*.scope"), at + "pattern '/docker-*.scope'" + one_parent);
+    EXPECT_EQ(pattern_rejection("pod*/*"), at + "pattern 'pod*/*'" + one_parent);
+    EXPECT_EQ(pattern_rejection("docker/"),
+              at +
+                  "pattern 'docker/' in [containers] must contain exactly one '*' (prefix*suffix)");
     EXPECT_EQ(pattern_rejection("docker-*\\u0000"),
-              at + "pattern 'docker-*\\x00' in [containers] may not contain '/' or NUL: it "
-                   "matches one directory name");
+              at + "pattern 'docker-*\\x00' in [containers] may not contain NUL");
     EXPECT_EQ(pattern_rejection("*.scope"),
-              at + "pattern '*.scope' in [containers] needs a non-empty prefix before '*'");
+              at + "pattern '*.scope' in [containers] needs a non-empty prefix before '*' or a "
+                   "parent directory (parent/*): it would match every cgroup");
+    const std::string parent16(LOCKC_PATTERN_PARENT_LEN, 'd');
+    EXPECT_EQ(pattern_rejection(parent16 + "/*"),
+              at + "pattern '" + parent16 +
+                  "/*' in [containers] has a parent name longer than 15 bytes");
     const std::string prefix32(LOCKC_PATTERN_PREFIX_LEN, 'p');
     EXPECT_EQ(pattern_rejection(prefix32 + "*"),
               at + "pattern '" + prefix32 + "*' in [containers] has a prefix longer than 31 bytes");
@@ -312,6 +320,31 @@ TEST(Config, RuntimePathsMustBeAbsolute) {
         many += "\"/b" + std::to_string(i) + "\",";
     }
     EXPECT_NE(rejection(many + "]\n").find("lists more than 32 files"), std::string::npos);
+}
+
+TEST(Config, KubeconfigIsAnAbsolutePath) {
+    auto config = parse_config("[kubernetes]\nkubeconfig = \"/etc/lockc//./kubeconfig\"\n"
+                               "[kubernetes.namespaces]\nweb = \"restricted\"\n",
+                               "lockc.toml");
+    EXPECT_EQ(config.kubeconfig, std::filesystem::path("/etc/lockc/kubeconfig"));
+    EXPECT_EQ(config.namespace_levels, (std::map<std::string, Level>{{"web", Level::Restricted}}));
+    EXPECT_NE(config, Config{});
+    config.kubeconfig.reset();
+    config.namespace_levels = Config{}.namespace_levels;
+    EXPECT_EQ(config, Config{});
+    EXPECT_EQ(parse_config("kubernetes.kubeconfig = \"/k\"\n", "x").kubeconfig,
+              std::filesystem::path("/k"));
+
+    EXPECT_EQ(rejection("[kubernetes]\nkubeconfig = \"kubeconfig\"\n"),
+              "lockc.toml:2:14: 'kubeconfig' in [kubernetes] must be an absolute path, not "
+              "'kubeconfig'");
+    EXPECT_EQ(rejection("[kubernetes]\nkubeconfig = \"\"\n"),
+              "lockc.toml:2:14: 'kubeconfig' in [kubernetes] must be an absolute path, not ''");
+    EXPECT_EQ(rejection("[kubernetes]\nkubeconfig = [\"/k\"]\n"),
+              "lockc.toml:2:14: 'kubeconfig' in [kubernetes] must be a string, not an array");
+    EXPECT_EQ(rejection("[kubernetes]\nkube_config = \"/k\"\n"),
+              "lockc.toml:2:1: unknown key 'kube_config' in [kubernetes]; known keys: "
+              "namespaces, kubeconfig");
 }
 
 TEST(Config, SyntaxErrorsBecomeConfigErrorsWithLocation) {

@@ -22,23 +22,43 @@ using namespace lockc::test;
 const std::string kId = "4ec7c0df7a9a60ba48c496c906b44ac57609cfd09ee2854ffa112bfb2b9c371f";
 
 TEST(ContainerNames, ScopesOfKnownEnginesNameTheirContainer) {
-    const auto docker = container_of_cgroup_name("docker-" + kId + ".scope");
+    const auto docker = container_of_cgroup_path("docker-" + kId + ".scope");
     ASSERT_TRUE(docker);
     EXPECT_EQ(docker->engine, "docker");
     EXPECT_EQ(docker->id, kId);
-    EXPECT_EQ(container_of_cgroup_name("libpod-" + kId + ".scope")->engine, "podman");
-    EXPECT_EQ(container_of_cgroup_name("cri-containerd-" + kId + ".scope")->engine, "kubernetes");
-    EXPECT_EQ(container_of_cgroup_name("crio-" + kId + ".scope")->engine, "kubernetes");
+    EXPECT_EQ(container_of_cgroup_path("libpod-" + kId + ".scope")->engine, "podman");
+    EXPECT_EQ(container_of_cgroup_path("cri-containerd-" + kId + ".scope")->engine, "kubernetes");
+    EXPECT_EQ(container_of_cgroup_path("crio-" + kId + ".scope")->engine, "kubernetes");
+    const auto scope = container_of_cgroup_path("/system.slice/docker-" + kId + ".scope");
+    ASSERT_TRUE(scope);
+    EXPECT_EQ(scope->id, kId);
+}
+
+TEST(ContainerNames, DirectoriesOfTheCgroupfsDriverNameTheirContainer) {
+    const auto docker = container_of_cgroup_path("/docker/" + kId);
+    ASSERT_TRUE(docker);
+    EXPECT_EQ(docker->engine, "docker");
+    EXPECT_EQ(docker->id, kId);
+    const auto podman = container_of_cgroup_path("/libpod_parent/libpod-" + kId);
+    ASSERT_TRUE(podman);
+    EXPECT_EQ(podman->engine, "podman");
+    EXPECT_EQ(podman->id, kId);
+    // Only the runtime's ids: Docker keeps other directories there too.
+    EXPECT_FALSE(container_of_cgroup_path("/docker/buildkit"));
+    EXPECT_FALSE(container_of_cgroup_path("/docker/" + kId.substr(1)));
+    EXPECT_FALSE(container_of_cgroup_path("/libpod_parent/conmon"));
+    EXPECT_FALSE(container_of_cgroup_path("/elsewhere/" + kId)) << "the parent decides";
+    EXPECT_FALSE(container_of_cgroup_path(kId)) << "no parent at all";
 }
 
 TEST(ContainerNames, OtherNamesAndMonitorsAreNotContainers) {
-    EXPECT_FALSE(container_of_cgroup_name("docker.service"));
-    EXPECT_FALSE(container_of_cgroup_name("docker-.scope")) << "no id";
-    EXPECT_FALSE(container_of_cgroup_name("docker-" + kId + ".slice"));
-    EXPECT_FALSE(container_of_cgroup_name("session-1.scope"));
-    EXPECT_FALSE(container_of_cgroup_name("libpod-conmon-" + kId + ".scope"))
+    EXPECT_FALSE(container_of_cgroup_path("docker.service"));
+    EXPECT_FALSE(container_of_cgroup_path("docker-.scope")) << "no id";
+    EXPECT_FALSE(container_of_cgroup_path("docker-" + kId + ".slice"));
+    EXPECT_FALSE(container_of_cgroup_path("session-1.scope"));
+    EXPECT_FALSE(container_of_cgroup_path("libpod-conmon-" + kId + ".scope"))
         << "podman's monitor runs in a scope of its own";
-    EXPECT_FALSE(container_of_cgroup_name("docker-a b.scope")) << "not a valid id";
+    EXPECT_FALSE(container_of_cgroup_path("docker-a b.scope")) << "not a valid id";
 }
 
 TEST(ContainerNames, BundlesOfUnknownContainersAreNotFound) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "exec_gate.hpp"
+#include "temp_dir.hpp"
 
 #include <poll.h>
 #include <sys/wait.h>
@@ -28,27 +29,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 inline constexpr auto kTimeout = 5s;
-
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "lockc-gate-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            throw std::system_error(errno, std::system_category(), "mkdtemp");
-        }
-        path_ = fs::canonical(pattern);
-    }
-    TempDir(const TempDir &) = delete;
-    TempDir &operator=(const TempDir &) = delete;
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    [[nodiscard]] const fs::path &path() const { return path_; }
-
-  private:
-    fs::path path_;
-};
 
 // A copy of /bin/true: its own inode, so only the test's execs reach it.
 inline fs::path copy_true(const fs::path &to) {

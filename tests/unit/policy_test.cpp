@@ -118,6 +118,29 @@ TEST(Compile, SettingsCarryDefaultsAndPatterns) {
     ASSERT_EQ(c.pattern_count, s.container_patterns.size());
     EXPECT_STREQ(c.patterns[0].prefix, "docker-");
     EXPECT_STREQ(c.patterns[0].suffix, ".scope");
+    EXPECT_STREQ(c.patterns[0].parent, "");
+    // The cgroupfs driver's /docker/<id>: any name under "docker".
+    const auto docker = std::ranges::find(s.container_patterns, NamePattern{"", "", "docker"});
+    ASSERT_NE(docker, s.container_patterns.end());
+    const auto &compiled = c.patterns[docker - s.container_patterns.begin()];
+    EXPECT_STREQ(compiled.prefix, "");
+    EXPECT_STREQ(compiled.parent, "docker");
+}
+
+TEST(NamePattern, MatchesNameAndParentLikeTheKernelProgram) {
+    const NamePattern scope{"docker-", ".scope", ""};
+    EXPECT_TRUE(scope.matches("docker-1.scope", "system.slice"));
+    EXPECT_TRUE(scope.matches("docker-.scope", ""));
+    EXPECT_FALSE(scope.matches("docker-1.slice", "system.slice"));
+    EXPECT_FALSE(scope.matches("docker.scope", "system.slice")) << "prefix and suffix overlap";
+    const NamePattern under{"", "", "docker"};
+    EXPECT_TRUE(under.matches("0123abc", "docker"));
+    EXPECT_FALSE(under.matches("0123abc", "dockerd"));
+    EXPECT_FALSE(under.matches("0123abc", "docke"));
+    EXPECT_FALSE(under.matches("0123abc", ""));
+    EXPECT_FALSE((NamePattern{"", "", ""}).matches("anything", "anything"));
+    EXPECT_EQ(under.text(), "docker/*");
+    EXPECT_EQ(scope.text(), "docker-*.scope");
 }
 
 TEST(Compile, RejectsPatternsThatMatchEverythingOrTooMany) {
@@ -127,6 +150,15 @@ TEST(Compile, RejectsPatternsThatMatchEverythingOrTooMany) {
     Settings slash;
     slash.container_patterns = {{"a/b", ""}};
     EXPECT_THROW((void)compile(slash), Error);
+    Settings star_parent;
+    star_parent.container_patterns = {{"", "", "pod*"}};
+    EXPECT_THROW((void)compile(star_parent), Error);
+    Settings long_parent;
+    long_parent.container_patterns = {{"", "", std::string(LOCKC_PATTERN_PARENT_LEN, 'p')}};
+    EXPECT_THROW((void)compile(long_parent), Error);
+    Settings parent_only;
+    parent_only.container_patterns = {{"", "", std::string(LOCKC_PATTERN_PARENT_LEN - 1, 'p')}};
+    EXPECT_NO_THROW((void)compile(parent_only));
     Settings many;
     many.container_patterns.assign(LOCKC_MAX_PATTERNS + 1, {"x-", ".scope"});
     EXPECT_THROW((void)compile(many), Error);

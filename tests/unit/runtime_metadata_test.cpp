@@ -374,6 +374,7 @@ class TempDir : public ::testing::Test {
 
 using Bundle = TempDir;
 using DockerLabels = TempDir;
+using RuncState = TempDir;
 
 TEST_F(Bundle, ReadsAnnotationsAndCgroupsPath) {
     write(dir_ / "config.json", R"({
@@ -523,6 +524,34 @@ TEST_F(DockerLabels, IdIsNotAPath) {
     EXPECT_THROW((void)read_docker_labels(dir_ / "containers", ".."), MetadataError);
     EXPECT_THROW((void)read_docker_labels(dir_, "../x"), MetadataError);
     EXPECT_THROW((void)read_docker_labels(dir_, ""), MetadataError);
+}
+
+// runc 1.1's state.json, cut down: the bundle is one of config.labels.
+TEST_F(RuncState, TheBundleLabelNamesTheBundle) {
+    write(dir_ / kId / "state.json",
+          R"({"id": ")" + kId + R"(", "init_process_pid": 42, "config": {"rootfs": "/r",
+              "labels": ["cgroupManager=cgroupfs", "bundle=/var/tmp/b", "org.x=bundle=/y"]}})");
+    EXPECT_EQ(read_runc_state_bundle(dir_, kId), fs::path("/var/tmp/b"));
+}
+
+TEST_F(RuncState, NoFileNoLabelOrARelativeBundleIsNoBundle) {
+    EXPECT_FALSE(read_runc_state_bundle(dir_, kId));
+    for (const std::string text :
+         {R"({"config": {}})", R"({"config": {"labels": null}})", R"({"config": null})",
+          R"({"config": {"labels": ["a=b", 7]}})", R"({"config": {"labels": ["bundle=b"]}})",
+          R"({"config": {"labels": ["bundle="]}})", R"({"other": 1})"}) {
+        write(dir_ / kId / "state.json", text);
+        EXPECT_FALSE(read_runc_state_bundle(dir_, kId)) << text;
+    }
+}
+
+TEST_F(RuncState, MalformedStateOrIdIsAnError) {
+    for (const std::string text : {R"({"config": )", R"([])", R"({"config": []})"}) {
+        write(dir_ / kId / "state.json", text);
+        EXPECT_THROW((void)read_runc_state_bundle(dir_, kId), MetadataError) << text;
+    }
+    EXPECT_THROW((void)read_runc_state_bundle(dir_, "../x"), MetadataError);
+    EXPECT_THROW((void)read_runc_state_bundle(dir_, ".."), MetadataError);
 }
 
 // --- cgroup names ---------------------------------------------------------
@@ -745,6 +774,71 @@ TEST(Policy, KubernetesNamespaceTable) {
     // Only Kubernetes containers are looked up.
     choice = choose_policy({{"namespace", "kube-system"}}, {}, kNamespaces);
     EXPECT_FALSE(choice.level);
+}
+
+TEST(Policy, KubernetesNamespaceLabelAfterTheTable) {
+    std::vector<std::string> asked;
+    const NamespaceLabelLookup label = [&](const std::string &ns) -> std::optional<Level> {
+        asked.push_back(ns);
+        if (ns == "web") {
+            return Level::Restricted;
+        }
+        if (ns == "secure") {
+            return Level::Privileged; // the table says otherwise, and wins
+        }
+        return std::nullopt;
+    };
+    const std::map<std::string, std::string> web = {{"io.kubernetes.cri.sandbox-namespace", "web"}};
+
+    // Not in the table: the label.
+    auto choice = choose_policy(web, {}, kNamespaces, label);
+    EXPECT_EQ(choice.level, Level::Restricted);
+    EXPECT_EQ(choice.source, "namespace label pod-security.kubernetes.io/enforce of web");
+    EXPECT_EQ(asked, std::vector<std::string>{"web"});
+
+    // In the table: the label is not even asked for.
+    asked.clear();
+    choice = choose_policy({{"io.kubernetes.pod.namespace", "secure"}}, {}, kNamespaces, label);
+    EXPECT_EQ(choice.level, Level::Restricted);
+    EXPECT_EQ(choice.source, "kubernetes namespace secure");
+    choice =
+        choose_policy({{"io.kubernetes.pod.namespace", "kube-system"}}, {}, kNamespaces, label);
+    EXPECT_EQ(choice.level, Level::Privileged);
+    EXPECT_TRUE(asked.empty());
+
+    // An annotation (or a label of the container) decides before either.
+    auto annotated = web;
+    annotated[kLevelKey] = "baseline";
+    choice = choose_policy(annotated, {}, kNamespaces, label);
+    EXPECT_EQ(choice.level, Level::Baseline);
+    EXPECT_EQ(choice.source, "annotation org.lockc.level");
+    choice = choose_policy(web, {{kLevelKey, "privileged"}}, kNamespaces, label);
+    EXPECT_EQ(choice.level, Level::Privileged);
+    // An invalid annotation is not skipped for the label: the default.
+    annotated[kLevelKey] = "admin";
+    choice = choose_policy(annotated, {}, kNamespaces, label);
+    EXPECT_FALSE(choice.level);
+    EXPECT_EQ(choice.source, "default");
+    EXPECT_TRUE(asked.empty());
+
+    // No label (or no answer): the default; the mode is still read.
+    choice = choose_policy({{"io.kubernetes.pod.namespace", "plain"}, {kModeKey, "audit"}}, {},
+                           kNamespaces, label);
+    EXPECT_FALSE(choice.level);
+    EXPECT_EQ(choice.mode, Mode::Audit);
+    EXPECT_EQ(choice.source, "annotation org.lockc.mode");
+    EXPECT_EQ(asked, std::vector<std::string>{"plain"});
+
+    // Not a Kubernetes container: nothing to ask about.
+    asked.clear();
+    choice = choose_policy({}, {}, kNamespaces, label);
+    EXPECT_FALSE(choice.level);
+    EXPECT_TRUE(asked.empty());
+
+    // No lookup (no kubeconfig): the default, as before.
+    choice = choose_policy(web, {}, kNamespaces, {});
+    EXPECT_FALSE(choice.level);
+    EXPECT_EQ(choice.source, "default");
 }
 
 } // namespace

@@ -655,12 +655,60 @@ TEST(Allowed, BindSourcesAreFreeOnlyAfterThePivot) {
             return err_of(::mount(source, kTarget.c_str(), nullptr, MS_BIND, nullptr));
         };
     };
+    // Longer than the program reads: its tail could hide "..".
+    static const std::string long_source = "/var/lib/docker/" + std::string(240, 'x');
     enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Pivoted);
     EXPECT_EQ(run_child(&cg.path(), private_mounts, bind("/proc/bus")).err, 0);
     EXPECT_EQ(run_child(&cg.path(), private_mounts, bind("/proc/../etc")).err, EPERM);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind(long_source.c_str())).err, EPERM);
     enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Setup);
     EXPECT_EQ(run_child(&cg.path(), private_mounts, bind("/proc/bus")).err, EPERM);
     EXPECT_EQ(run_child(&cg.path(), private_mounts, bind("/var/lib/docker")).err, 0);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind(long_source.c_str())).err, EPERM);
+    enforcer().remove_policy(cg.id());
+}
+
+// Runtimes bind paths onto themselves before they pivot: runc its rootfs by
+// name, crun masked paths through an O_PATH fd ("/proc/self/fd/N"). That is
+// allowed during setup; the same source onto another mount point, an fd of
+// a forbidden source, or a name that only resolves to the mount point
+// (a "." component, a trailing '/') is not.
+TEST(Allowed, DuringSetupAPathMayBeBoundOntoItself) {
+    TestCgroup cg("self-bind");
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Setup);
+    (void)take_events();
+    const auto bind_fd = [](const char *opened, const fs::path &target) {
+        return [opened, target] {
+            const int fd = ::open(opened, O_PATH | O_CLOEXEC);
+            if (fd < 0) {
+                return errno;
+            }
+            const std::string source = "/proc/self/fd/" + std::to_string(fd);
+            const int err =
+                err_of(::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr));
+            ::close(fd);
+            return err;
+        };
+    };
+    const auto bind = [](const std::string &source, const fs::path &target) {
+        return [source, target] {
+            return err_of(::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr));
+        };
+    };
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind_fd(kTarget.c_str(), kTarget)).err, 0);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind(kTarget.string(), kTarget)).err, 0);
+    EXPECT_TRUE(take_events(cg.id()).empty());
+    const std::string dotted = (kTarget.parent_path() / "." / kTarget.filename()).string();
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind(dotted, kTarget)).err, EPERM);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind(kTarget.string() + "/", kTarget)).err,
+              EPERM);
+    EXPECT_EQ(take_events(cg.id()).size(), 2U);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind_fd("/", kTarget)).err, EPERM);
+    EXPECT_EQ(run_child(&cg.path(), private_mounts, bind_fd("/etc", kTarget)).err, EPERM);
+    const auto events = take_events(cg.id());
+    ASSERT_EQ(events.size(), 2U);
+    EXPECT_EQ(events[0].hook, LOCKC_HOOK_SB_MOUNT);
+    EXPECT_TRUE(events[0].target.starts_with("/proc/self/fd/")) << events[0].target;
     enforcer().remove_policy(cg.id());
 }
 

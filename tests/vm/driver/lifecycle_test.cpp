@@ -104,6 +104,47 @@ TEST(Classification, EveryDefaultPatternMatchesAndOthersDoNot) {
     }
 }
 
+// The cgroupfs driver names a container's cgroup by its id under a parent
+// directory of a fixed name (/docker/<id>): "docker/*" matches any name
+// there and nowhere else; a parent name is compared whole, also at the
+// 15-byte limit.
+TEST(Classification, ParentPatternsMatchByTheParentDirectorysName) {
+    enforcer().configure(default_settings());
+    TestCgroup docker("docker");
+    EXPECT_FALSE(enforcer().policy(docker.id())) << "the parent itself is no container";
+    TestCgroup container(docker,
+                         "4ec7c0df7a9a60ba48c496c906b44ac57609cfd09ee2854ffa112bfb2b9c371f");
+    const auto entry = enforcer().policy(container.id());
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry->origin, LOCKC_ORIGIN_PATTERN);
+    EXPECT_EQ(entry->level, Level::Baseline);
+    EXPECT_EQ(run_child(&container.path(), nullptr, syslog_size).err, EPERM);
+    enforcer().remove_policy(container.id());
+    TestCgroup libpod_parent("libpod_parent");
+    TestCgroup podman(libpod_parent, "libpod-abc");
+    EXPECT_TRUE(enforcer().policy(podman.id()));
+    enforcer().remove_policy(podman.id());
+    TestCgroup conmon(libpod_parent, "conmon");
+    EXPECT_FALSE(enforcer().policy(conmon.id())) << "libpod- is still required";
+    for (const char *parent : {"dockerd", "docke", "my-docker"}) {
+        TestCgroup p(parent);
+        TestCgroup c(p, "0123abcd");
+        EXPECT_FALSE(enforcer().policy(c.id())) << parent;
+    }
+
+    Settings s = default_settings();
+    s.container_patterns = {{"", "", "fifteen-bytes-x"}};
+    enforcer().configure(s);
+    TestCgroup exact("fifteen-bytes-x");
+    TestCgroup longer("fifteen-bytes-xy");
+    TestCgroup in_exact(exact, "c");
+    TestCgroup in_longer(longer, "c");
+    enforcer().configure(default_settings());
+    EXPECT_TRUE(enforcer().policy(in_exact.id()));
+    EXPECT_FALSE(enforcer().policy(in_longer.id())) << "a longer parent name is another name";
+    enforcer().remove_policy(in_exact.id());
+}
+
 TEST(Classification, DefaultLevelAndModeComeFromSettings) {
     Settings s = default_settings();
     s.default_level = Level::Restricted;

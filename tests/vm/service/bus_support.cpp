@@ -28,7 +28,7 @@ sdbus::Variant manager_property(sdbus::IProxy &manager, const std::string &name)
     manager.callMethod("Get")
         .onInterface("org.freedesktop.DBus.Properties")
         .withTimeout(kStartTimeout)
-        .withArguments(std::string(kManager), name)
+        .withArguments(std::string(kManagerInterface), name)
         .storeResultsTo(value);
     return value;
 }
@@ -49,21 +49,20 @@ void pump(sdbus::IConnection &bus, const std::function<bool()> &done,
 }
 
 DenialListener::DenialListener(bool subscribe) {
-    proxy->uponSignal("Denied").onInterface(kManager).call([this](const std::string &container,
-                                                                  const std::string &level,
-                                                                  const std::string &mode,
-                                                                  const std::string &hook,
-                                                                  const std::string &target,
-                                                                  std::uint32_t pid,
-                                                                  std::uint32_t uid,
-                                                                  const std::string &comm,
-                                                                  std::int32_t errnum,
-                                                                  std::uint64_t time) {
-        received.push_back({container, level, mode, hook, target, comm, pid, uid, errnum, time});
-    });
+    proxy->uponSignal("Denied")
+        .onInterface(kManagerInterface)
+        .call([this](const std::string &container, const std::string &level,
+                     const std::string &mode, const std::string &hook, const std::string &target,
+                     std::uint32_t pid, std::uint32_t uid, const std::string &comm,
+                     std::int32_t errnum, std::uint64_t time) {
+            received.push_back(
+                {container, level, mode, hook, target, comm, pid, uid, errnum, time});
+        });
     proxy->finishRegistration();
     if (subscribe) {
-        proxy->callMethod("SubscribeDenials").onInterface(kManager).withArguments(Options{});
+        proxy->callMethod("SubscribeDenials")
+            .onInterface(kManagerInterface)
+            .withArguments(Options{});
     }
 }
 

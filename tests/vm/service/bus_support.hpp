@@ -2,6 +2,8 @@
 // connection that collects Denied signals.
 #pragma once
 
+#include "bus_names.hpp"
+
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <sys/types.h>
@@ -16,9 +18,9 @@
 
 namespace lockc::vmtest {
 
-inline constexpr const char *kBusName = "org.lockc.Manager";
-inline constexpr const char *kManagerPath = "/org/lockc/Manager";
-inline constexpr const char *kManager = "org.lockc.Manager";
+using bus::kBusName;
+using bus::kManagerInterface;
+using bus::kManagerPath;
 inline constexpr const char *kDenialMessageId = "3c0f2e7a9d5b4e61a8f1c27d64b09e53";
 using Options = std::map<std::string, sdbus::Variant>;
 

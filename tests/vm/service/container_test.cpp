@@ -25,11 +25,8 @@ const std::string kRootfs = "/var/tmp/lockc-rootfs";
 const std::string kBundles = "/var/tmp/lockc-bundles";
 const std::string kPrivileged = " --label org.lockc.level=privileged ";
 const std::string kSource = LOCKC_SOURCE_DIR;
-// podman as Debian 12 ships it, with runc: crun binds /proc/self/fd/N over
-// masked /proc paths before pivot_root, which baseline's bind-source rule
-// denies (docs/containers.md). vfs: the guest's root is an overlayfs.
+// podman as Debian 12 ships it; vfs: the guest's root is an overlayfs.
 const std::string kPodman = "podman --storage-driver vfs ";
-const std::string kPodmanRun = kPodman + "run --rm --runtime runc --network none ";
 
 std::string container_id(const std::string &name) {
     return trimmed(sh("docker inspect -f '{{.Id}}' " + name).output);
@@ -83,7 +80,7 @@ class Containers : public ::testing::Test {
             std::string level;
             manager()
                 ->callMethod("GetLevel")
-                .onInterface(kManager)
+                .onInterface(kManagerInterface)
                 .withArguments(id)
                 .storeResultsTo(level);
             return level;
@@ -96,7 +93,7 @@ class Containers : public ::testing::Test {
         std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
                                   sdbus::ObjectPath>>
             list;
-        manager()->callMethod("ListContainers").onInterface(kManager).storeResultsTo(list);
+        manager()->callMethod("ListContainers").onInterface(kManagerInterface).storeResultsTo(list);
         std::set<std::string> ids;
         for (const auto &c : list) {
             ids.insert(std::get<0>(c));
@@ -214,12 +211,12 @@ TEST_F(Containers, SetLevelChangesARunningContainersNextOperation) {
     EXPECT_NE(sh(read_sys).status, 0);
     manager()
         ->callMethod("SetLevel")
-        .onInterface(kManager)
+        .onInterface(kManagerInterface)
         .withArguments(id, std::string("privileged"), Options{});
     EXPECT_EQ(sh(read_sys).status, 0) << "privileged now";
     manager()
         ->callMethod("SetLevel")
-        .onInterface(kManager)
+        .onInterface(kManagerInterface)
         .withArguments(id, std::string("baseline"), Options{});
     EXPECT_NE(sh(read_sys).status, 0) << "baseline again";
     (void)sh("docker rm -f lockc-live");
@@ -273,40 +270,93 @@ TEST_F(Containers, PlainRuncBundlesGetTheLevelOfTheirAnnotations) {
     const auto privileged =
         bundle("annotated", "--bind-host-root --annotation org.lockc.level=privileged", args);
     const auto plain = bundle("plain", "--bind-host-root", args);
+    const auto harmless = bundle("harmless", "", "echo harmless");
     const auto p = sh("runc run --bundle " + privileged + " lockc-runc-privileged");
     EXPECT_EQ(p.status, 0) << p.output;
+    // runc binds a rootfs outside runtime storage onto itself: allowed.
+    const auto h = sh("runc run --bundle " + harmless + " lockc-runc-harmless");
+    EXPECT_EQ(h.status, 0) << "a baseline container without forbidden mounts: " << h.output;
+    EXPECT_NE(h.output.find("harmless"), std::string::npos) << h.output;
     DenialListener listener(true);
     const auto d = sh("runc run --bundle " + plain + " lockc-runc-plain");
     EXPECT_NE(d.status, 0) << d.output;
     (void)sh("runc delete -f lockc-runc-plain");
     EXPECT_TRUE(listener.wait_for(
         [](const DeniedSignal &s) {
-            return s.container == "lockc-runc-plain" && s.hook == "sb_mount";
+            // The host's root, not the rootfs runc binds onto itself.
+            return s.container == "lockc-runc-plain" && s.hook == "sb_mount" && s.target == "/";
         },
         std::chrono::seconds(10)))
         << listener.dump();
 }
 
-TEST_F(Containers, PodmanContainersGetTheLevelOfTheirAnnotation) {
-    const auto ordinary = sh(kPodmanRun + kImage + " sh -c 'echo ok > /tmp/f && cat /tmp/f'");
-    EXPECT_EQ(ordinary.status, 0) << ordinary.output;
-    const auto privileged =
-        sh(kPodmanRun + "--annotation org.lockc.level=privileged -v /:/rootfs " + kImage +
-           " test -d /rootfs/etc/docker");
-    EXPECT_EQ(privileged.status, 0) << privileged.output;
+// The cgroupfs driver: runc without --systemd-cgroup puts a container with
+// cgroupsPath /docker/<id> in /sys/fs/cgroup/docker/<id>, a directory no
+// unit names. With lockcd up, the gate gives it its annotation's level;
+// while lockcd is stopped the kernel's "docker/*" pattern confines it, and
+// when lockcd is back it finds the container and its annotation (runc's
+// state names the bundle).
+TEST_F(Containers, CgroupfsDriverContainersAreConfinedAlsoWhileLockcdIsStopped) {
+    const std::string gated(64, 'c');
+    const std::string late(64, 'd');
+    const std::string annotated = "--annotation org.lockc.level=privileged --cgroups-path /docker/";
+    const auto first = bundle("cgroupfs-gated", "--bind-host-root " + annotated + gated,
+                              "sh -c 'test -d /rootfs/etc/docker'");
+    const auto r = sh("runc run --bundle " + first + " " + gated);
+    (void)sh("runc delete -f " + gated);
+    EXPECT_EQ(r.status, 0) << "privileged by its annotation: " << r.output;
+
+    const auto second = bundle("cgroupfs-late", annotated + late, "sleep 600");
+    ASSERT_EQ(sh("systemctl stop lockcd").status, 0);
+    // Detached, the container keeps its stdio: not the pipe sh() reads.
+    const auto run = sh("runc run -d --bundle " + second + " " + late +
+                        " </dev/null >/run/lockc-runc-late.log 2>&1; s=$?; "
+                        "cat /run/lockc-runc-late.log; exit $s");
+    const std::string read_sys = "runc exec " + late + " cat /sys/kernel/uevent_seqnum";
+    const auto while_stopped = sh(read_sys);
+    ASSERT_EQ(sh("systemctl start lockcd").status, 0);
+    EXPECT_EQ(run.status, 0) << run.output;
+    EXPECT_TRUE(std::filesystem::is_directory("/sys/fs/cgroup/docker/" + late))
+        << "not the cgroupfs driver's directory";
+    EXPECT_NE(while_stopped.status, 0) << "not confined while lockcd was stopped";
+    EXPECT_TRUE(
+        wait_until([&] { return level_of(late) == "privileged"; }, std::chrono::seconds(15)))
+        << "level now: " << level_of(late);
+    EXPECT_EQ(sh(read_sys).status, 0) << "privileged once lockcd is back";
+    (void)sh("runc delete -f " + late);
+    EXPECT_TRUE(wait_until([&] { return !registered().contains(late); }, std::chrono::seconds(15)))
+        << "a deleted container stays registered";
+}
+
+// podman with one runtime: an ordinary container runs, a privileged one
+// binds the host's root, a baseline one cannot and is reported by its id.
+void check_podman_with(const std::string &runtime) {
+    const std::string run = kPodman + "run --rm --runtime " + runtime + " --network none ";
+    const auto ordinary = sh(run + kImage + " sh -c 'echo ok > /tmp/f && cat /tmp/f'");
+    EXPECT_EQ(ordinary.status, 0) << runtime << ": " << ordinary.output;
+    const auto privileged = sh(run + "--annotation org.lockc.level=privileged -v /:/rootfs " +
+                               kImage + " test -d /rootfs/etc/docker");
+    EXPECT_EQ(privileged.status, 0) << runtime << ": " << privileged.output;
     DenialListener listener(true);
     (void)sh("rm -f /run/lockc-podman.cid");
-    const auto plain =
-        sh(kPodmanRun + "--cidfile /run/lockc-podman.cid -v /:/rootfs " + kImage + " true");
-    EXPECT_NE(plain.status, 0) << plain.output;
+    const auto plain = sh(run + "--cidfile /run/lockc-podman.cid -v /:/rootfs " + kImage + " true");
+    EXPECT_NE(plain.status, 0) << runtime << ": " << plain.output;
     const auto id = trimmed(sh("cat /run/lockc-podman.cid").output);
-    ASSERT_EQ(id.size(), 64U);
+    ASSERT_EQ(id.size(), 64U) << runtime;
     EXPECT_TRUE(listener.wait_for(
         [&](const DeniedSignal &d) {
-            return d.container == id && d.hook == "sb_mount" && d.level == "baseline";
+            return d.container == id && d.hook == "sb_mount" && d.level == "baseline" &&
+                   d.target == "/";
         },
         std::chrono::seconds(10)))
-        << listener.dump();
+        << runtime << ": " << listener.dump();
+}
+
+// With both runtimes podman can use: crun (its default) binds masked /proc
+// paths onto themselves through /proc/self/fd/N before it pivots.
+TEST_F(Containers, PodmanContainersGetTheLevelOfTheirAnnotation) {
+    check_podman_with("crun");
+    check_podman_with("runc");
 }
 
 TEST_F(Containers, CriBundlesGetTheLevelOfTheirKubernetesNamespace) {
@@ -357,6 +407,51 @@ TEST_F(Containers, LockcctlRunConfinesACommandThatNoRuntimeStarted) {
         },
         std::chrono::seconds(15)))
         << "scopes of ended commands stay registered";
+}
+
+// Issue 5: `lockcctl monitor` follows denials of real containers, in both of
+// its output forms, each line as it happens (not when the pipe is closed).
+TEST_F(Containers, LockcctlMonitorShowsADenialOfARealContainer) {
+    const std::string text = "/run/lockc-monitor.txt";
+    const std::string json = "/run/lockc-monitor.json";
+    (void)sh("rm -f " + text + " " + json);
+    // Both run in the background until the test kills them; a monitor
+    // that buffered its output would show nothing in the files meanwhile.
+    ASSERT_EQ(sh("(timeout 300 lockcctl --no-pager monitor > " + text +
+                 " 2>&1 &); "
+                 "(timeout 300 lockcctl monitor --json > " +
+                 json + " 2>&1 &)")
+                  .status,
+              0);
+    const std::string name = "lockc-monitored";
+    std::string id;
+    // Subscribing takes a moment: repeat the denied read until a line shows.
+    const bool seen = wait_until(
+        [&] {
+            (void)sh("docker rm -f " + name);
+            (void)sh("docker run --name " + name + " " + kImage + " cat /sys/kernel/uevent_seqnum");
+            id = container_id(name);
+            const auto t = sh("grep -F -- '" + id.substr(0, 12) + "' " + text);
+            const auto j = sh(R"(grep -F -- '"container":")" + id + R"("' )" + json);
+            return id.size() == 64 && t.status == 0 && j.status == 0;
+        },
+        std::chrono::seconds(60));
+    (void)sh("docker rm -f " + name);
+    const auto text_out = sh("cat " + text).output;
+    const auto json_out = sh("cat " + json).output;
+    (void)sh("pkill -f 'lockcctl.*monitor'");
+    ASSERT_TRUE(seen) << "text:\n" << text_out << "json:\n" << json_out;
+    // One line per denial: the hook and the file it was denied.
+    const auto line = sh("grep -F -- '" + id.substr(0, 12) + "' " + text + " | head -1").output;
+    EXPECT_NE(line.find("file_open"), std::string::npos) << line;
+    EXPECT_NE(line.find("uevent_seqnum"), std::string::npos) << line;
+    const auto object =
+        sh(R"(grep -F -- '"container":")" + id + R"("' )" + json + " | head -1").output;
+    for (const std::string field :
+         {R"("hook":"file_open")", R"("comm":"cat")", R"("time_usec":)"}) {
+        EXPECT_NE(object.find(field), std::string::npos) << field << " in " << object;
+    }
+    EXPECT_NE(object.find("uevent_seqnum"), std::string::npos) << object;
 }
 
 } // namespace

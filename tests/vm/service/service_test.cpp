@@ -52,7 +52,7 @@ class ServiceTest : public ::testing::Test {
         sdbus::ObjectPath path;
         manager()
             ->callMethod("RegisterContainer")
-            .onInterface(kManager)
+            .onInterface(kManagerInterface)
             .withArguments(id, level, mode,
                            Options{{"cgroup", sdbus::Variant(cg.path().string())},
                                    {"runtime", sdbus::Variant(std::string("vm-test"))}})
@@ -62,19 +62,22 @@ class ServiceTest : public ::testing::Test {
     void unregister(const std::string &id) {
         manager()
             ->callMethod("UnregisterContainer")
-            .onInterface(kManager)
+            .onInterface(kManagerInterface)
             .withArguments(id, Options{});
     }
 
     void set(const std::string &method, const std::string &id, const std::string &value) {
-        manager()->callMethod(method).onInterface(kManager).withArguments(id, value, Options{});
+        manager()
+            ->callMethod(method)
+            .onInterface(kManagerInterface)
+            .withArguments(id, value, Options{});
     }
 
     std::string get(const std::string &method, const std::string &id) {
         std::string value;
         manager()
             ->callMethod(method)
-            .onInterface(kManager)
+            .onInterface(kManagerInterface)
             .withTimeout(kStartTimeout) // may start lockcd
             .withArguments(id)
             .storeResultsTo(value);
@@ -148,15 +151,20 @@ TEST_F(ServiceTest, ABusCallStartsLockcdWhichLoadsTheProgramsAndTellsSystemd) {
     EXPECT_TRUE(loaded_lockc_programs().empty());
     const bool enforcing = manager_property(*manager(), "Enforcing").get<bool>();
     EXPECT_TRUE(enforcing);
-    EXPECT_EQ(manager()->getProperty("EnforcementProblem").onInterface(kManager).get<std::string>(),
+    EXPECT_EQ(manager()
+                  ->getProperty("EnforcementProblem")
+                  .onInterface(kManagerInterface)
+                  .get<std::string>(),
               "");
     EXPECT_EQ(unit_property("ActiveState"), "active");
     EXPECT_GT(main_pid(), 0);
     EXPECT_NE(unit_property("StatusText").find("Enforcing"), std::string::npos)
         << unit_property("StatusText");
     EXPECT_FALSE(loaded_lockc_programs().empty());
-    const auto lsms =
-        manager()->getProperty("KernelLsms").onInterface(kManager).get<std::vector<std::string>>();
+    const auto lsms = manager()
+                          ->getProperty("KernelLsms")
+                          .onInterface(kManagerInterface)
+                          .get<std::vector<std::string>>();
     EXPECT_NE(std::find(lsms.begin(), lsms.end(), "bpf"), lsms.end());
     // Started at boot: the preset enables it for multi-user.target.
     EXPECT_EQ(sh("systemctl preset lockcd.service").status, 0);
@@ -225,7 +233,7 @@ TEST_F(ServiceTest, DeniedSignalsReachSubscribersOnlyWithTheRightFields) {
     EXPECT_EQ(subscriber.received[1].mode, "audit");
     EXPECT_EQ(subscriber.received[1].errnum, 0);
 
-    subscriber.proxy->callMethod("UnsubscribeDenials").onInterface(kManager);
+    subscriber.proxy->callMethod("UnsubscribeDenials").onInterface(kManagerInterface);
     set("SetMode", "svc-signal", "enforce");
     EXPECT_EQ(sysrq_in(cg), EPERM);
     pump(
@@ -259,20 +267,22 @@ TEST_F(ServiceTest, TheSystemPolkitDeniesAnOutsiderWhoCanStillRead) {
     EXPECT_EQ(error_as_nobody([](sdbus::IProxy &p) {
                   std::string level;
                   p.callMethod("GetLevel")
-                      .onInterface(kManager)
+                      .onInterface(kManagerInterface)
                       .withArguments(std::string("svc-polkit"))
                       .storeResultsTo(level);
               }),
               "");
     EXPECT_EQ(error_as_nobody([](sdbus::IProxy &p) {
                   p.callMethod("SetLevel")
-                      .onInterface(kManager)
+                      .onInterface(kManagerInterface)
                       .withArguments(std::string("svc-polkit"), std::string("privileged"),
                                      Options{});
               }),
               "org.freedesktop.DBus.Error.AccessDenied");
     EXPECT_EQ(error_as_nobody([](sdbus::IProxy &p) {
-                  p.callMethod("SubscribeDenials").onInterface(kManager).withArguments(Options{});
+                  p.callMethod("SubscribeDenials")
+                      .onInterface(kManagerInterface)
+                      .withArguments(Options{});
               }),
               "org.freedesktop.DBus.Error.AccessDenied");
     EXPECT_EQ(get("GetLevel", "svc-polkit"), "baseline");
@@ -285,7 +295,7 @@ TEST_F(ServiceTest, RootInsideAConfinedContainerCannotLiftItsConfinement) {
     register_cgroup("svc-jail", "baseline", "enforce", cg);
     const auto lift = [](sdbus::IProxy &p) {
         p.callMethod("SetLevel")
-            .onInterface(kManager)
+            .onInterface(kManagerInterface)
             .withArguments(std::string("svc-jail"), std::string("privileged"), Options{});
     };
     // Enforcing, the kernel already refuses the system bus socket to the
@@ -307,13 +317,13 @@ TEST_F(ServiceTest, RootInsideAConfinedContainerCannotLiftItsConfinement) {
     // (at the default level, in audit mode so that it reaches the bus).
     manager()
         ->callMethod("SetDefaultMode")
-        .onInterface(kManager)
+        .onInterface(kManagerInterface)
         .withArguments(std::string("audit"), Options{});
     {
         TestCgroup docker("docker-lockcvmtest.scope");
         const auto lower = error_in_cgroup(docker, [](sdbus::IProxy &p) {
             p.callMethod("SetDefaultLevel")
-                .onInterface(kManager)
+                .onInterface(kManagerInterface)
                 .withArguments(std::string("privileged"), Options{});
         });
         EXPECT_NE(lower.find("runs confined (cgroup /lockc-test/docker-lockcvmtest.scope)"),
@@ -322,10 +332,11 @@ TEST_F(ServiceTest, RootInsideAConfinedContainerCannotLiftItsConfinement) {
     }
     manager()
         ->callMethod("SetDefaultMode")
-        .onInterface(kManager)
+        .onInterface(kManagerInterface)
         .withArguments(std::string("enforce"), Options{});
-    EXPECT_EQ(manager()->getProperty("DefaultLevel").onInterface(kManager).get<std::string>(),
-              "baseline");
+    EXPECT_EQ(
+        manager()->getProperty("DefaultLevel").onInterface(kManagerInterface).get<std::string>(),
+        "baseline");
 }
 
 TEST_F(ServiceTest, RulesAddedByReloadApplyAtOnceAndGoAwayTheSameWay) {
@@ -352,12 +363,12 @@ TEST_F(ServiceTest, RulesAddedByReloadApplyAtOnceAndGoAwayTheSameWay) {
                  "/etc/lockc/lockc.toml")
                   .status,
               0);
-    manager()->callMethod("Reload").onInterface(kManager).withArguments(Options{});
+    manager()->callMethod("Reload").onInterface(kManagerInterface).withArguments(Options{});
     EXPECT_EQ(open_secret(), EPERM);
     // A broken file changes nothing: the rule stays.
     ASSERT_EQ(sh("echo 'rules = 3' >> /etc/lockc/lockc.toml").status, 0);
     try {
-        manager()->callMethod("Reload").onInterface(kManager).withArguments(Options{});
+        manager()->callMethod("Reload").onInterface(kManagerInterface).withArguments(Options{});
         ADD_FAILURE() << "a broken configuration was accepted";
     } catch (const sdbus::Error &e) {
         EXPECT_EQ(e.getName(), "org.lockc.Error.InvalidConfig");
@@ -366,7 +377,7 @@ TEST_F(ServiceTest, RulesAddedByReloadApplyAtOnceAndGoAwayTheSameWay) {
     }
     EXPECT_EQ(open_secret(), EPERM);
     ASSERT_EQ(sh("cp /run/lockc.toml.orig /etc/lockc/lockc.toml").status, 0);
-    manager()->callMethod("Reload").onInterface(kManager).withArguments(Options{});
+    manager()->callMethod("Reload").onInterface(kManagerInterface).withArguments(Options{});
     EXPECT_EQ(open_secret(), 0);
     unregister("svc-rules");
 }
@@ -482,6 +493,21 @@ TEST_F(ServiceTest, RestartAndAReloadOfThePinsKeepEveryContainersLevel) {
     EXPECT_FALSE(loaded_lockc_programs().empty());
     for (const char *id : {"svc-keep-restricted", "svc-keep-privileged", "svc-keep-audit"}) {
         unregister(id);
+    }
+}
+
+// Issue 5: `cmake --install` puts the four manual pages where man looks,
+// and man shows each by its name, without warnings.
+TEST(InstalledFiles, ManShowsEveryManualPage) {
+    for (const std::string page :
+         {"1 lockcctl", "8 lockcd", "5 lockc.toml", "5 org.lockc.Manager"}) {
+        const auto where = sh("man -w " + page);
+        EXPECT_EQ(where.status, 0) << page << ": " << where.output;
+        EXPECT_TRUE(where.output.starts_with("/usr/share/man/")) << where.output;
+        const auto shown = sh("MANWIDTH=80 man --warnings -P cat " + page + " 2>&1");
+        EXPECT_EQ(shown.status, 0) << page;
+        EXPECT_EQ(shown.output.find("warning"), std::string::npos) << shown.output;
+        EXPECT_NE(shown.output.find("SEE ALSO"), std::string::npos) << page;
     }
 }
 

@@ -1,0 +1,36 @@
+// A temporary directory for one test, removed with everything in it.
+#pragma once
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace lockc::test {
+
+class TempDir {
+  public:
+    // /tmp/<prefix>-XXXXXX, canonical (gated paths are compared as such).
+    explicit TempDir(std::string_view prefix = "lockc-test") {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            throw std::system_error(errno, std::system_category(), "mkdtemp");
+        }
+        path_ = std::filesystem::canonical(pattern);
+    }
+    TempDir(const TempDir &) = delete;
+    TempDir &operator=(const TempDir &) = delete;
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    [[nodiscard]] const std::filesystem::path &path() const { return path_; }
+
+  private:
+    std::filesystem::path path_;
+};
+
+} // namespace lockc::test
