@@ -293,10 +293,10 @@ Settings default_settings() {
     Settings s;
     s.container_patterns = {
         // The systemd cgroup driver: one scope unit per container.
-        {"docker-", ".scope"},
-        {"libpod-", ".scope"},
-        {"cri-containerd-", ".scope"},
-        {"crio-", ".scope"},
+        {"docker-", ".scope", ""},
+        {"libpod-", ".scope", ""},
+        {"cri-containerd-", ".scope", ""},
+        {"crio-", ".scope", ""},
         // The cgroupfs driver: Docker's /docker/<id>, podman's
         // /libpod_parent/libpod-<id>.
         {"", "", "docker"},

@@ -145,10 +145,10 @@ TEST(NamePattern, MatchesNameAndParentLikeTheKernelProgram) {
 
 TEST(Compile, RejectsPatternsThatMatchEverythingOrTooMany) {
     Settings empty_prefix;
-    empty_prefix.container_patterns = {{"", ".scope"}};
+    empty_prefix.container_patterns = {{"", ".scope", ""}};
     EXPECT_THROW((void)compile(empty_prefix), Error);
     Settings slash;
-    slash.container_patterns = {{"a/b", ""}};
+    slash.container_patterns = {{"a/b", "", ""}};
     EXPECT_THROW((void)compile(slash), Error);
     Settings star_parent;
     star_parent.container_patterns = {{"", "", "pod*"}};
@@ -160,10 +160,10 @@ TEST(Compile, RejectsPatternsThatMatchEverythingOrTooMany) {
     parent_only.container_patterns = {{"", "", std::string(LOCKC_PATTERN_PARENT_LEN - 1, 'p')}};
     EXPECT_NO_THROW((void)compile(parent_only));
     Settings many;
-    many.container_patterns.assign(LOCKC_MAX_PATTERNS + 1, {"x-", ".scope"});
+    many.container_patterns.assign(LOCKC_MAX_PATTERNS + 1, NamePattern{"x-", ".scope", ""});
     EXPECT_THROW((void)compile(many), Error);
     Settings longp;
-    longp.container_patterns = {{std::string(LOCKC_PATTERN_PREFIX_LEN, 'a'), ""}};
+    longp.container_patterns = {{std::string(LOCKC_PATTERN_PREFIX_LEN, 'a'), "", ""}};
     EXPECT_THROW((void)compile(longp), Error);
 }
 
