@@ -141,6 +141,10 @@ enum lockc_rule_space {
 	LOCKC_SPACE_OPEN_PATH = 1,    /* file opens, path as the container sees it */
 	LOCKC_SPACE_MOUNT_SOURCE = 2, /* bind-mount sources */
 	LOCKC_SPACE_UNIX_SOCKET = 3,  /* unix socket addresses */
+	/* One entry, the space alone (prefix length 32): per level, the union
+	 * of every open-path rule's deny bits. file_open composes the path
+	 * only when some open-path rule could deny the level that access. */
+	LOCKC_SPACE_OPEN_PATH_ANY = 4,
 	/* Any other value is a filesystem magic: paths inside that fs. */
 };
 
@@ -209,6 +213,12 @@ struct lockc_event {
 };
 
 #define LOCKC_DEFAULT_RINGBUF_BYTES (256 * 1024)
+/* The reader is woken once this much is queued, not per event: a wakeup
+ * per denial (a context switch on a busy CPU) cost a denied call more than
+ * the decision itself. Readers therefore also look every
+ * LOCKC_EVENT_POLL_MS, which bounds how late a lone event is read. */
+#define LOCKC_EVENT_WAKEUP_BYTES (8 * 1024)
+#define LOCKC_EVENT_POLL_MS 100
 
 struct lockc_counters {
 	__u64 denied[LOCKC_HOOK_COUNT];	 /* enforce-mode denials */

@@ -182,6 +182,20 @@ CompiledRules compile(const RuleSet &rules) {
         rule.flags = r.unless_own_netns ? LOCKC_RULE_UNLESS_OWN_NETNS : 0;
         out.paths.emplace_back(key, rule);
     }
+    // The union of the open-path rules, which lets file_open skip
+    // composing a path for levels no such rule can deny.
+    lockc_path_key any_key{};
+    any_key.prefixlen = 32;
+    any_key.space = LOCKC_SPACE_OPEN_PATH_ANY;
+    lockc_rule any{};
+    for (const auto &[key, rule] : out.paths) {
+        if (key.space == LOCKC_SPACE_OPEN_PATH) {
+            for (std::size_t level = 0; level < LOCKC_LEVEL_COUNT; ++level) {
+                any.deny[level] |= rule.deny[level];
+            }
+        }
+    }
+    out.paths.emplace_back(any_key, any);
     if (out.paths.size() > LOCKC_MAX_PATH_RULES) {
         throw Error(ErrorKind::InvalidArgument,
                     "too many path rules (limit " + std::to_string(LOCKC_MAX_PATH_RULES) + ")");
@@ -289,19 +303,26 @@ std::string NamePattern::text() const {
     return (parent.empty() ? "" : parent + "/") + prefix + "*" + suffix;
 }
 
-Settings default_settings() {
-    Settings s;
-    s.container_patterns = {
+std::span<const DefaultPattern> default_patterns() {
+    static const std::array<DefaultPattern, 6> kPatterns = {{
         // The systemd cgroup driver: one scope unit per container.
-        {"docker-", ".scope", ""},
-        {"libpod-", ".scope", ""},
-        {"cri-containerd-", ".scope", ""},
-        {"crio-", ".scope", ""},
+        {{"docker-", ".scope", ""}, "docker"},
+        {{"libpod-", ".scope", ""}, "podman"},
+        {{"cri-containerd-", ".scope", ""}, "kubernetes"},
+        {{"crio-", ".scope", ""}, "kubernetes"},
         // The cgroupfs driver: Docker's /docker/<id>, podman's
         // /libpod_parent/libpod-<id>.
-        {"", "", "docker"},
-        {"libpod-", "", "libpod_parent"},
-    };
+        {{"", "", "docker"}, "docker"},
+        {{"libpod-", "", "libpod_parent"}, "podman"},
+    }};
+    return kPatterns;
+}
+
+Settings default_settings() {
+    Settings s;
+    for (const auto &d : default_patterns()) {
+        s.container_patterns.push_back(d.pattern);
+    }
     return s;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -108,6 +109,18 @@ struct Settings {
 // The built-in policy; docs/policy.md explains each rule.
 [[nodiscard]] RuleSet default_rules();
 [[nodiscard]] Settings default_settings();
+
+// A built-in container name pattern and the engine whose containers' cgroups
+// it names ("docker", "podman", "kubernetes"). The engine is a label for
+// lockcd, which reads a cgroup's engine and container id from the pattern its
+// name matches; the enforcer uses the patterns only.
+struct DefaultPattern {
+    NamePattern pattern;
+    std::string_view engine;
+};
+// The built-in patterns in the order of default_settings(), which has them
+// all and no other.
+[[nodiscard]] std::span<const DefaultPattern> default_patterns();
 
 // Superblock magic of a filesystem type name, if lockc knows it.
 [[nodiscard]] std::optional<std::uint64_t> fs_magic(std::string_view name);

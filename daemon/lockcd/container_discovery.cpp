@@ -2,10 +2,10 @@
 
 #include "api_error.hpp"
 #include "log.hpp"
+#include "policy.hpp"
 #include "text.hpp"
 #include "validation.hpp"
 
-#include <array>
 #include <exception>
 #include <fstream>
 #include <sstream>
@@ -14,32 +14,6 @@
 namespace lockc {
 
 namespace {
-
-struct NameForm {
-    std::string_view prefix;
-    std::string_view suffix;
-    std::string_view engine;
-    std::string_view parent = {}; // the cgroupfs driver's parent directory
-};
-
-// The scope names of the engines lockc knows (systemd cgroup driver). The
-// conmon monitors of podman and CRI-O run in scopes of their own that are
-// not containers.
-constexpr std::array kNameForms{
-    NameForm{"docker-", ".scope", "docker"},
-    NameForm{"libpod-", ".scope", "podman"},
-    NameForm{"cri-containerd-", ".scope", "kubernetes"},
-    NameForm{"crio-", ".scope", "kubernetes"},
-    // The cgroupfs driver: Docker's /docker/<id>, podman's
-    // /libpod_parent/libpod-<id>.
-    NameForm{"", "", "docker", "docker"},
-    NameForm{"libpod-", "", "podman", "libpod_parent"},
-};
-
-std::string last_component(const std::string &path) {
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 // The effective uid of a task, nullopt when it cannot be read.
 std::optional<unsigned long> effective_uid(pid_t tid) {
@@ -70,28 +44,24 @@ bool valid_id(const std::string &id) {
 } // namespace
 
 std::optional<NamedContainer> container_of_cgroup_path(const std::string &path) {
-    const auto name = last_component(path);
-    const auto slash = path.rfind('/');
-    const auto parent =
-        slash == std::string::npos ? std::string() : last_component(path.substr(0, slash));
-    for (const auto &form : kNameForms) {
-        if (form.parent != parent && !form.parent.empty()) {
-            continue;
+    // The built-in patterns, not the configured ones: only for these is the
+    // engine known.
+    const auto tail = path_tail(path);
+    for (const auto &[pattern, engine] : default_patterns()) {
+        const auto affixes = pattern.prefix.size() + pattern.suffix.size();
+        if (!pattern.matches(tail.name, tail.parent) || tail.name.size() == affixes) {
+            continue; // not this pattern's, or no id between its prefix and suffix
         }
-        if (name.size() <= form.prefix.size() + form.suffix.size() ||
-            !name.starts_with(form.prefix) || !name.ends_with(form.suffix)) {
-            continue;
-        }
-        std::string id =
-            name.substr(form.prefix.size(), name.size() - form.prefix.size() - form.suffix.size());
-        // Under a cgroupfs parent only the runtime's ids, not its other
-        // directories (Docker's /docker/buildkit).
+        std::string id(tail.name.substr(pattern.prefix.size(), tail.name.size() - affixes));
+        // The conmon monitors of podman and CRI-O run in scopes of their own
+        // that are not containers. Under a cgroupfs parent only the runtime's
+        // ids, not its other directories (Docker's /docker/buildkit).
         const bool hex_id =
             id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
-        if (id.starts_with("conmon-") || !valid_id(id) || (!form.parent.empty() && !hex_id)) {
+        if (id.starts_with("conmon-") || !valid_id(id) || (!pattern.parent.empty() && !hex_id)) {
             return std::nullopt;
         }
-        return NamedContainer{std::string(form.engine), std::move(id)};
+        return NamedContainer{std::string(engine), std::move(id)};
     }
     return std::nullopt;
 }
@@ -274,7 +244,7 @@ void ContainerDiscovery::prepare(const RuntimeInvocation &invocation, pid_t tid)
 
 void ContainerDiscovery::adopt_running(const std::string &cgroup_path) {
     try {
-        const auto name = last_component(cgroup_path);
+        const std::string name(path_tail(cgroup_path).name);
         const auto named = container_of_cgroup_path(cgroup_path);
         if (!named || service_.knows(named->id, name)) {
             return;

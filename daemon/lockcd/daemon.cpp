@@ -142,6 +142,8 @@ int run_daemon(const DaemonOptions &options) {
     constexpr auto kReconcileEvery = std::chrono::seconds(10);
     constexpr auto kRemarkEvery = std::chrono::seconds(30);
     auto next_reconcile = Clock::now();
+    constexpr auto kEventPollEvery = std::chrono::milliseconds(LOCKC_EVENT_POLL_MS);
+    auto next_event_poll = Clock::now() + kEventPollEvery;
     auto next_remark = Clock::now() + kRemarkEvery;
     auto systemd = open_systemd(*connection, [&](const std::string &unit) {
         if (container_of_cgroup_path(unit)) {
@@ -201,6 +203,11 @@ int run_daemon(const DaemonOptions &options) {
             timeout_ms = wake_by(timeout_ms, last_activity + options.exit_when_idle);
         }
         timeout_ms = wake_by(timeout_ms, next_reconcile);
+        if (service->event_fd() >= 0) {
+            // The kernel wakes us only once events pile up (see
+            // LOCKC_EVENT_WAKEUP_BYTES); a lone denial is read by this.
+            timeout_ms = wake_by(timeout_ms, next_event_poll);
+        }
         if (gate) {
             timeout_ms = wake_by(timeout_ms, next_remark);
         }
@@ -223,9 +230,13 @@ int run_daemon(const DaemonOptions &options) {
             }
             last_activity = Clock::now();
         }
-        if ((fds[2].revents & POLLIN) != 0) {
+        if ((fds[2].revents & POLLIN) != 0 || Clock::now() >= next_event_poll) {
+            const auto before = service->events_received();
             service->process_events();
-            last_activity = Clock::now();
+            if (service->events_received() != before) {
+                last_activity = Clock::now();
+            }
+            next_event_poll = Clock::now() + kEventPollEvery;
         }
         if (Clock::now() >= next_reconcile) {
             discovery.reconcile();

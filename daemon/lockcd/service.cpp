@@ -32,11 +32,6 @@ std::uint64_t now_usec(clockid_t clock) {
            static_cast<std::uint64_t>(ts.tv_nsec) / 1000U;
 }
 
-std::string basename_of(std::string_view path) {
-    const auto slash = path.rfind('/');
-    return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
-}
-
 // The id of the cgroup directory at a root-relative path, if there is one.
 std::optional<std::uint64_t> existing_cgroup_id(const std::filesystem::path &mount,
                                                 const std::string &relative) {
@@ -129,12 +124,10 @@ void Service::apply_settings() {
 }
 
 bool Service::looks_like_container(const std::string &cgroup_path) const {
-    const std::string name = basename_of(cgroup_path);
-    const auto slash = cgroup_path.rfind('/');
-    const std::string parent =
-        slash == std::string::npos ? std::string() : basename_of(cgroup_path.substr(0, slash));
-    return std::ranges::any_of(config_.container_patterns,
-                               [&](const NamePattern &p) { return p.matches(name, parent); });
+    const auto tail = path_tail(cgroup_path);
+    return std::ranges::any_of(config_.container_patterns, [&](const NamePattern &p) {
+        return p.matches(tail.name, tail.parent);
+    });
 }
 
 void Service::fall_back(std::uint64_t cgroup_id, const std::string &cgroup_path) {
@@ -266,7 +259,7 @@ std::optional<std::filesystem::path> Service::path_of_cgroup(std::uint64_t cgrou
 
 void Service::adopt(std::uint64_t cgroup, const std::string &path, const PolicyEntry &entry) {
     ContainerRecord record;
-    record.id = basename_of(path);
+    record.id = path_tail(path).name;
     try {
         check_container_id(record.id);
     } catch (const ApiError &) {
@@ -668,7 +661,7 @@ void Service::refresh_pending() {
         if (!path) {
             continue;
         }
-        const auto name = basename_of(path->string());
+        const std::string name(path_tail(path->string()).name);
         for (auto &[id, record] : containers_) {
             if (record.cgroup_id == 0 && record.pending_name == name) {
                 record.cgroup_id = cgroup;
@@ -699,7 +692,8 @@ bool Service::knows(const std::string &id, const std::string &cgroup_name) const
     }
     return std::any_of(containers_.begin(), containers_.end(), [&](const auto &c) {
         return (!c.second.pending_name.empty() && c.second.pending_name == cgroup_name) ||
-               (!c.second.cgroup_path.empty() && basename_of(c.second.cgroup_path) == cgroup_name);
+               (!c.second.cgroup_path.empty() &&
+                path_tail(c.second.cgroup_path).name == cgroup_name);
     });
 }
 
@@ -764,7 +758,7 @@ std::string Service::describe_cgroup(std::uint64_t cgroup_id) {
     std::string name = "cgroup-" + std::to_string(cgroup_id);
     try {
         if (const auto path = cgroup_path_of_id(cgroup_mount_, cgroup_id)) {
-            name = escape_untrusted(basename_of(path->string()));
+            name = escape_untrusted(path_tail(path->string()).name);
         }
     } catch (const Error &) {
         // keep the numeric name

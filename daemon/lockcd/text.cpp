@@ -22,4 +22,15 @@ std::string escape_untrusted(std::string_view text) {
     return out;
 }
 
+PathTail path_tail(std::string_view path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string_view::npos) {
+        return {path, {}};
+    }
+    const auto dir = path.substr(0, slash);
+    const auto before = dir.rfind('/');
+    return {path.substr(slash + 1),
+            before == std::string_view::npos ? dir : dir.substr(before + 1)};
+}
+
 } // namespace lockc

@@ -5,6 +5,7 @@
 // (this host's kernel has no BPF LSM; the VM tests the kernel's part).
 #include "container_discovery.hpp"
 #include "exec_support.hpp"
+#include "policy.hpp"
 #include "systemd_units.hpp"
 
 #include <gtest/gtest.h>
@@ -12,7 +13,9 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <set>
 #include <string>
+#include <string_view>
 
 namespace lockc {
 namespace {
@@ -49,6 +52,24 @@ TEST(ContainerNames, DirectoriesOfTheCgroupfsDriverNameTheirContainer) {
     EXPECT_FALSE(container_of_cgroup_path("/libpod_parent/conmon"));
     EXPECT_FALSE(container_of_cgroup_path("/elsewhere/" + kId)) << "the parent decides";
     EXPECT_FALSE(container_of_cgroup_path(kId)) << "no parent at all";
+}
+
+TEST(ContainerNames, EveryBuiltInPatternNamesItsEnginesContainers) {
+    // One table gives the kernel its default patterns and lockcd the engine
+    // of each: a container under any of them is found with that engine, not
+    // shadowed by an earlier pattern of another.
+    const std::set<std::string_view> engines = {"docker", "podman", "kubernetes"};
+    for (const auto &[pattern, engine] : default_patterns()) {
+        const std::string path =
+            (pattern.parent.empty() ? "/system.slice/" : "/" + pattern.parent + "/") +
+            pattern.prefix + kId + pattern.suffix;
+        const auto named = container_of_cgroup_path(path);
+        ASSERT_TRUE(named) << path;
+        EXPECT_EQ(named->engine, engine) << path;
+        EXPECT_EQ(named->id, kId) << path;
+        EXPECT_TRUE(engines.contains(engine)) << engine;
+    }
+    EXPECT_EQ(default_settings().container_patterns.size(), default_patterns().size());
 }
 
 TEST(ContainerNames, OtherNamesAndMonitorsAreNotContainers) {

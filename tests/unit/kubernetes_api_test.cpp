@@ -384,9 +384,12 @@ class KubernetesApi : public ::testing::Test {
         return lines;
     }
 
+    // Where write_kubeconfig writes.
+    [[nodiscard]] fs::path kubeconfig_path() const { return dir_.path() / "kubeconfig"; }
+
     // A kubeconfig for the running server with this user body.
     [[nodiscard]] fs::path write_kubeconfig(const std::string &user) const {
-        auto path = dir_.path() / "kubeconfig";
+        auto path = kubeconfig_path();
         write_text(path, kubeconfig("      server: " + server_->url() +
                                         "\n      certificate-authority: ca.crt\n",
                                     user));
@@ -401,6 +404,13 @@ class KubernetesApi : public ::testing::Test {
 const std::vector<std::string> kNamespaces = {"--namespace",    "web=restricted", "--namespace",
                                               "ops=privileged", "--namespace",    "plain",
                                               "--namespace",    "odd=Restricted"};
+
+// The server's options for kNamespaces, asking for this bearer token.
+std::vector<std::string> namespaces_with_token(const std::string &token) {
+    auto options = kNamespaces;
+    options.insert(options.end(), {"--token", token});
+    return options;
+}
 
 TEST_F(KubernetesApi, LabelFoundIsTheLevel) {
     start(kNamespaces);
@@ -474,9 +484,7 @@ TEST_F(KubernetesApi, WrongCaIsAnError) {
 }
 
 TEST_F(KubernetesApi, TokenAuth) {
-    auto options = kNamespaces;
-    options.insert(options.end(), {"--token", "s3cret.token"});
-    start(options);
+    start(namespaces_with_token("s3cret.token"));
     auto access = load_kubeconfig(write_kubeconfig("      token: s3cret.token\n"));
     EXPECT_EQ(fetch_namespace_label(access, "web").level, Level::Restricted);
 
@@ -532,18 +540,29 @@ TEST_F(KubernetesApi, NoServerIsAnError) {
 
 // --- the cache ------------------------------------------------------------------
 
+// A kubeconfig user with the client certificate and key in files.
+const std::string kCertificateFiles = "      client-certificate: client.crt\n"
+                                      "      client-key: client.key\n";
+
 class NamespaceLabelCache : public KubernetesApi {
   protected:
     KubernetesNamespaceLabels labels(const fs::path &kubeconfig) {
         return KubernetesNamespaceLabels(kubeconfig, [this] { return now_; });
     }
+
+    // The cache of a server started with these options, asked as this
+    // kubeconfig user (written to kubeconfig_path()).
+    KubernetesNamespaceLabels labels_of_server(const std::vector<std::string> &options,
+                                               const std::string &user) {
+        start(options);
+        return labels(write_kubeconfig(user));
+    }
+
     steady_clock::time_point now_ = steady_clock::time_point(std::chrono::hours(1));
 };
 
 TEST_F(NamespaceLabelCache, AnswersAreKeptForTheirTtl) {
-    start(kNamespaces);
-    auto cache = labels(write_kubeconfig("      client-certificate: client.crt\n"
-                                         "      client-key: client.key\n"));
+    auto cache = labels_of_server(kNamespaces, kCertificateFiles);
     auto found = cache.lookup("web");
     EXPECT_EQ(found.level, Level::Restricted);
     EXPECT_EQ(found.error, "");
@@ -572,20 +591,14 @@ TEST_F(NamespaceLabelCache, AnswersAreKeptForTheirTtl) {
 }
 
 TEST_F(NamespaceLabelCache, WarningsAreRepeatedFromTheCache) {
-    start(kNamespaces);
-    auto cache = labels(write_kubeconfig("      client-certificate: client.crt\n"
-                                         "      client-key: client.key\n"));
+    auto cache = labels_of_server(kNamespaces, kCertificateFiles);
     EXPECT_TRUE(contains(cache.lookup("odd").warning, "not a level"));
     EXPECT_TRUE(contains(cache.lookup("odd").warning, "not a level"));
     EXPECT_EQ(requests().size(), 1U);
 }
 
 TEST_F(NamespaceLabelCache, FailuresPauseAllRequestsBriefly) {
-    auto options = kNamespaces;
-    options.insert(options.end(), {"--token", "s3cret"});
-    start(options);
-    const auto path = write_kubeconfig("      token: wrong\n");
-    auto cache = labels(path);
+    auto cache = labels_of_server(namespaces_with_token("s3cret"), "      token: wrong\n");
     auto found = cache.lookup("web");
     EXPECT_FALSE(found.level);
     EXPECT_TRUE(contains(found.error, "refused (HTTP 401)")) << found.error;
@@ -600,6 +613,7 @@ TEST_F(NamespaceLabelCache, FailuresPauseAllRequestsBriefly) {
     EXPECT_EQ(requests().size(), 1U);
 
     // A fixed kubeconfig is read again when it changes.
+    const auto path = kubeconfig_path();
     write_text(path, read_text(path).replace(read_text(path).find("wrong"), 5, "s3cret"));
     now_ += std::chrono::seconds(1);
     found = cache.lookup("ops");
@@ -609,8 +623,7 @@ TEST_F(NamespaceLabelCache, FailuresPauseAllRequestsBriefly) {
 }
 
 TEST_F(NamespaceLabelCache, AHangingServerCostsOneTimeoutPerPause) {
-    start({"--hang"});
-    auto cache = labels(write_kubeconfig("      token: t\n"));
+    auto cache = labels_of_server({"--hang"}, "      token: t\n");
     auto begin = steady_clock::now();
     EXPECT_TRUE(contains(cache.lookup("web").error, "no answer within"));
     EXPECT_GE(steady_clock::now() - begin, std::chrono::milliseconds(1900));

@@ -1,7 +1,8 @@
 // lockcd's pieces that need no bus, tested as a hostile D-Bus caller or a
 // hostile container would exercise them: input checks (validation.hpp), text
-// escaping (text.hpp), the journal rate limit (denial_journal.hpp) and the
-// mapping of exceptions to D-Bus errors (api_error.hpp).
+// escaping and cgroup paths taken apart (text.hpp), the journal rate limit
+// (denial_journal.hpp) and the mapping of exceptions to D-Bus errors
+// (api_error.hpp).
 #include "api_error.hpp"
 #include "denial_journal.hpp"
 #include "config.hpp"
@@ -743,6 +744,53 @@ TEST(Text, EscapeIsUnambiguous) {
     }
     EXPECT_EQ(unescape(escape_untrusted(every_byte)), every_byte);
     EXPECT_EQ(escape_untrusted(""), "");
+}
+
+// ---------------------------------------------------------------------------
+// path_tail
+
+// {name, parent} of a path, as strings for the failure messages.
+using Tail = std::pair<std::string, std::string>;
+
+Tail tail_of(std::string_view path) {
+    const auto tail = path_tail(path);
+    return {std::string(tail.name), std::string(tail.parent)};
+}
+
+TEST(Text, PathTailIsTheNameAndItsParentsName) {
+    EXPECT_EQ(tail_of("/a/b"), (Tail{"b", "a"}));
+    EXPECT_EQ(tail_of("a/b"), (Tail{"b", "a"}));
+    EXPECT_EQ(tail_of("/system.slice/docker-1.scope/init"), (Tail{"init", "docker-1.scope"}));
+    EXPECT_EQ(tail_of("/docker/buildkit"), (Tail{"buildkit", "docker"}));
+}
+
+TEST(Text, PathTailOfANameAloneHasNoParent) {
+    EXPECT_EQ(tail_of("a"), (Tail{"a", ""}));
+    EXPECT_EQ(tail_of("/a"), (Tail{"a", ""}));
+    EXPECT_EQ(tail_of("docker-1.scope"), (Tail{"docker-1.scope", ""}));
+}
+
+TEST(Text, PathTailOfNothingIsEmpty) {
+    EXPECT_EQ(tail_of(""), (Tail{"", ""}));
+    EXPECT_EQ(tail_of("/"), (Tail{"", ""}));
+    EXPECT_EQ(tail_of("//"), (Tail{"", ""}));
+}
+
+TEST(Text, PathTailCollapsesNoSlashes) {
+    // A trailing slash leaves an empty name under the last directory, and a
+    // doubled one an empty parent: the path is taken as it is, not cleaned.
+    EXPECT_EQ(tail_of("a/b/"), (Tail{"", "b"}));
+    EXPECT_EQ(tail_of("/a/b/"), (Tail{"", "b"}));
+    EXPECT_EQ(tail_of("a/b//"), (Tail{"", ""}));
+    EXPECT_EQ(tail_of("a//b"), (Tail{"b", ""}));
+    EXPECT_EQ(tail_of("/a/"), (Tail{"", "a"}));
+}
+
+TEST(Text, PathTailViewsIntoThePath) {
+    const std::string path = "/x/parent/name";
+    const auto tail = path_tail(path);
+    EXPECT_EQ(tail.name.data(), path.data() + path.rfind('/') + 1);
+    EXPECT_EQ(tail.parent.data(), path.data() + 3);
 }
 
 // ---------------------------------------------------------------------------

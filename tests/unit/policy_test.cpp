@@ -81,6 +81,38 @@ TEST(Compile, DefaultRulesCompileAndCoverTheEscapes) {
     }));
 }
 
+// The union entry that lets file_open skip composing paths: per level, the
+// deny bits of every open-path rule, and nothing of other spaces.
+TEST(Compile, OpenPathUnionHasEveryOpenPathRulesBitsPerLevel) {
+    const auto union_of = [](const RuleSet &rules) {
+        const auto c = compile(rules);
+        const auto any = std::ranges::find_if(
+            c.paths, [](const auto &e) { return e.first.space == LOCKC_SPACE_OPEN_PATH_ANY; });
+        EXPECT_NE(any, c.paths.end());
+        EXPECT_EQ(any->first.prefixlen, 32U); // the space alone
+        return any->second;
+    };
+    // Built in: only restricted has open-path rules (service-account tokens).
+    const auto defaults = union_of(default_rules());
+    EXPECT_EQ(defaults.deny[LOCKC_LEVEL_PRIVILEGED], 0);
+    EXPECT_EQ(defaults.deny[LOCKC_LEVEL_BASELINE], 0);
+    EXPECT_EQ(defaults.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_READ);
+
+    RuleSet added = default_rules();
+    added.paths.push_back({RuleSpace::OpenPath, "", "/srv/secret", {LOCKC_ACCESS_WRITE, 0}});
+    const auto more = union_of(added);
+    EXPECT_EQ(more.deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_WRITE);
+    EXPECT_EQ(more.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_READ);
+
+    // Rules of other spaces do not count; the entry exists even when empty,
+    // so that an open is never decided as if rules were missing.
+    RuleSet none;
+    none.paths.push_back({RuleSpace::MountSource, "", "/", {1, 1}});
+    const auto empty = union_of(none);
+    EXPECT_EQ(empty.deny[LOCKC_LEVEL_BASELINE], 0);
+    EXPECT_EQ(empty.deny[LOCKC_LEVEL_RESTRICTED], 0);
+}
+
 TEST(Compile, RejectsBadRulesNamingThem) {
     RuleSet r;
     r.paths.push_back({RuleSpace::FsPath, "nosuchfs", "/x", {}});

@@ -4,7 +4,7 @@
 # The host kernel refuses BPF LSM programs; this kernel runs them.
 #
 #   run-vm.sh --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS]
-#             [--mem MB] -- COMMAND [ARGS...]
+#             [--mem MB] [--cpus N] -- COMMAND [ARGS...]
 #
 # In the guest COMMAND runs in the caller's working directory with
 # LOCKC_VM_OUT=<OUT> and LOCKC_VM_KERNEL=<kernel version>; OUT is mounted
@@ -12,7 +12,10 @@
 # output), OUT/exit-status, OUT/console.log (serial console).
 # Exit status: 0 only if COMMAND ran and exited 0.
 # Environment: LOCKC_VM_ACCEL=kvm|tcg forces the accelerator (default: TCG,
-# or KVM when a cached one-time probe shows that KVM guests boot here).
+# or KVM when a cached one-time probe shows that KVM guests boot here);
+# LOCKC_VM_ICOUNT=OPTIONS adds "-icount OPTIONS" under TCG (benchmarks:
+# with shift=0 the guest's clock counts instructions, 1 ns each, so its
+# timings no longer depend on how busy the host is).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -20,11 +23,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 die() { echo "run-vm: $*" >&2; exit 2; }
 log() { echo "run-vm: $*" >&2; }
 usage() {
-  echo "usage: $0 --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS] [--mem MB] -- COMMAND [ARGS...]" >&2
+  echo "usage: $0 --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS] [--mem MB] [--cpus N] -- COMMAND [ARGS...]" >&2
   exit 2
 }
 
-kernel_pkg='' cache='' out='' timeout_s=1500 mem=4096
+kernel_pkg='' cache='' out='' timeout_s=1500 mem=4096 cpus=2
 while (($#)); do
   case $1 in
   --kernel-pkg) kernel_pkg=${2-}; shift 2 || usage ;;
@@ -32,6 +35,7 @@ while (($#)); do
   --out) out=${2-}; shift 2 || usage ;;
   --timeout) timeout_s=${2-}; shift 2 || usage ;;
   --mem) mem=${2-}; shift 2 || usage ;;
+  --cpus) cpus=${2-}; shift 2 || usage ;;
   --) shift; break ;;
   -h | --help) usage ;;
   *) die "unknown argument: $1 (see --help)" ;;
@@ -39,7 +43,8 @@ while (($#)); do
 done
 [[ -n $kernel_pkg && -n $cache && -n $out ]] || usage
 (($# > 0)) || die "no COMMAND after --"
-[[ $timeout_s =~ ^[0-9]+$ && $mem =~ ^[0-9]+$ ]] || die "--timeout and --mem take numbers"
+[[ $timeout_s =~ ^[0-9]+$ && $mem =~ ^[0-9]+$ && $cpus =~ ^[1-9][0-9]*$ ]] ||
+  die "--timeout, --mem and --cpus take numbers"
 ((EUID == 0)) || die "must run as root (QEMU exports / as root, 9p writes as root)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: apt-get install qemu-system-x86"
 if [[ ! -x /bin/busybox ]] || ldd /bin/busybox >/dev/null 2>&1; then
@@ -145,7 +150,10 @@ kvm) accel_args=(-accel kvm -cpu host) ;;
 # perf_event_open -> __schedule). QEMU 8.1 fixed it ("accel/tcg: Always
 # lock pages before translation"); Debian 12 ships 7.2. Two vCPUs still
 # interleave, so per-CPU maps and cross-CPU wakeups stay exercised.
-tcg) accel_args=(-accel tcg,thread=single -cpu max) ;;
+tcg)
+  accel_args=(-accel tcg,thread=single -cpu max)
+  [[ -z ${LOCKC_VM_ICOUNT:-} ]] || accel_args+=(-icount "$LOCKC_VM_ICOUNT")
+  ;;
 *) die "LOCKC_VM_ACCEL must be kvm or tcg, not '$accel'" ;;
 esac
 flock -u 8
@@ -172,7 +180,7 @@ cmdline+=" loglevel=4 systemd.show_status=true systemd.log_color=0"
 cmdline+=" systemd.journald.forward_to_console=0 random.trust_cpu=on"
 
 p9="security_model=none,multidevs=remap"
-qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m "$mem"
+qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m "$mem"
   -name lockc-vm -nodefaults -no-user-config -display none -no-reboot
   -chardev "file,id=con,path=$(qemu_escape "$out/console.log")" -serial chardev:con
   -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
@@ -180,7 +188,7 @@ qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m "$mem"
   -virtfs "local,path=$(qemu_escape "$modules"),mount_tag=modules,$p9,readonly=on"
   -virtfs "local,path=$(qemu_escape "$out"),mount_tag=out,$p9")
 
-log "booting $kver ($accel, ${mem} MB, timeout ${timeout_s} s); console: $out/console.log"
+log "booting $kver ($accel${LOCKC_VM_ICOUNT:+, icount $LOCKC_VM_ICOUNT}, $cpus CPUs, ${mem} MB, timeout ${timeout_s} s); console: $out/console.log"
 start=$(date +%s.%N)
 qemu_status=0
 # timeout(1) runs QEMU in its own process group, which a Ctrl-C or a test

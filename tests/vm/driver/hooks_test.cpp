@@ -44,6 +44,7 @@ const fs::path kBlockDev = kWork / "blockdev";  // b 7:0
 const fs::path kSuidTrue = kWork / "suid-true"; // setuid-root copy of true
 // On tmpfs, which supports file handles.
 constexpr const char *kHandleFile = "/run/lockc-test-handle";
+constexpr const char *kTokenFile = "/run/secrets/kubernetes.io/serviceaccount/token";
 // Under an allowed bind-mount source prefix, pointing at the host's root.
 const fs::path kSymlinkToRoot = "/var/lib/docker/lockc-test-link-to-root";
 
@@ -237,6 +238,25 @@ std::vector<Op> operations() {
                    false,
                    Phase::Setup,
                    "proc:/kcore"});
+    // Open-path rules: restricted's built-in one (file_open composes the
+    // path only for levels some such rule denies) and one from the
+    // configuration that denies baseline too.
+    ops.push_back({"read_service_account_token",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err(kTokenFile, O_RDONLY); },
+                   {0},
+                   true,
+                   Phase::Setup,
+                   kTokenFile});
+    ops.push_back({"read_file_of_an_open_path_rule",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err(kTestOpenRuleFile, O_RDONLY); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   kTestOpenRuleFile});
     ops.push_back({"write_sysrq_trigger",
                    LOCKC_HOOK_FILE_OPEN,
                    nullptr,
@@ -443,6 +463,10 @@ class HookEnvironment : public ::testing::Environment {
         (void)sh("modprobe af_packet");
         fs::create_directories(kTarget);
         std::ofstream(kHandleFile) << "lockc";
+        for (const char *file : {kTokenFile, kTestOpenRuleFile}) {
+            fs::create_directories(fs::path(file).parent_path());
+            std::ofstream(file) << "lockc";
+        }
         fs::create_directories(kSymlinkToRoot.parent_path());
         fs::remove(kSymlinkToRoot);
         fs::create_symlink("/", kSymlinkToRoot);

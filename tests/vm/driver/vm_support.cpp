@@ -56,6 +56,8 @@ void close_enforcer() {
 RuleSet test_rules() {
     RuleSet r = default_rules();
     r.paths.push_back({RuleSpace::UnixSocket, "", kTestEngineSocket, {1, 1}});
+    r.paths.push_back(
+        {RuleSpace::OpenPath, "", kTestOpenRuleFile, {LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL}});
     return r;
 }
 

@@ -23,6 +23,9 @@ void close_enforcer();
 // The rules every test runs with: the defaults plus test-only entries.
 RuleSet test_rules();
 inline constexpr const char *kTestEngineSocket = "/run/lockc-vm-engine.sock";
+// A file that test_rules() adds an open-path rule for, denied at baseline:
+// such rules are configuration, not only restricted's built-in ones.
+inline constexpr const char *kTestOpenRuleFile = "/run/lockc-vm-open-rule/denied";
 
 // A cgroup directory under /sys/fs/cgroup/lockc-test, removed on scope exit.
 class TestCgroup {

@@ -25,11 +25,7 @@ say "Without lockc: the escapes work"
 escapes
 
 say "Installing lockc (cmake --install); the first call starts lockcd through D-Bus"
-cmake --install "$build" >/dev/null || exit 1
-systemd-sysusers >/dev/null
-systemd-tmpfiles --create /usr/lib/tmpfiles.d/lockc.conf
-systemctl daemon-reload
-busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig
+"$here/install-lockc.sh" "$build" || exit 1
 lockcctl --no-pager status || exit 1
 lockcctl monitor > /tmp/lockc-denials.log 2>&1 &
 monitor=$!

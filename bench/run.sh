@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints the summary (docs/benchmarks.md shows one):
+# the D-Bus ones on the host, on a private bus; the kernel ones in the test
+# VM (one boot). Raw figures and the summary stay in the output directory.
+#
+#   bench/run.sh [--kernel-pkg PKG] [--out DIR] [--smoke]
+#
+# --smoke runs everything once with tiny counts (what CI does); its figures
+# mean nothing.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${LOCKC_BUILD_DIR:-$top/build}
+kernel=linux-image-6.12-amd64 out='' mode=full
+while (($#)); do
+  case $1 in
+  --kernel-pkg) kernel=$2; shift 2 ;;
+  --out) out=$2; shift 2 ;;
+  --smoke) mode=smoke; shift ;;
+  *) echo "usage: $0 [--kernel-pkg PKG] [--out DIR] [--smoke]" >&2; exit 2 ;;
+  esac
+done
+out=${out:-$build/bench-out/$kernel}
+"$top/scripts/build.sh"
+mkdir -p "$out"
+
+if [[ -x $top/bench/dbus/run-host.sh ]]; then
+  echo "=== D-Bus API and lockcd memory (host, private bus)"
+  "$top/bench/dbus/run-host.sh" "$build" "$out" "$mode"
+fi
+
+echo "=== kernel benchmarks (test VM, $kernel)"
+status=0
+# Under TCG the guest's clock counts instructions (icount, 1 ns each): the
+# figures then depend on what the guest executes, not on how busy the host
+# is, and repeat to within a fraction of a percent. One virtual CPU: with
+# two, one waiting on the other under icount adds arbitrary delays.
+# (Under KVM, if it works here, icount does not apply: real time.)
+LOCKC_VM_ICOUNT=${LOCKC_VM_ICOUNT-shift=0,sleep=off} \
+  "$top/tests/vm/run-vm.sh" --kernel-pkg "$kernel" --cache "$build/vm-cache" --out "$out" \
+  --cpus 1 --timeout 5400 -- "$top/bench/vm/guest.sh" "$build" "$out" "$mode" \
+  2> >(tee "$out/run-vm.log" >&2) || status=$?
+if ((status != 0)); then
+  tail -n 40 "$out/guest.log" >&2 || true
+  exit "$status"
+fi
+# run-vm.sh says which accelerator it used ("booting <kver> (tcg, ...").
+sed -n 's/^run-vm: booting [^ ]* (\([^)]*\)).*/accelerator\t\1/p' "$out/run-vm.log" \
+  >>"$out/environment.tsv"
+python3 "$top/bench/summarise.py" "$out" | tee "$out/summary.md"

@@ -1,0 +1,178 @@
+#!/bin/bash
+# Runs in the test VM: the hook benchmark (lockc-hookbench) in four
+# configurations, interleaved loop by loop: for each round and each loop,
+#
+#   off       lockc's LSM programs off their hooks (lockc-bench-switch off):
+#             no lockc code runs on any hook, as if it were not loaded
+#   host      on; the caller is a host process
+#   baseline  on; the caller is in a cgroup with a baseline entry, doing
+#             operations baseline allows
+#   denied    on; the caller is in a cgroup with a restricted entry, doing
+#             operations it denies (open, mount, connect), each denial an
+#             event that a reader drains (stat and exec: no rule denies
+#             them, so they run allowed there too)
+#
+# back to back, ROUNDS times. The programs are loaded once: a load verifies
+# every program, half a minute under software emulation, while switching
+# them off and on takes a fraction of a second, so the configurations can
+# alternate every few seconds and slow drifts of the emulator cancel out.
+#
+# The "container" is a cgroup with a policy entry, not a Docker container:
+# that entry is all lockc's programs look at, and a plain cgroup keeps the
+# file system, namespaces and binary the same in every configuration, so
+# the ratios show lockc's cost alone.
+#
+# Then one more pass of baseline and denied with kernel.bpf_stats_enabled,
+# for the time each program spends per call (not timed: stats cost time).
+#
+#   hooks.sh BUILD_DIR OUT_DIR ROUNDS SECONDS_PER_LOOP
+# Writes OUT_DIR/hooks.tsv (round config loop ops ns_per_op) and
+# OUT_DIR/hooks-progs.tsv (config program run_cnt run_time_ns).
+set -euo pipefail
+build=$1 out=$2 rounds=$3 seconds=$4
+
+enforcer=$build/tools/lockc-enforcer
+bench=$build/bench/hooks/lockc-hookbench
+exit0=$build/bench/hooks/lockc-bench-exit0
+switch=$build/bench/hooks/lockc-bench-switch
+pins=/sys/fs/bpf/lockc
+stash=/sys/fs/bpf/lockc-bench-stash
+cg_root=/sys/fs/cgroup/lockc-bench
+scratch=/run/lockc-bench
+# restricted denies reads of service-account tokens; baseline does not: the
+# same file on the same tmpfs serves the allowed and the denied open.
+token_dir=/run/secrets/kubernetes.io/lockc-bench
+token=$token_dir/token
+allowed_sock=$scratch/allowed.sock
+denied_sock=/run/docker/lockc-bench.sock # an engine socket
+
+log() { echo "hooks: $*" >&2; }
+die() { echo "hooks: ERROR: $*" >&2; exit 1; }
+
+reader=''
+stop_reader() {
+  if [[ -n $reader ]]; then
+    kill "$reader" 2>/dev/null || true
+    wait "$reader" 2>/dev/null || true
+    reader=''
+  fi
+}
+cleanup() {
+  stop_reader
+  "$enforcer" uninstall >/dev/null 2>&1 || true
+  rm -rf "$stash"
+  rmdir "$cg_root"/baseline "$cg_root"/restricted "$cg_root" 2>/dev/null || true
+  rm -rf "$scratch" "$token_dir" "$denied_sock"
+}
+trap cleanup EXIT
+
+load() {
+  "$enforcer" uninstall >/dev/null
+  "$enforcer" load >/dev/null
+  "$enforcer" set lockc-bench/baseline baseline enforce >/dev/null
+  "$enforcer" set lockc-bench/restricted restricted enforce >/dev/null
+  # Denials are events: drain them as lockcd would, or the ring buffer
+  # fills and the denied loop would time the drop path instead. The reader
+  # holds the maps only, not the links.
+  "$enforcer" events --follow >/dev/null &
+  reader=$!
+  settle
+}
+
+# lockc-bench-switch says how many programs it moved: all of lockc's LSM
+# programs each time, or the comparison would be with a half-on lockc.
+lsm_programs=''
+switch() { # off|on
+  local said
+  said=$("$switch" "$1" "$pins" "$stash")
+  set -- "$1" ${said% programs*}
+  [[ -n $lsm_programs ]] || lsm_programs=$2
+  ((lsm_programs > 0 && $2 == lsm_programs)) ||
+    die "switching $1 moved $2 programs, not $lsm_programs"
+}
+
+# Under software emulation a process that is still starting (the reader
+# above) or a daemon's burst of work shows in the next loop's figures:
+# let the guest go quiet first.
+settle() { sleep 1; }
+
+# The benchmark and its children run on one CPU: under TCG a wakeup across
+# virtual CPUs (the listener, a child) costs a variable delay that would
+# drown the hooks' cost.
+bench_cpu=$(($(nproc) - 1))
+
+run() { # config round, then lockc-hookbench arguments
+  local config=$1 round=$2
+  shift 2
+  timeout -k 5 600 taskset -c "$bench_cpu" "$bench" --dir "$scratch" --open-target "$token" \
+    --exec-target "$exit0" --seconds "$seconds" "$@" | while read -r line; do
+    # loop=open ops=N ns_per_op=X outcome=allowed
+    set -- $line
+    printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "${1#loop=}" "${2#ops=}" "${3#ns_per_op=}"
+  done
+  ((PIPESTATUS[0] == 0)) || die "lockc-hookbench failed in configuration $config"
+}
+
+# After a switch the kernel has patched its hook call sites, and under TCG
+# the first runs through them are translated anew: a short unrecorded run
+# first, so that no configuration pays for that.
+warm() { # lockc-hookbench arguments
+  seconds=0.2 run warm 0 "$@" >/dev/null
+}
+
+[[ -x $bench && -x $exit0 && -x $switch && -x $enforcer ]] ||
+  die "build $build first (lockc-hookbench, lockc-bench-switch, lockc-enforcer)"
+mkdir -p "$scratch" "$token_dir" "$(dirname "$denied_sock")" "$cg_root"/baseline "$cg_root"/restricted
+echo "not a real token" >"$token"
+# The exec loop's binary on tmpfs: read from the 9p share, each exec would
+# wait for the host's I/O, which neither lockc nor the guest controls.
+install -m 0755 "$build/bench/hooks/lockc-bench-exit0" "$scratch/exit0"
+exit0=$scratch/exit0
+
+mkdir -p "$out"
+tsv=$out/hooks.tsv
+: >"$tsv"
+log "kernel $(uname -r), LSMs $(cat /sys/kernel/security/lsm), $rounds rounds of ${seconds} s per loop"
+load
+for ((r = 1; r <= rounds; r++)); do
+  for loop in open stat exec mount connect; do
+    switch off
+    settle
+    warm --loops "$loop" --connect-target "$allowed_sock"
+    run off "$r" --loops "$loop" --connect-target "$allowed_sock" >>"$tsv"
+    switch on
+    settle
+    warm --loops "$loop" --connect-target "$allowed_sock"
+    run host "$r" --loops "$loop" --connect-target "$allowed_sock" >>"$tsv"
+    run baseline "$r" --loops "$loop" --connect-target "$allowed_sock" \
+      --cgroup "$cg_root/baseline" >>"$tsv"
+    run denied "$r" --loops "$loop" --connect-target "$denied_sock" \
+      --cgroup "$cg_root/restricted" --expect denied >>"$tsv"
+  done
+  log "round $r of $rounds done"
+done
+
+# Where the time goes: each lockc program's calls and time while one pass of
+# the container configurations runs.
+progs=$out/hooks-progs.tsv
+: >"$progs"
+prog_stats() { bpftool -j prog show | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p.get("name", "").startswith("lockc_"):
+        print("%s\t%d\t%d" % (p["name"], p.get("run_cnt", 0), p.get("run_time_ns", 0)))'; }
+sysctl -q kernel.bpf_stats_enabled=1
+for config in baseline denied; do
+  before=$(prog_stats)
+  if [[ $config == baseline ]]; then
+    run "$config" stats --connect-target "$allowed_sock" --cgroup "$cg_root/baseline" >/dev/null
+  else
+    run "$config" stats --connect-target "$denied_sock" --cgroup "$cg_root/restricted" \
+      --expect denied >/dev/null
+  fi
+  # The difference of two snapshots: this pass only.
+  join -t $'\t' <(sort <<<"$before") <(prog_stats | sort) |
+    awk -F'\t' -v c="$config" '$4 > $2 { printf "%s\t%s\t%d\t%d\n", c, $1, $4 - $2, $5 - $3 }' >>"$progs"
+done
+sysctl -q kernel.bpf_stats_enabled=0
+log "done: $tsv, $progs"
