@@ -5,6 +5,7 @@
 #
 #   bench/run.sh [--kernel-pkg PKG] [--out DIR] [--smoke]
 #
+# LOCKC_BENCH_* variables change the counts (see bench/vm/guest.sh).
 # --smoke runs everything once with tiny counts (what CI does); its figures
 # mean nothing.
 set -euo pipefail
@@ -29,6 +30,9 @@ if [[ -x $top/bench/dbus/run-host.sh ]]; then
 fi
 
 echo "=== kernel benchmarks (test VM, $kernel)"
+# LOCKC_BENCH_HOOK_ROUNDS, _HOOK_SECONDS, _MAP_CONTAINERS, _START_ROUNDS and
+# _START_RUNS change bench/vm/guest.sh's counts.
+mapfile -t overrides < <(env | grep '^LOCKC_BENCH_' || true)
 status=0
 # Under TCG the guest's clock counts instructions (icount, 1 ns each): the
 # figures then depend on what the guest executes, not on how busy the host
@@ -37,7 +41,7 @@ status=0
 # (Under KVM, if it works here, icount does not apply: real time.)
 LOCKC_VM_ICOUNT=${LOCKC_VM_ICOUNT-shift=0,sleep=off} \
   "$top/tests/vm/run-vm.sh" --kernel-pkg "$kernel" --cache "$build/vm-cache" --out "$out" \
-  --cpus 1 --timeout 5400 -- "$top/bench/vm/guest.sh" "$build" "$out" "$mode" \
+  --cpus 1 --timeout 5400 -- env "${overrides[@]}" "$top/bench/vm/guest.sh" "$build" "$out" "$mode" \
   2> >(tee "$out/run-vm.log" >&2) || status=$?
 if ((status != 0)); then
   tail -n 40 "$out/guest.log" >&2 || true

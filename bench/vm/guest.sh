@@ -13,10 +13,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 case $mode in
-full) hook_rounds=5 hook_seconds=0.5 map_containers=10000 start_rounds=5 start_runs=10 ;;
+full) hook_rounds=5 hook_seconds=0.2 map_containers=10000 start_rounds=5 start_runs=10 ;;
 smoke) hook_rounds=1 hook_seconds=0.05 map_containers=100 start_rounds=1 start_runs=2 ;;
 *) echo "usage: $0 BUILD_DIR OUT_DIR full|smoke" >&2; exit 2 ;;
 esac
+# Overrides, e.g. fewer containers when time is short (bench/run.sh passes
+# the caller's LOCKC_BENCH_* variables on to the guest).
+hook_rounds=${LOCKC_BENCH_HOOK_ROUNDS:-$hook_rounds}
+hook_seconds=${LOCKC_BENCH_HOOK_SECONDS:-$hook_seconds}
+map_containers=${LOCKC_BENCH_MAP_CONTAINERS:-$map_containers}
+start_rounds=${LOCKC_BENCH_START_ROUNDS:-$start_rounds}
+start_runs=${LOCKC_BENCH_START_RUNS:-$start_runs}
 
 mkdir -p "$out"
 {
