@@ -195,7 +195,10 @@ CompiledRules compile(const RuleSet &rules) {
             }
         }
     }
-    out.paths.emplace_back(any_key, any);
+    // First: replace_contents() writes in order, so while rules change the
+    // union already covers every new rule (wider for a moment, never
+    // narrower than the rules in the map).
+    out.paths.insert(out.paths.begin(), {any_key, any});
     if (out.paths.size() > LOCKC_MAX_PATH_RULES) {
         throw Error(ErrorKind::InvalidArgument,
                     "too many path rules (limit " + std::to_string(LOCKC_MAX_PATH_RULES) + ")");
