@@ -213,12 +213,6 @@ struct lockc_event {
 };
 
 #define LOCKC_DEFAULT_RINGBUF_BYTES (256 * 1024)
-/* The reader is woken once this much is queued, not per event: a wakeup
- * per denial (a context switch on a busy CPU) cost a denied call more than
- * the decision itself. Readers therefore also look every
- * LOCKC_EVENT_POLL_MS, which bounds how late a lone event is read. */
-#define LOCKC_EVENT_WAKEUP_BYTES (8 * 1024)
-#define LOCKC_EVENT_POLL_MS 100
 
 struct lockc_counters {
 	__u64 denied[LOCKC_HOOK_COUNT];	 /* enforce-mode denials */

@@ -99,7 +99,7 @@ int events(bool follow) {
             break;
         }
         pollfd pfd{e.event_fd(), POLLIN, 0};
-        ::poll(&pfd, 1, LOCKC_EVENT_POLL_MS); // wakeups come in batches
+        ::poll(&pfd, 1, 500);
     } while (g_stop == 0);
     return 0;
 }

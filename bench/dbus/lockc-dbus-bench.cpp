@@ -788,7 +788,9 @@ void bench_memory(const Settings &s, Lockcd &lockcd, CgroupTree &cgroups, Report
         paths.push_back(cgroups.child("m" + std::to_string(i)));
         signals.check();
     }
-    constexpr auto kSettle = std::chrono::milliseconds(200);
+    // Each figure is read once lockcd has been idle this long: it hands
+    // memory freed by a burst back after a second of quiet (malloc_trim).
+    const auto settle = s.smoke ? std::chrono::milliseconds(200) : std::chrono::milliseconds(2000);
     std::vector<double> idle;
     std::vector<double> idle_anon;
     std::vector<double> idle_file;
@@ -805,7 +807,7 @@ void bench_memory(const Settings &s, Lockcd &lockcd, CgroupTree &cgroups, Report
         }
         lockcd.wait_until_running(signals);
         const auto count = lockcd.property<std::uint32_t>("ContainerCount");
-        std::this_thread::sleep_for(kSettle);
+        std::this_thread::sleep_for(settle);
         const pid_t pid = lockcd.pid();
         const auto before = memory_of(pid);
 
@@ -819,13 +821,13 @@ void bench_memory(const Settings &s, Lockcd &lockcd, CgroupTree &cgroups, Report
             }
         }
         fill_rate.push_back(static_cast<double>(paths.size()) / seconds_since(start));
-        std::this_thread::sleep_for(kSettle);
+        std::this_thread::sleep_for(settle);
         const auto full = memory_of(pid);
 
         start = Clock::now();
         containers.clear();
         drain_rate.push_back(static_cast<double>(paths.size()) / seconds_since(start));
-        std::this_thread::sleep_for(kSettle);
+        std::this_thread::sleep_for(settle);
         const auto empty = memory_of(pid);
         if (lockcd.pid() != pid) {
             throw std::runtime_error("lockcd was restarted during a memory round");

@@ -14,7 +14,7 @@
 # is a fresh lockcd's.
 #
 # Environment:
-#   LOCKC_BUILD_DIR       the build directory (default: <repo>/build-bench)
+#   LOCKC_BUILD_DIR       the build directory (default: <repo>/build)
 #   LOCKC_BENCH_TMPDIR    where the temporary directory goes (default /var/tmp)
 #   LOCKC_BENCH_KEEP=1    keep the temporary directory (lockcd's log)
 # Needs root (test-bus.sh does).
@@ -23,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 self=$here/$(basename "${BASH_SOURCE[0]}")
-build=${LOCKC_BUILD_DIR:-$repo/build-bench}
+build=${LOCKC_BUILD_DIR:-$repo/build}
 bench=$build/bench/dbus/lockc-dbus-bench
 lockcd=$build/daemon/lockcd/lockcd
 
@@ -139,8 +139,8 @@ case ${1-} in
     *)
         ((EUID == 0)) || die "must run as root"
         [[ -x $bench && -x $lockcd ]] ||
-            die "build first: cmake -S $repo -B $build -DLOCKC_VM_TESTS=OFF &&" \
-                "cmake --build $build --target lockc-dbus-bench lockcd"
+            die "build first: $repo/scripts/build.sh (or cmake --build $build" \
+                "--target lockc-dbus-bench lockcd)"
         exec "$repo/tests/dbus/test-bus.sh" -- "$self" --inside "$@"
         ;;
 esac

@@ -9,6 +9,7 @@
 #include "log.hpp"
 #include "unique_fd.hpp"
 
+#include <malloc.h>
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
@@ -142,8 +143,6 @@ int run_daemon(const DaemonOptions &options) {
     constexpr auto kReconcileEvery = std::chrono::seconds(10);
     constexpr auto kRemarkEvery = std::chrono::seconds(30);
     auto next_reconcile = Clock::now();
-    constexpr auto kEventPollEvery = std::chrono::milliseconds(LOCKC_EVENT_POLL_MS);
-    auto next_event_poll = Clock::now() + kEventPollEvery;
     auto next_remark = Clock::now() + kRemarkEvery;
     auto systemd = open_systemd(*connection, [&](const std::string &unit) {
         if (container_of_cgroup_path(unit)) {
@@ -188,6 +187,11 @@ int run_daemon(const DaemonOptions &options) {
     };
     const bool idle_exit = options.exit_when_idle.count() > 0;
     auto last_activity = Clock::now();
+    // Memory freed after a burst (the start-up's registry replay, many
+    // containers unregistered) goes back to the system once things calm
+    // down: glibc keeps it otherwise (docs/benchmarks.md, "lockcd's memory").
+    constexpr auto kTrimAfter = std::chrono::seconds(1);
+    auto trimmed_at = Clock::time_point{};
     bool stop = false;
     while (!stop) {
         const auto poll_data = connection->getEventLoopPollData();
@@ -203,13 +207,14 @@ int run_daemon(const DaemonOptions &options) {
             timeout_ms = wake_by(timeout_ms, last_activity + options.exit_when_idle);
         }
         timeout_ms = wake_by(timeout_ms, next_reconcile);
-        if (service->event_fd() >= 0) {
-            // The kernel wakes us only once events pile up (see
-            // LOCKC_EVENT_WAKEUP_BYTES); a lone denial is read by this.
-            timeout_ms = wake_by(timeout_ms, next_event_poll);
-        }
         if (gate) {
             timeout_ms = wake_by(timeout_ms, next_remark);
+        }
+        if (const auto due = service->registry_sync_due()) {
+            timeout_ms = wake_by(timeout_ms, *due);
+        }
+        if (trimmed_at < last_activity) {
+            timeout_ms = wake_by(timeout_ms, last_activity + kTrimAfter);
         }
         std::array<pollfd, 4> fds{};
         fds[0] = {poll_data.fd, poll_data.events, 0};
@@ -230,13 +235,9 @@ int run_daemon(const DaemonOptions &options) {
             }
             last_activity = Clock::now();
         }
-        if ((fds[2].revents & POLLIN) != 0 || Clock::now() >= next_event_poll) {
-            const auto before = service->events_received();
+        if ((fds[2].revents & POLLIN) != 0) {
             service->process_events();
-            if (service->events_received() != before) {
-                last_activity = Clock::now();
-            }
-            next_event_poll = Clock::now() + kEventPollEvery;
+            last_activity = Clock::now();
         }
         if (Clock::now() >= next_reconcile) {
             discovery.reconcile();
@@ -283,6 +284,13 @@ int run_daemon(const DaemonOptions &options) {
             // restarts lockcd and enforcement goes on from the pins meanwhile.
             log::error("the bus connection failed: " + e.getMessage());
             return 1;
+        }
+        if (const auto due = service->registry_sync_due(); due && Clock::now() >= *due) {
+            service->sync_registry();
+        }
+        if (trimmed_at < last_activity && Clock::now() >= last_activity + kTrimAfter) {
+            ::malloc_trim(0);
+            trimmed_at = Clock::now();
         }
         if (watchdog_usec != 0 && Clock::now() >= next_watchdog) {
             notify("WATCHDOG=1\n" + status_line(*service));

@@ -91,21 +91,7 @@ ManagerObject::~ManagerObject() {
 }
 
 Caller ManagerObject::caller() const {
-    const auto *message = getObject().getCurrentlyProcessedMessage();
-    Caller c;
-    c.bus_name = message->getSender();
-    try {
-        c.uid = message->getCredsUid();
-    } catch (const sdbus::Error &e) {
-        // No uid: polkit decides from the bus name alone.
-        log::warning("cannot get the uid of " + c.bus_name + ": " + e.getMessage());
-    }
-    try {
-        c.pid = message->getCredsPid();
-    } catch (const sdbus::Error &e) {
-        log::warning("cannot get the pid of " + c.bus_name + ": " + e.getMessage());
-    }
-    return c;
+    return front_end_.caller(getObject().getCurrentlyProcessedMessage()->getSender());
 }
 
 template <typename... Results, typename Apply>
@@ -591,6 +577,7 @@ FrontEnd::FrontEnd(sdbus::IConnection &connection, Service &service)
                      const std::string &new_owner) {
             if (new_owner.empty()) {
                 subscribers_.erase(name);
+                callers_.erase(name);
             }
         });
     bus_driver_->finishRegistration();
@@ -650,6 +637,39 @@ void FrontEnd::subscribe(const std::string &bus_name) {
     if (alive) {
         subscribers_.insert(bus_name);
     }
+}
+
+Caller FrontEnd::caller(const std::string &bus_name) {
+    if (const auto it = callers_.find(bus_name); it != callers_.end()) {
+        return it->second;
+    }
+    Caller c;
+    c.bus_name = bus_name;
+    try {
+        std::map<std::string, sdbus::Variant> credentials;
+        bus_driver_->callMethod("GetConnectionCredentials")
+            .onInterface("org.freedesktop.DBus")
+            .withArguments(bus_name)
+            .storeResultsTo(credentials);
+        if (const auto it = credentials.find("UnixUserID"); it != credentials.end()) {
+            c.uid = static_cast<uid_t>(it->second.get<std::uint32_t>());
+        }
+        if (const auto it = credentials.find("ProcessID"); it != credentials.end()) {
+            c.pid = static_cast<pid_t>(it->second.get<std::uint32_t>());
+        }
+    } catch (const sdbus::Error &e) {
+        // Not kept: a caller that has left is never asked about again.
+        log::warning("cannot get the credentials of " + bus_name + ": " + e.getMessage());
+        return c;
+    }
+    // NameOwnerChanged removes each entry; this bounds what a lost signal
+    // could leave behind.
+    constexpr std::size_t kMaxCallers = 4096;
+    if (callers_.size() >= kMaxCallers) {
+        callers_.clear();
+    }
+    callers_.emplace(bus_name, c);
+    return c;
 }
 
 void FrontEnd::unsubscribe(const std::string &bus_name) {

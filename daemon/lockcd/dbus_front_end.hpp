@@ -17,6 +17,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 namespace lockc {
 
@@ -151,6 +152,12 @@ class FrontEnd {
     // Adds a subscriber; throws ApiError(LimitsExceeded).
     void subscribe(const std::string &bus_name);
     void unsubscribe(const std::string &bus_name);
+    // Who sent a call: its uid and pid as the bus daemon reports them, asked
+    // once per connection (a unique name is never reused, and what the bus
+    // reports is fixed when the connection is made). Unknown fields when
+    // the bus cannot say (the caller has left): callers then count as
+    // confined.
+    [[nodiscard]] Caller caller(const std::string &bus_name);
     // Someone depends on lockcd staying up: a subscriber, or a caller
     // waiting for polkit's answer.
     [[nodiscard]] bool busy() const noexcept {
@@ -166,6 +173,8 @@ class FrontEnd {
     std::unique_ptr<ManagerObject> manager_;
     std::map<std::string, std::unique_ptr<ContainerObject>> containers_;
     std::set<std::string> subscribers_;
+    // Callers seen, by unique name, until their connection closes.
+    std::unordered_map<std::string, Caller> callers_;
     SystemdUnits *systemd_ = nullptr;
     // Subscribers whose connection closed are dropped (NameOwnerChanged).
     std::unique_ptr<sdbus::IProxy> bus_driver_;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <dlfcn.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <iterator>
 #include <memory>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -323,31 +325,83 @@ class KubeconfigReader {
 
 // --- HTTP -------------------------------------------------------------------
 
+// libcurl is opened the first time the API is asked, not linked: with it
+// come OpenSSL, GnuTLS, Kerberos and LDAP, which took 4 MiB of lockcd's
+// resident memory on every host, most of which never ask Kubernetes
+// (docs/benchmarks.md, "lockcd's memory").
+struct Curl {
+    decltype(&curl_global_init) global_init = nullptr;
+    decltype(&curl_easy_strerror) strerror = nullptr;
+    decltype(&curl_easy_init) easy_init = nullptr;
+    decltype(&curl_easy_cleanup) easy_cleanup = nullptr;
+    decltype(&curl_easy_setopt) easy_setopt = nullptr;
+    decltype(&curl_easy_perform) easy_perform = nullptr;
+    decltype(&curl_easy_getinfo) easy_getinfo = nullptr;
+    decltype(&curl_slist_append) slist_append = nullptr;
+    decltype(&curl_slist_free_all) slist_free_all = nullptr;
+};
+
+// The soname of Debian's libcurl4 (OpenSSL), whose headers lockcd is
+// built with.
+constexpr const char *kCurlLibrary = "libcurl.so.4";
+
+Curl load_curl() {
+    // Never closed: OpenSSL's exit handlers live in what it loads.
+    void *library = ::dlopen(kCurlLibrary, RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) {
+        const char *why = ::dlerror();
+        throw KubernetesError(std::string("cannot load ") + kCurlLibrary +
+                              " (Debian: libcurl4): " + (why != nullptr ? why : "unknown error"));
+    }
+    Curl api;
+    const auto bind = [library](auto &function, const char *name) {
+        function =
+            reinterpret_cast<std::remove_reference_t<decltype(function)>>(::dlsym(library, name));
+        if (function == nullptr) {
+            throw KubernetesError(std::string(kCurlLibrary) + " has no " + name);
+        }
+    };
+    bind(api.global_init, "curl_global_init");
+    bind(api.strerror, "curl_easy_strerror");
+    bind(api.easy_init, "curl_easy_init");
+    bind(api.easy_cleanup, "curl_easy_cleanup");
+    bind(api.easy_setopt, "curl_easy_setopt");
+    bind(api.easy_perform, "curl_easy_perform");
+    bind(api.easy_getinfo, "curl_easy_getinfo");
+    bind(api.slist_append, "curl_slist_append");
+    bind(api.slist_free_all, "curl_slist_free_all");
+    return api;
+}
+
+// libcurl must be loaded and initialised once, before any other call, and
+// not concurrently with any: a function-local static does it the first time
+// the API is asked (lockcd has one thread), and never for a lockcd without
+// a kubeconfig. A failure is retried at the next request. Cleanup is left
+// to process exit.
+const Curl &curl() {
+    static const Curl api = [] {
+        Curl loaded = load_curl();
+        if (const CURLcode rc = loaded.global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
+            throw KubernetesError(std::string("cannot initialise libcurl: ") + loaded.strerror(rc));
+        }
+        return loaded;
+    }();
+    return api;
+}
+
 struct CurlEasyDeleter {
-    void operator()(CURL *handle) const noexcept { curl_easy_cleanup(handle); }
+    void operator()(CURL *handle) const noexcept { curl().easy_cleanup(handle); }
 };
 using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
 
 struct CurlSlistDeleter {
-    void operator()(curl_slist *list) const noexcept { curl_slist_free_all(list); }
+    void operator()(curl_slist *list) const noexcept { curl().slist_free_all(list); }
 };
 using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
-// libcurl must be initialised once, before any other call, and not
-// concurrently with any: a function-local static does it the first time
-// the API is asked (lockcd has one thread), and never for a lockcd without
-// a kubeconfig. Cleanup is left to process exit.
-void init_curl() {
-    static const CURLcode initialised = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (initialised != CURLE_OK) {
-        throw KubernetesError(std::string("cannot initialise libcurl: ") +
-                              curl_easy_strerror(initialised));
-    }
-}
-
 template <typename Value> void set_option(CURL *handle, CURLoption option, Value value) {
-    if (const CURLcode rc = curl_easy_setopt(handle, option, value); rc != CURLE_OK) {
-        throw KubernetesError(std::string("cannot set up the request: ") + curl_easy_strerror(rc));
+    if (const CURLcode rc = curl().easy_setopt(handle, option, value); rc != CURLE_OK) {
+        throw KubernetesError(std::string("cannot set up the request: ") + curl().strerror(rc));
     }
 }
 
@@ -440,8 +494,7 @@ void set_tls(CURL *handle, const KubeAccess &access) {
 }
 
 Response get(const KubeAccess &access, const std::string &url) {
-    init_curl();
-    const CurlEasy handle(curl_easy_init());
+    const CurlEasy handle(curl().easy_init());
     if (!handle) {
         throw KubernetesError("cannot set up the request: curl_easy_init failed");
     }
@@ -466,13 +519,13 @@ Response get(const KubeAccess &access, const std::string &url) {
     set_option(h, CURLOPT_WRITEDATA, &body);
     set_tls(h, access);
 
-    CurlSlist headers(curl_slist_append(nullptr, "Accept: application/json"));
+    CurlSlist headers(curl().slist_append(nullptr, "Accept: application/json"));
     if (!headers) {
         throw KubernetesError("cannot set up the request: out of memory");
     }
     if (const auto token = bearer_token(access); !token.empty()) {
         const std::string line = "Authorization: Bearer " + token;
-        curl_slist *more = curl_slist_append(headers.get(), line.c_str());
+        curl_slist *more = curl().slist_append(headers.get(), line.c_str());
         if (more == nullptr) {
             throw KubernetesError("cannot set up the request: out of memory");
         }
@@ -481,8 +534,8 @@ Response get(const KubeAccess &access, const std::string &url) {
     }
     set_option(h, CURLOPT_HTTPHEADER, headers.get());
 
-    if (const CURLcode rc = curl_easy_perform(h); rc != CURLE_OK) {
-        std::string why = error[0] != '\0' ? error.data() : curl_easy_strerror(rc);
+    if (const CURLcode rc = curl().easy_perform(h); rc != CURLE_OK) {
+        std::string why = error[0] != '\0' ? error.data() : curl().strerror(rc);
         if (body.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
             why = "the answer is larger than " +
                   std::to_string(kMaxKubernetesResponseBytes >> 20U) + " MiB";
@@ -493,7 +546,7 @@ Response get(const KubeAccess &access, const std::string &url) {
         throw KubernetesError("GET " + url + ": " + why);
     }
     Response response;
-    if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status) != CURLE_OK) {
+    if (curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status) != CURLE_OK) {
         throw KubernetesError("GET " + url + ": no HTTP status");
     }
     response.body = std::move(body.text);

@@ -102,7 +102,9 @@ Service::Service(ServiceOptions options)
     restore();
 }
 
-Service::~Service() = default;
+Service::~Service() {
+    sync_registry();
+}
 
 Level Service::default_level() const noexcept {
     return default_level_override_.value_or(config_.default_level);
@@ -163,6 +165,51 @@ void Service::save_registry(const std::vector<ContainerRecord> &records) {
         throw ApiError(api::kFailed, std::string("cannot save the registry: ") + e.what() +
                                          "; nothing was changed");
     }
+}
+
+void Service::persist(const RegistryChange &change) {
+    try {
+        if (store_.journal_usable()) {
+            store_.append(change);
+            return;
+        }
+        // The journal broke earlier: a whole new snapshot instead.
+        auto state = registry_state(records());
+        apply_change(state, change);
+        store_.save(state);
+    } catch (const std::exception &e) {
+        throw ApiError(api::kFailed, std::string("cannot save the registry: ") + e.what() +
+                                         "; nothing was changed");
+    }
+}
+
+void Service::compact_registry() {
+    if (!store_.compaction_due()) {
+        return;
+    }
+    try {
+        store_.save(registry_state(records()));
+    } catch (const std::exception &e) {
+        // The change is in the journal; the next change tries again.
+        log::warning(std::string("cannot rewrite the registry: ") + e.what());
+    }
+}
+
+void Service::sync_registry() noexcept {
+    try {
+        store_.sync();
+    } catch (const std::exception &e) {
+        // The next change writes a new snapshot (compaction is due now).
+        log::error(std::string("the registry may not be on disk: ") + e.what());
+    }
+}
+
+std::optional<std::chrono::steady_clock::time_point> Service::registry_sync_due() const {
+    const auto since = store_.unsynced_since();
+    if (!since) {
+        return std::nullopt;
+    }
+    return *since + kRegistrySyncDelay;
 }
 
 std::vector<ContainerRecord> Service::records() const {
@@ -300,6 +347,23 @@ void Service::check_cgroup_allowed(const std::string &path) const {
     }
 }
 
+std::optional<std::string> Service::container_above(const std::string &relative) const {
+    // Up the path, by cgroup id as the kernel matches (a few lookups, not
+    // a pass over every container: registrations stay cheap with many).
+    const auto parent = [](const std::string &path) {
+        const auto slash = path.rfind('/');
+        return slash == 0 || slash == std::string::npos ? std::string("/") : path.substr(0, slash);
+    };
+    for (auto prefix = parent(relative); prefix != "/"; prefix = parent(prefix)) {
+        if (const auto cg = existing_cgroup_id(cgroup_mount_, prefix)) {
+            if (const auto it = by_cgroup_.find(*cg); it != by_cgroup_.end()) {
+                return it->second;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
 ContainerRecord Service::register_container(const RegisterRequest &request) {
     check_container_id(request.id);
     if (containers_.contains(request.id)) {
@@ -345,15 +409,13 @@ ContainerRecord Service::register_container(const RegisterRequest &request) {
     }
     if (!relative.empty()) {
         check_cgroup_allowed(relative);
-        for (const auto &[id, other] : containers_) {
-            if (!other.cgroup_path.empty() && relative.starts_with(other.cgroup_path + "/")) {
-                // Its own entry would win over the container's: a way to
-                // weaken part of a container. Change the container instead.
-                std::string message = "cgroup " + relative;
-                message += " is inside container " + id;
-                message += " and shares its level; change the level of " + id;
-                throw ApiError(api::kAlreadyRegistered, message);
-            }
+        if (const auto outer = container_above(relative)) {
+            // Its own entry would win over the container's: a way to
+            // weaken part of a container. Change the container instead.
+            std::string message = "cgroup " + relative;
+            message += " is inside container " + *outer;
+            message += " and shares its level; change the level of " + *outer;
+            throw ApiError(api::kAlreadyRegistered, message);
         }
         const auto id = existing_cgroup_id(cgroup_mount_, relative);
         if (!id) {
@@ -380,9 +442,7 @@ ContainerRecord Service::register_container(const RegisterRequest &request) {
         }
     }
     try {
-        auto next = records();
-        next.push_back(record);
-        save_registry(next);
+        persist(PutContainer{record});
     } catch (...) {
         if (enforcer_) {
             if (record.cgroup_id == 0) {
@@ -406,6 +466,7 @@ ContainerRecord Service::register_container(const RegisterRequest &request) {
     if (listener_.container_added) {
         listener_.container_added(stored);
     }
+    compact_registry();
     return record;
 }
 
@@ -419,11 +480,9 @@ ContainerRecord &Service::find(const std::string &id) {
 
 void Service::unregister_container(const std::string &id) {
     const ContainerRecord record = find(id);
-    auto next = records();
-    std::erase_if(next, [&](const ContainerRecord &r) { return r.id == id; });
     // Registry first: a crash before the kernel is updated leaves an entry
     // nobody owns, which restore() resets.
-    save_registry(next);
+    persist(RemoveContainer{id});
     try {
         if (enforcer_) {
             if (record.cgroup_id != 0) {
@@ -441,7 +500,12 @@ void Service::unregister_container(const std::string &id) {
             }
         }
     } catch (...) {
-        save_registry(records());
+        try {
+            persist(PutContainer{record});
+        } catch (const std::exception &e) {
+            log::error("container " + id +
+                       " stays registered but is missing from the registry: " + e.what());
+        }
         throw;
     }
     by_cgroup_.erase(record.cgroup_id);
@@ -450,6 +514,7 @@ void Service::unregister_container(const std::string &id) {
     if (listener_.container_removed) {
         listener_.container_removed(id);
     }
+    compact_registry();
 }
 
 void Service::set_level(const std::string &id, Level level) {
@@ -489,14 +554,10 @@ void Service::update_policy(ContainerRecord &record, Level level, Mode mode) {
     };
     write_kernel(level, mode);
     try {
-        auto next = records();
-        for (auto &r : next) {
-            if (r.id == record.id) {
-                r.level = level;
-                r.mode = mode;
-            }
-        }
-        save_registry(next);
+        auto changed = record;
+        changed.level = level;
+        changed.mode = mode;
+        persist(PutContainer{changed});
     } catch (...) {
         write_kernel(record.level, record.mode);
         throw;
@@ -505,6 +566,7 @@ void Service::update_policy(ContainerRecord &record, Level level, Mode mode) {
               " (" + std::string(to_string(mode)) + ")");
     record.level = level;
     record.mode = mode;
+    compact_registry();
 }
 
 void Service::change_defaults(std::optional<Level> level, std::optional<Mode> mode) {
@@ -514,13 +576,14 @@ void Service::change_defaults(std::optional<Level> level, std::optional<Mode> mo
     default_mode_override_ = mode;
     try {
         apply_settings();
-        save_registry(records());
+        persist(SetDefaults{level, mode});
     } catch (...) {
         default_level_override_ = old_level;
         default_mode_override_ = old_mode;
         apply_settings();
         throw;
     }
+    compact_registry();
     log::info("default level " + std::string(to_string(default_level())) + ", mode " +
               std::string(to_string(default_mode())));
     if (listener_.defaults_changed) {
@@ -622,15 +685,19 @@ std::optional<std::string> Service::confinement_of(std::optional<pid_t> pid) con
     } catch (const std::exception &) {
         return "its cgroup cannot be read";
     }
-    // From the caller's own cgroup up to the root, as the kernel searches.
+    // From the caller's own cgroup up to the root, as the kernel searches,
+    // by cgroup id as the kernel does (a cgroup made again at a registered
+    // path is not the container).
     for (std::string prefix = path; !prefix.empty();) {
-        for (const auto &[id, record] : containers_) {
-            if (record.cgroup_path == prefix && record.level != Level::Privileged) {
-                return "container " + id;
+        const auto cg = prefix == "/" ? std::nullopt : existing_cgroup_id(cgroup_mount_, prefix);
+        if (cg) {
+            if (const auto it = by_cgroup_.find(*cg); it != by_cgroup_.end()) {
+                if (const auto c = containers_.find(it->second);
+                    c != containers_.end() && c->second.level != Level::Privileged) {
+                    return "container " + it->second;
+                }
             }
-        }
-        if (enforcer_ && prefix != "/") {
-            if (const auto cg = existing_cgroup_id(cgroup_mount_, prefix)) {
+            if (enforcer_) {
                 if (const auto entry = enforcer_->policy(*cg);
                     entry && entry->level != Level::Privileged) {
                     return "cgroup " + prefix;
@@ -652,7 +719,7 @@ void Service::refresh_pending() {
                                    [](const auto &c) { return c.second.cgroup_id == 0; })) {
         return;
     }
-    bool bound = false;
+    std::vector<const ContainerRecord *> bound;
     for (const auto &[cgroup, entry] : enforcer_->policies()) {
         if (entry.origin != LOCKC_ORIGIN_PENDING || by_cgroup_.contains(cgroup)) {
             continue;
@@ -667,7 +734,7 @@ void Service::refresh_pending() {
                 record.cgroup_id = cgroup;
                 record.cgroup_path = path->string();
                 by_cgroup_[cgroup] = id;
-                bound = true;
+                bound.push_back(&record);
                 log::info("container " + id + " now runs in " + record.cgroup_path);
                 if (listener_.container_changed) {
                     listener_.container_changed(record, {"CgroupPath", "CgroupId", "State"});
@@ -676,13 +743,16 @@ void Service::refresh_pending() {
             }
         }
     }
-    if (bound) {
+    for (const auto *record : bound) {
         try {
-            save_registry(records());
+            persist(PutContainer{*record});
         } catch (const std::exception &e) {
             // The binding is found again from the kernel's entry after a restart.
             log::warning(e.what());
         }
+    }
+    if (!bound.empty()) {
+        compact_registry();
     }
 }
 

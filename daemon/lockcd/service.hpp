@@ -11,6 +11,7 @@
 #include "kernel_support.hpp"
 #include "registry.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -130,6 +131,18 @@ class Service {
     // for them since. Cheap when nothing is pending.
     void refresh_pending();
 
+    // ---- the registry on disk ----
+    // A change is written to the registry before its call returns (a
+    // killed lockcd loses nothing) and synced to the disk within this
+    // delay: fdatasync() per change would cost more than the rest of a
+    // registration together. What a power cut can lose, the containers
+    // lose too (docs/lockcd.md, "The registry on disk").
+    static constexpr auto kRegistrySyncDelay = std::chrono::milliseconds(50);
+    // When sync_registry() is due; nullopt when everything is on disk.
+    [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> registry_sync_due() const;
+    // Syncs the registry's journal; a failure is logged. Never throws.
+    void sync_registry() noexcept;
+
     // ---- containers lockcd finds itself (container_discovery.hpp) ----
     [[nodiscard]] const Config &config() const noexcept { return config_; }
     // Whether a container or a pending name is registered already: an
@@ -156,6 +169,10 @@ class Service {
     void update_policy(ContainerRecord &record, Level level, Mode mode);
     void change_defaults(std::optional<Level> level, std::optional<Mode> mode);
     void save_registry(const std::vector<ContainerRecord> &records);
+    // Writes one change to the registry; throws ApiError(Failed).
+    void persist(const RegistryChange &change);
+    // Rewrites the snapshot when the journal has grown; a failure is logged.
+    void compact_registry();
     [[nodiscard]] RegistryState registry_state(const std::vector<ContainerRecord> &records) const;
     void apply_settings();
     [[nodiscard]] ContainerRecord &find(const std::string &id);
@@ -169,6 +186,9 @@ class Service {
     // Registers a kernel entry found without a registry record.
     void adopt(std::uint64_t cgroup, const std::string &path, const PolicyEntry &entry);
     void check_cgroup_allowed(const std::string &path) const;
+    // The registered container whose cgroup holds this one (a proper
+    // ancestor), if any.
+    [[nodiscard]] std::optional<std::string> container_above(const std::string &relative) const;
     [[nodiscard]] std::string describe_cgroup(std::uint64_t cgroup_id);
     [[nodiscard]] Denial to_denial(const Event &event);
 

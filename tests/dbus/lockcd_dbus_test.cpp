@@ -4,13 +4,16 @@
 
 #include "cgroup.hpp"
 
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 namespace lockc::test {
@@ -362,7 +365,11 @@ TEST_F(LockcdTest, UnregisterRemovesTheContainerEverywhere) {
                       .storeResultsTo(path);
               }).error,
               kNotFound);
-    EXPECT_EQ(registry_text().find("gone"), std::string::npos);
+    // Gone from the registry too: a restarted lockcd does not bring it back.
+    stop_daemon();
+    start_daemon();
+    EXPECT_TRUE(container_ids().empty());
+    EXPECT_EQ(registry_text().find("gone"), std::string::npos) << registry_text();
     // The cgroup can be registered again, under another id.
     EXPECT_EQ(call_as_root(register_call("again", "", "", cgroup_option(cg.relative()))).error, "");
 }
@@ -663,23 +670,69 @@ TEST_F(LockcdTest, ACorruptRegistryIsSetAsideAndTheDaemonStarts) {
     EXPECT_NE(daemon_log().find("registry"), std::string::npos);
 }
 
-TEST_F(LockcdTest, AnUnwritableStateDirectoryFailsTheCallCleanly) {
-    TestCgroup cg("lockc-test-rofs");
-    ASSERT_EQ(call_as_root(register_call("kept", "", "", cgroup_option(cg.relative()))).error, "");
-    const auto before = registry_text();
-    // Root ignores permissions: make the registry's temporary file a
-    // directory, which no open(O_CREAT) can replace.
-    std::filesystem::create_directory(state_dir_ / "registry.toml.tmp");
-    std::ofstream(state_dir_ / "registry.toml.tmp" / "keep") << "x";
-    TestCgroup other("lockc-test-rofs-2");
-    const auto outcome =
-        call_as_root(register_call("new", "", "", cgroup_option(other.relative())));
-    EXPECT_EQ(outcome.error, "org.lockc.Error.Failed") << outcome.message;
-    EXPECT_NE(outcome.message.find("registry"), std::string::npos) << outcome.message;
-    EXPECT_EQ(container_ids(), (std::vector<std::string>{"kept"}));
-    EXPECT_EQ(call_as_root(set_call("SetLevel", "kept", "restricted")).error,
-              "org.lockc.Error.Failed");
-    EXPECT_EQ(call_as_root(unregister_call("kept")).error, "org.lockc.Error.Failed");
+// Unmounts (lazily: lockcd may still hold a file open there) when destroyed.
+class TmpfsMount {
+  public:
+    TmpfsMount(const std::filesystem::path &at, const std::string &options) : at_(at) {
+        mounted_ = ::mount("tmpfs", at.c_str(), "tmpfs", 0, options.c_str()) == 0;
+    }
+    TmpfsMount(const TmpfsMount &) = delete;
+    TmpfsMount &operator=(const TmpfsMount &) = delete;
+    TmpfsMount(TmpfsMount &&) = delete;
+    TmpfsMount &operator=(TmpfsMount &&) = delete;
+    ~TmpfsMount() {
+        if (mounted_) {
+            ::umount2(at_.c_str(), MNT_DETACH);
+        }
+    }
+    [[nodiscard]] bool mounted() const { return mounted_; }
+
+  private:
+    std::filesystem::path at_;
+    bool mounted_ = false;
+};
+
+TEST_F(LockcdTest, AFullStateDirectoryFailsTheCallCleanly) {
+    stop_daemon();
+    const TmpfsMount small(state_dir_, "size=64k,mode=0700");
+    ASSERT_TRUE(small.mounted()) << std::strerror(errno);
+    start_daemon();
+    TestCgroup kept("lockc-test-full-kept");
+    ASSERT_EQ(call_as_root(register_call("kept", "", "", cgroup_option(kept.relative()))).error,
+              "");
+    {
+        // Everything else the filesystem has.
+        std::ofstream filler(state_dir_ / "filler", std::ios::binary);
+        const std::string block(4096, 'f');
+        for (int i = 0; i < 64 && filler.write(block.data(), std::streamsize(block.size())); ++i) {
+        }
+    }
+    // Registrations with long ids until one no longer fits the journal's
+    // last page.
+    std::vector<std::unique_ptr<TestCgroup>> cgroups;
+    std::vector<std::string> registered = {"kept"};
+    std::string failed_id;
+    CallOutcome failure;
+    for (int i = 0; i < 40 && failed_id.empty(); ++i) {
+        const std::string id = std::string(200, 'n') + std::to_string(i);
+        cgroups.push_back(std::make_unique<TestCgroup>("lockc-test-full-" + std::to_string(i)));
+        const auto before = registry_text();
+        const auto outcome =
+            call_as_root(register_call(id, "", "", cgroup_option(cgroups.back()->relative())));
+        if (outcome.error.empty()) {
+            registered.push_back(id);
+            continue;
+        }
+        failed_id = id;
+        failure = outcome;
+        EXPECT_EQ(registry_text(), before) << "a failed registration changed the registry";
+    }
+    ASSERT_FALSE(failed_id.empty()) << "the journal never filled the filesystem";
+    EXPECT_EQ(failure.error, "org.lockc.Error.Failed") << failure.message;
+    EXPECT_NE(failure.message.find("registry"), std::string::npos) << failure.message;
+    EXPECT_NE(failure.message.find(std::strerror(ENOSPC)), std::string::npos) << failure.message;
+    std::sort(registered.begin(), registered.end());
+    EXPECT_EQ(container_ids(), registered);
     std::string level;
     manager()
         ->callMethod("GetLevel")
@@ -687,10 +740,21 @@ TEST_F(LockcdTest, AnUnwritableStateDirectoryFailsTheCallCleanly) {
         .withArguments(std::string("kept"))
         .storeResultsTo(level);
     EXPECT_EQ(level, "baseline");
-    EXPECT_EQ(registry_text(), before);
-    std::filesystem::remove_all(state_dir_ / "registry.toml.tmp");
-    EXPECT_EQ(call_as_root(register_call("new", "", "", cgroup_option(other.relative()))).error,
-              "");
+    EXPECT_TRUE(daemon_running());
+
+    // With room again the same call succeeds, and a restarted lockcd finds
+    // exactly what was registered.
+    std::filesystem::remove(state_dir_ / "filler");
+    EXPECT_EQ(
+        call_as_root(register_call(failed_id, "", "", cgroup_option(cgroups.back()->relative())))
+            .error,
+        "");
+    registered.push_back(failed_id);
+    std::sort(registered.begin(), registered.end());
+    stop_daemon();
+    start_daemon();
+    EXPECT_EQ(container_ids(), registered);
+    stop_daemon();
 }
 
 // ---- Authorization (real polkitd, real rules) ----

@@ -196,7 +196,8 @@ void LockcdTest::write_config(const std::string &text) {
 }
 
 std::string LockcdTest::registry_text() const {
-    return read_file(state_dir_ / "registry.toml");
+    // The snapshot and the changes since.
+    return read_file(state_dir_ / "registry.toml") + read_file(state_dir_ / "registry.journal");
 }
 
 std::unique_ptr<sdbus::IProxy> LockcdTest::manager() {

@@ -345,7 +345,7 @@ TEST_F(Registry, FullDiskThrowsAndKeepsTheOldFile) {
 
 TEST_F(Registry, DirectoryUnderARegularFileThrowsSystemError) {
     write_file(dir_ / "plain", "x");
-    const RegistryStore broken(dir_ / "plain" / "lockc");
+    RegistryStore broken(dir_ / "plain" / "lockc");
     try {
         broken.save(sample_state(1));
         ADD_FAILURE() << "saved under a regular file";
@@ -549,6 +549,324 @@ TEST_F(Registry, SigkillDuringSaveLeavesEitherTheOldOrTheNewState) {
         ASSERT_NO_THROW(loaded = store().load()) << "round " << round;
         EXPECT_TRUE(loaded == a || loaded == b) << "round " << round;
     }
+}
+
+// ---- The journal ----
+
+// A sequence of changes touching every kind, with the state after each.
+std::vector<RegistryChange> sample_changes() {
+    auto awkward = record("line\nbreak \"q\" caf\xc3\xa9", Level::Restricted, Mode::Audit);
+    awkward.cgroup_path = "/system.slice/a b.scope";
+    awkward.cgroup_id = kU64Max;
+    awkward.registered_usec = kI64Max;
+    auto replaced = record("container-1", Level::Privileged, Mode::Enforce);
+    replaced.pending_name = "later.scope";
+    return {
+        PutContainer{record("new-1")},
+        PutContainer{awkward},
+        RemoveContainer{"container-0"},
+        SetDefaults{Level::Baseline, std::nullopt},
+        PutContainer{replaced},
+        RemoveContainer{"new-1"},
+        SetDefaults{std::nullopt, std::nullopt},
+        PutContainer{record("new-2", Level::Restricted)},
+    };
+}
+
+TEST_F(Registry, AppendedChangesAreReplayedInOrder) {
+    auto expected = sample_state(3);
+    auto s = store();
+    s.save(expected);
+    for (const auto &change : sample_changes()) {
+        s.append(change);
+        ASSERT_TRUE(apply_change(expected, change));
+        std::string warning = "unset";
+        EXPECT_EQ(store().load(&warning), expected) << read_file(s.journal_file());
+        EXPECT_EQ(warning, "");
+    }
+    // The snapshot alone is unchanged: the changes are in the journal.
+    EXPECT_EQ(read_file(s.file()).find("new-2"), std::string::npos);
+    const auto journal = read_file(s.journal_file());
+    EXPECT_NE(journal.find("\nput = { "), std::string::npos) << journal;
+    EXPECT_NE(journal.find("\nremove = { id = \"container-0\" }\n"), std::string::npos) << journal;
+    // A save folds them in and starts an empty journal.
+    s.save(expected);
+    EXPECT_EQ(read_file(s.file()).find("new-1"), std::string::npos);
+    EXPECT_NE(read_file(s.file()).find("new-2"), std::string::npos);
+    EXPECT_EQ(read_file(s.journal_file()).find("put"), std::string::npos);
+    EXPECT_EQ(store().load(), expected);
+}
+
+TEST_F(Registry, EveryJournalTruncationLoadsTheChangesBeforeIt) {
+    const auto base = sample_state(2);
+    auto s = store();
+    s.save(base);
+    std::vector<RegistryState> states{base};
+    std::vector<std::size_t> ends{read_file(s.journal_file()).size()};
+    for (const auto &change : sample_changes()) {
+        s.append(change);
+        states.push_back(states.back());
+        ASSERT_TRUE(apply_change(states.back(), change));
+        ends.push_back(read_file(s.journal_file()).size());
+    }
+    const auto full = read_file(s.journal_file());
+    for (std::size_t cut = 0; cut <= full.size(); ++cut) {
+        write_file(s.journal_file(), full.substr(0, cut));
+        std::string warning;
+        RegistryState loaded;
+        ASSERT_NO_THROW(loaded = store().load(&warning)) << "cut at " << cut;
+        // Every change whose line is complete, and none after.
+        std::size_t k = 0;
+        while (k + 1 < ends.size() && ends[k + 1] <= cut) {
+            ++k;
+        }
+        EXPECT_EQ(loaded, states[k]) << "cut at " << cut;
+        const bool at_line_end = cut == 0 || full[cut - 1] == '\n';
+        EXPECT_EQ(warning.empty(), at_line_end) << "cut at " << cut << ": " << warning;
+    }
+}
+
+TEST_F(Registry, AJournalOlderThanTheSnapshotIsIgnored) {
+    auto s = store();
+    s.save(sample_state(2));
+    s.append(PutContainer{record("only-in-the-old-journal")});
+    const auto old_journal = read_file(s.journal_file());
+    const auto newer = sample_state(5);
+    s.save(newer);
+    // As if lockcd stopped between renaming the new snapshot into place and
+    // replacing the journal.
+    write_file(s.journal_file(), old_journal);
+    std::string warning;
+    EXPECT_EQ(store().load(&warning), newer);
+    EXPECT_NE(warning.find("already in registry.toml"), std::string::npos) << warning;
+}
+
+TEST_F(Registry, BadJournalsAreCorruptAndNameTheLine) {
+    auto s = store();
+    s.save(sample_state(2));
+    const std::string head = read_file(s.journal_file()); // comment, generation = 1
+    const std::string ok = "put = { id = \"x\", level = \"baseline\", mode = \"enforce\" }\n";
+    const std::pair<std::string, std::string> cases[] = {
+        {head + ok + "remove = { id = \"nobody\" }\n", "not registered"},
+        {head + ok + "rename = { id = \"x\" }\n", "unknown change \"rename\""},
+        {head + ok + "put = { id = \"y\", level = \"max\", mode = \"enforce\" }\n",
+         "is not privileged, baseline or restricted"},
+        {head + ok + "put = { id = \"y\", level = \"baseline\" }\n", "missing mode"},
+        {head + ok + "put = { id = \"\", level = \"baseline\", mode = \"audit\" }\n", "empty id"},
+        {head + ok + "put = { id = \"y\", level = \"baseline\", mode = \"audit\", x = 1 }\n",
+         "unknown key \"x\""},
+        {head + ok + "remove = { id = \"x\", why = \"\" }\n", "unknown key \"why\""},
+        {head + ok + "defaults = { level = \"none\" }\n", "defaults: level"},
+        {head + ok + "put = 1\n", "put: expected a table"},
+        {head + ok + "a = 1 b = 2\n", ""},
+        {head + ok + "put = { id = \"y\" \n", ""},
+        {head + ok + "generation = 1\n", "unknown change \"generation\""},
+        {std::string("# x\n") + ok, "expected the generation first"},
+        {"generation = -1\n", "generation: expected a non-negative integer"},
+        {"generation = 9\n", "newer than registry.toml's (1)"},
+    };
+    for (const auto &[text, hint] : cases) {
+        SCOPED_TRACE(text);
+        write_file(s.journal_file(), text);
+        try {
+            (void)store().load();
+            ADD_FAILURE() << "loaded without complaint";
+        } catch (const RegistryCorrupt &e) {
+            const std::string msg = e.what();
+            EXPECT_NE(msg.find(s.journal_file().string() + ":"), std::string::npos) << msg;
+            EXPECT_NE(msg.find(hint), std::string::npos) << "want \"" << hint << "\": " << msg;
+        }
+    }
+    // The line of the bad change (line 4: comment, generation, ok, bad).
+    write_file(s.journal_file(), head + ok + "remove = { id = \"nobody\" }\n");
+    try {
+        (void)store().load();
+    } catch (const RegistryCorrupt &e) {
+        EXPECT_NE(std::string(e.what()).find("registry.journal:4:"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(Registry, AppendRefusesBadChangesAndAppendsBeforeASave) {
+    auto fresh = store();
+    EXPECT_THROW(fresh.append(PutContainer{record("x")}), Error);
+    EXPECT_FALSE(fs::exists(fresh.journal_file()));
+
+    auto s = store();
+    s.save(sample_state(1));
+    const auto before = read_file(s.journal_file());
+    const std::vector<RegistryChange> bad = {
+        PutContainer{record("")},
+        PutContainer{record("bad\xff utf-8")},
+        RemoveContainer{""},
+        SetDefaults{static_cast<Level>(42), std::nullopt},
+    };
+    for (const auto &change : bad) {
+        try {
+            s.append(change);
+            ADD_FAILURE() << "appended a change load() would refuse";
+        } catch (const Error &e) {
+            EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << e.what();
+        }
+    }
+    EXPECT_EQ(read_file(s.journal_file()), before);
+}
+
+TEST_F(Registry, CompactionIsDueOnceTheJournalIsAsLargeAsTheSnapshot) {
+    auto s = store();
+    s.save(sample_state(2000)); // a snapshot of about 400 KB
+    const auto snapshot = fs::file_size(s.file());
+    ASSERT_GT(snapshot, 64U * 1024U);
+    std::uint64_t appended = 0;
+    int n = 0;
+    while (!s.compaction_due()) {
+        s.append(PutContainer{record("c-" + std::to_string(n++))});
+        appended = fs::file_size(s.journal_file());
+        ASSERT_LE(appended, snapshot + 200) << "no compaction asked for";
+    }
+    EXPECT_GE(appended, snapshot);
+    s.save(store().load());
+    EXPECT_FALSE(s.compaction_due());
+}
+
+TEST_F(Registry, SyncMarksAppendsDurable) {
+    auto s = store();
+    s.save(sample_state(1));
+    EXPECT_FALSE(s.unsynced_since());
+    const auto t0 = std::chrono::steady_clock::now();
+    s.append(RemoveContainer{"container-0"});
+    ASSERT_TRUE(s.unsynced_since());
+    EXPECT_GE(*s.unsynced_since(), t0);
+    const auto first = *s.unsynced_since();
+    s.append(SetDefaults{Level::Restricted, Mode::Audit});
+    EXPECT_EQ(*s.unsynced_since(), first); // the oldest unsynced change counts
+    s.sync();
+    EXPECT_FALSE(s.unsynced_since());
+    RegistryState expected;
+    expected.default_level = Level::Restricted;
+    expected.default_mode = Mode::Audit;
+    EXPECT_EQ(store().load(), expected);
+}
+
+TEST_F(Registry, AFullDiskFailsAnAppendAndLeavesTheJournalWhole) {
+    const int rc = in_child([&] {
+        if (!private_mounts() ||
+            ::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=16k,mode=0700") != 0) {
+            return kSkip;
+        }
+        auto s = store();
+        auto expected = sample_state(2);
+        s.save(expected);
+        // Fill the rest of the filesystem.
+        {
+            std::ofstream filler(dir_ / "filler", std::ios::binary);
+            const std::string block(512, 'f');
+            for (int i = 0; i < 64 && filler.write(block.data(), std::streamsize(block.size()));
+                 ++i) {
+            }
+        }
+        const std::string big_id(200, 'x');
+        int failures = 0;
+        for (int i = 0; i < 100 && failures == 0; ++i) {
+            const RegistryChange change = PutContainer{record(big_id + std::to_string(i))};
+            try {
+                s.append(change);
+                apply_change(expected, change);
+            } catch (const Error &e) {
+                if (e.kind() != ErrorKind::System ||
+                    std::string(e.what()).find(std::strerror(ENOSPC)) == std::string::npos) {
+                    return 2;
+                }
+                ++failures;
+            }
+        }
+        if (failures == 0) {
+            return 1;
+        }
+        if (store().load() != expected) {
+            return 3; // a failed append left part of a line, or lost one
+        }
+        fs::remove(dir_ / "filler");
+        const RegistryChange after = RemoveContainer{"container-0"};
+        s.append(after);
+        apply_change(expected, after);
+        return store().load() == expected ? 0 : 4;
+    });
+    if (rc == kSkip) {
+        GTEST_SKIP() << "cannot mount a tmpfs";
+    }
+    EXPECT_EQ(rc, 0);
+}
+
+TEST_F(Registry, SigkillDuringAppendsLosesNoCompletedChange) {
+    const auto base = sample_state(3);
+    std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> delay_us(0, 20000);
+    for (int round = 0; round < 15; ++round) {
+        auto s = store();
+        s.save(base);
+        int pipe_fds[2];
+        ASSERT_EQ(::pipe(pipe_fds), 0);
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            ::close(pipe_fds[0]);
+            try {
+                // Reports each change done, as lockcd replies to a call.
+                for (std::uint32_t i = 0;; ++i) {
+                    s.append(PutContainer{record("n" + std::to_string(i))});
+                    if (::write(pipe_fds[1], &i, sizeof i) != sizeof i) {
+                        break;
+                    }
+                }
+            } catch (...) {
+            }
+            ::_exit(1);
+        }
+        ::close(pipe_fds[1]);
+        std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+        ASSERT_EQ(::kill(pid, SIGKILL), 0);
+        int status = 0;
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFSIGNALED(status)) << "the appending child failed on its own";
+        std::int64_t done = -1;
+        std::uint32_t i = 0;
+        while (::read(pipe_fds[0], &i, sizeof i) == sizeof i) {
+            done = i;
+        }
+        ::close(pipe_fds[0]);
+        RegistryState loaded;
+        ASSERT_NO_THROW(loaded = store().load()) << "round " << round;
+        // Every reported change is there; at most one more (written, not yet
+        // reported) may be.
+        ASSERT_GE(loaded.containers.size(), base.containers.size());
+        const auto extra =
+            static_cast<std::int64_t>(loaded.containers.size() - base.containers.size());
+        EXPECT_TRUE(extra == done + 1 || extra == done + 2)
+            << "round " << round << ": " << extra << " appended, " << done + 1 << " reported";
+        for (std::int64_t k = 0; k < extra; ++k) {
+            EXPECT_EQ(loaded.containers[base.containers.size() + k].id, "n" + std::to_string(k));
+        }
+    }
+}
+
+TEST_F(Registry, QuarantineMovesTheJournalToo) {
+    auto s = store();
+    s.save(sample_state(1));
+    s.append(RemoveContainer{"container-0"});
+    const auto journal = read_file(s.journal_file());
+    const auto moved = s.quarantine();
+    EXPECT_EQ(moved.filename().string().rfind("registry.toml.corrupt-", 0), 0U);
+    EXPECT_FALSE(fs::exists(s.file()));
+    EXPECT_FALSE(fs::exists(s.journal_file()));
+    bool journal_kept = false;
+    for (const auto &entry : fs::directory_iterator(dir_)) {
+        if (entry.path().filename().string().starts_with("registry.journal.corrupt-")) {
+            journal_kept = read_file(entry.path()) == journal;
+        }
+    }
+    EXPECT_TRUE(journal_kept);
+    EXPECT_THROW(s.append(RemoveContainer{"x"}), Error); // a save() comes first
+    EXPECT_EQ(store().load(), RegistryState{});
 }
 
 } // namespace
