@@ -329,6 +329,7 @@ static __always_inline int deny(const struct subject *s, enum lockc_hook hook,
 	e->hook = hook;
 	e->level = s->policy->level;
 	e->mode = s->policy->mode;
+	e->tag = s->policy->tag;
 	e->error = -ret;
 	e->target_kind = kind;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));

@@ -13,7 +13,7 @@
 
 /* Bumped whenever a map layout or a program's contract changes: a loader
  * only reuses pinned objects of the same ABI. */
-#define LOCKC_ABI_VERSION 2
+#define LOCKC_ABI_VERSION 3
 
 /* Policy levels, ordered from weakest to strictest. */
 enum lockc_level {
@@ -87,7 +87,11 @@ struct lockc_policy {
 	__u8 mode;   /* enum lockc_mode */
 	__u8 phase;  /* enum lockc_phase, advanced by the programs */
 	__u8 origin; /* enum lockc_origin */
-	__u32 pad;
+	/* User space's number for the registration behind this entry (0:
+	 * none). Pending entries carry it into the entry of the cgroup they
+	 * bind to, and every event carries it, so that a denial can still be
+	 * named after its cgroup is gone. */
+	__u32 tag;
 	/* Decisions (deny or audit) taken for this entry, per hook. */
 	__u64 decisions[LOCKC_HOOK_COUNT];
 };
@@ -208,6 +212,7 @@ struct lockc_event {
 	__u8 mode;	   /* enum lockc_mode */
 	__s32 error;	   /* errno returned to the caller; 0 when audited */
 	__u32 target_kind; /* enum lockc_target_kind */
+	__u32 tag;	   /* the deciding entry's tag (struct lockc_policy) */
 	char comm[LOCKC_COMM_LEN];
 	char target[LOCKC_TARGET_LEN];
 };

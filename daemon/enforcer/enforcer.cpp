@@ -140,6 +140,7 @@ PolicyEntry to_entry(const lockc_policy &p) {
     e.mode = static_cast<Mode>(std::min<unsigned>(p.mode, LOCKC_MODE_AUDIT));
     e.phase = static_cast<Phase>(std::min<unsigned>(p.phase, LOCKC_PHASE_RUNNING));
     e.origin = static_cast<lockc_origin>(p.origin);
+    e.tag = p.tag;
     std::copy(std::begin(p.decisions), std::end(p.decisions), e.decisions.begin());
     return e;
 }
@@ -329,7 +330,8 @@ void Enforcer::apply_rules(const RuleSet &rules) {
 }
 
 void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
-                          std::optional<Phase> phase, lockc_origin origin) {
+                          std::optional<Phase> phase, lockc_origin origin,
+                          std::optional<std::uint32_t> tag) {
     check_level_mode(level, mode);
     if (cgroup_id == 0) {
         throw Error(ErrorKind::InvalidArgument, "cgroup id 0 is not a cgroup");
@@ -346,6 +348,9 @@ void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
     p.origin = static_cast<std::uint8_t>(origin);
     p.level = static_cast<std::uint8_t>(level);
     p.mode = static_cast<std::uint8_t>(mode);
+    if (tag) {
+        p.tag = *tag;
+    }
     if (bpf_map_update_elem(fd, &cgroup_id, &p, BPF_ANY) != 0) {
         throw_system("cannot write the policy of cgroup " + std::to_string(cgroup_id), errno);
     }
@@ -379,10 +384,12 @@ std::vector<std::pair<std::uint64_t, PolicyEntry>> Enforcer::policies() const {
     return out;
 }
 
-void Enforcer::add_pending(std::string_view cgroup_name, Level level, Mode mode) {
+void Enforcer::add_pending(std::string_view cgroup_name, Level level, Mode mode,
+                           std::uint32_t tag) {
     check_level_mode(level, mode);
     const lockc_pending_key key = pending_key(cgroup_name);
     lockc_policy p{};
+    p.tag = tag;
     p.level = static_cast<std::uint8_t>(level);
     p.mode = static_cast<std::uint8_t>(mode);
     p.phase = LOCKC_PHASE_SETUP;

@@ -41,6 +41,7 @@ struct PolicyEntry {
     Mode mode = Mode::Enforce;
     Phase phase = Phase::Running;
     lockc_origin origin = LOCKC_ORIGIN_REGISTERED;
+    std::uint32_t tag = 0; // the caller's number for the registration; 0: none
     std::array<std::uint64_t, LOCKC_HOOK_COUNT> decisions{};
 };
 
@@ -79,16 +80,18 @@ class Enforcer {
     // (unless given) and the decision counters; the origin says who decided
     // (an entry user space wrote is REGISTERED, one it reset to what the
     // kernel would have given is PATTERN).
+    // `tag`: nullopt keeps the entry's (0 for a new one).
     void set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
                     std::optional<Phase> phase = std::nullopt,
-                    lockc_origin origin = LOCKC_ORIGIN_REGISTERED);
+                    lockc_origin origin = LOCKC_ORIGIN_REGISTERED,
+                    std::optional<std::uint32_t> tag = std::nullopt);
     // Throws Error(NotFound) if there is no entry.
     void remove_policy(std::uint64_t cgroup_id);
     [[nodiscard]] std::optional<PolicyEntry> policy(std::uint64_t cgroup_id) const;
     [[nodiscard]] std::vector<std::pair<std::uint64_t, PolicyEntry>> policies() const;
 
     // A cgroup directory name that gets this level when it is created.
-    void add_pending(std::string_view cgroup_name, Level level, Mode mode);
+    void add_pending(std::string_view cgroup_name, Level level, Mode mode, std::uint32_t tag = 0);
     void remove_pending(std::string_view cgroup_name);
     [[nodiscard]] std::vector<std::string> pending_names() const;
 

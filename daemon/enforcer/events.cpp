@@ -65,6 +65,7 @@ std::optional<Event> decode_event(std::span<const std::byte> raw) {
     out.mode = static_cast<Mode>(e.mode);
     out.error = e.error;
     out.target_kind = static_cast<lockc_target_kind>(e.target_kind);
+    out.tag = e.tag;
     out.comm = field_string(e.comm);
     out.target = field_string(e.target);
     return out;

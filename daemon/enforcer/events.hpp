@@ -26,6 +26,7 @@ struct Event {
     Mode mode = Mode::Enforce;
     int error = 0; // errno given to the caller, 0 when audited
     lockc_target_kind target_kind = LOCKC_TARGET_NONE;
+    std::uint32_t tag = 0; // the deciding entry's (PolicyEntry::tag)
     std::string comm;
     std::string target;
 };

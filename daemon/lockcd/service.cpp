@@ -137,8 +137,9 @@ void Service::fall_back(std::uint64_t cgroup_id, const std::string &cgroup_path)
         return;
     }
     if (looks_like_container(cgroup_path)) {
+        // Tag 0: no registration stands behind it any more.
         enforcer_->set_policy(cgroup_id, default_level(), default_mode(), std::nullopt,
-                              LOCKC_ORIGIN_PATTERN);
+                              LOCKC_ORIGIN_PATTERN, 0);
         return;
     }
     try {
@@ -248,7 +249,8 @@ void Service::restore() {
                 continue;
             }
             if (enforcer_) {
-                enforcer_->set_policy(record.cgroup_id, record.level, record.mode);
+                enforcer_->set_policy(record.cgroup_id, record.level, record.mode, std::nullopt,
+                                      LOCKC_ORIGIN_REGISTERED, tag_for(record.id));
             }
             by_cgroup_[record.cgroup_id] = record.id;
         }
@@ -259,7 +261,7 @@ void Service::restore() {
     if (enforcer_) {
         for (auto &[id, record] : containers_) {
             if (record.cgroup_id == 0) {
-                enforcer_->add_pending(record.pending_name, record.level, record.mode);
+                enforcer_->add_pending(record.pending_name, record.level, record.mode, tag_for(id));
             }
         }
         // Entries nobody registered. With a registry, they were left by a
@@ -344,6 +346,39 @@ void Service::check_cgroup_allowed(const std::string &path) const {
                        "cgroup " + path +
                            " holds the init process (PID 1); confining it would "
                            "stop the host from mounting and starting services");
+    }
+}
+
+std::uint32_t Service::tag_for(const std::string &id) {
+    if (const auto it = tag_of_.find(id); it != tag_of_.end()) {
+        return it->second;
+    }
+    do {
+        ++last_tag_; // wraps after 2^32 registrations; 0 and tags in use are skipped
+    } while (last_tag_ == 0 || tagged_.contains(last_tag_));
+    tag_of_.emplace(id, last_tag_);
+    tagged_.emplace(last_tag_, id);
+    return last_tag_;
+}
+
+void Service::forget_tag(const std::string &id) {
+    if (const auto it = tag_of_.find(id); it != tag_of_.end()) {
+        tagged_.erase(it->second);
+        tag_of_.erase(it);
+    }
+}
+
+void Service::retire_tag(const std::string &id) {
+    const auto it = tag_of_.find(id);
+    if (it == tag_of_.end()) {
+        return;
+    }
+    // Still named for a while: its last denials may be read after this.
+    retired_tags_.push_back(it->second);
+    tag_of_.erase(it);
+    if (retired_tags_.size() > kRetiredTags) {
+        tagged_.erase(retired_tags_.front());
+        retired_tags_.pop_front();
     }
 }
 
@@ -433,23 +468,31 @@ ContainerRecord Service::register_container(const RegisterRequest &request) {
     // Kernel first: a crash before the registry is written leaves an entry
     // that restore() resets; a failed write below is undone here.
     std::optional<PolicyEntry> previous;
-    if (enforcer_) {
-        if (record.cgroup_id != 0) {
-            previous = enforcer_->policy(record.cgroup_id);
-            enforcer_->set_policy(record.cgroup_id, record.level, record.mode);
-        } else {
-            enforcer_->add_pending(record.pending_name, record.level, record.mode);
+    const auto tag = tag_for(record.id);
+    try {
+        if (enforcer_) {
+            if (record.cgroup_id != 0) {
+                previous = enforcer_->policy(record.cgroup_id);
+                enforcer_->set_policy(record.cgroup_id, record.level, record.mode, std::nullopt,
+                                      LOCKC_ORIGIN_REGISTERED, tag);
+            } else {
+                enforcer_->add_pending(record.pending_name, record.level, record.mode, tag);
+            }
         }
+    } catch (...) {
+        forget_tag(record.id);
+        throw;
     }
     try {
         persist(PutContainer{record});
     } catch (...) {
+        forget_tag(record.id);
         if (enforcer_) {
             if (record.cgroup_id == 0) {
                 enforcer_->remove_pending(record.pending_name);
             } else if (previous) {
                 enforcer_->set_policy(record.cgroup_id, previous->level, previous->mode,
-                                      std::nullopt, previous->origin);
+                                      std::nullopt, previous->origin, previous->tag);
             } else {
                 enforcer_->remove_policy(record.cgroup_id);
             }
@@ -510,6 +553,7 @@ void Service::unregister_container(const std::string &id) {
     }
     by_cgroup_.erase(record.cgroup_id);
     containers_.erase(id);
+    retire_tag(id);
     log::info("unregistered container " + id);
     if (listener_.container_removed) {
         listener_.container_removed(id);
@@ -549,7 +593,7 @@ void Service::update_policy(ContainerRecord &record, Level level, Mode mode) {
                 enforcer_->set_policy(record.cgroup_id, l, m);
             }
         } else {
-            enforcer_->add_pending(record.pending_name, l, m);
+            enforcer_->add_pending(record.pending_name, l, m, tag_for(record.id));
         }
     };
     write_kernel(level, mode);
@@ -848,7 +892,15 @@ Denial Service::to_denial(const Event &event) {
         refresh_pending();
         it = by_cgroup_.find(event.policy_cgroup_id);
     }
-    d.container = it != by_cgroup_.end() ? it->second : describe_cgroup(event.policy_cgroup_id);
+    if (it != by_cgroup_.end()) {
+        d.container = it->second;
+    } else if (const auto t = tagged_.find(event.tag); event.tag != 0 && t != tagged_.end()) {
+        // The cgroup is gone (or was never seen): the entry's tag still
+        // says whose registration decided.
+        d.container = t->second;
+    } else {
+        d.container = describe_cgroup(event.policy_cgroup_id);
+    }
     d.level = event.level;
     d.mode = event.mode;
     d.hook = std::string(hook_name(event.hook));

@@ -13,10 +13,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -186,6 +188,16 @@ class Service {
     // Registers a kernel entry found without a registry record.
     void adopt(std::uint64_t cgroup, const std::string &path, const PolicyEntry &entry);
     void check_cgroup_allowed(const std::string &path) const;
+    // The registration number of a container (made on first use), written
+    // into its kernel entries so that events name it even after its cgroup
+    // is gone (lockc_policy.tag).
+    [[nodiscard]] std::uint32_t tag_for(const std::string &id);
+    // For a registration that did not happen.
+    void forget_tag(const std::string &id);
+    // For an unregistered container: its tag still names it for the last
+    // kRetiredTags unregistrations.
+    void retire_tag(const std::string &id);
+    static constexpr std::size_t kRetiredTags = 1024;
     // The registered container whose cgroup holds this one (a proper
     // ancestor), if any.
     [[nodiscard]] std::optional<std::string> container_above(const std::string &relative) const;
@@ -206,6 +218,12 @@ class Service {
     std::map<std::string, ContainerRecord> containers_;           // by id
     std::unordered_map<std::uint64_t, std::string> by_cgroup_;    // cgroup id -> id
     std::unordered_map<std::uint64_t, std::string> cgroup_names_; // unregistered ids seen
+    std::unordered_map<std::string, std::uint32_t> tag_of_;       // id -> tag
+    std::unordered_map<std::uint32_t, std::string> tagged_;       // tag -> id, also retired
+    std::deque<std::uint32_t> retired_tags_;                      // oldest first
+    // Starts at random: entries a previous lockcd tagged may outlive it,
+    // and their tags must not name this lockcd's containers.
+    std::uint32_t last_tag_ = std::random_device{}();
     DenialRateLimit rate_limit_;
     std::uint64_t events_received_ = 0;
     ServiceListener listener_;

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <cerrno>
 #include <csignal>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -240,6 +241,46 @@ TEST_F(ServiceTest, DeniedSignalsReachSubscribersOnlyWithTheRightFields) {
         *subscriber.bus, [] { return false; }, std::chrono::milliseconds(1500));
     EXPECT_EQ(subscriber.received.size(), 2U) << "denials kept coming after UnsubscribeDenials";
     unregister("svc-signal");
+}
+
+TEST_F(ServiceTest, ADenialIsNamedAfterItsContainerEvenWhenItsCgroupIsAlreadyGone) {
+    // Registered, as runtimes do, by the name its cgroup will have. The
+    // cgroup is then made, denied something and removed while lockcd is
+    // stopped (SIGSTOP): lockcd reads the event when the cgroup is gone,
+    // and only the kernel entry's tag still says whose it was.
+    sdbus::ObjectPath object;
+    manager()
+        ->callMethod("RegisterContainer")
+        .onInterface(kManagerInterface)
+        .withArguments(std::string("svc-gone"), std::string("baseline"), std::string("enforce"),
+                       Options{{"scope", sdbus::Variant(std::string("svc-gone.scope"))}})
+        .storeResultsTo(object);
+    DenialListener subscriber(true);
+    const pid_t lockcd = main_pid();
+    ASSERT_GT(lockcd, 0);
+    ASSERT_EQ(::kill(lockcd, SIGSTOP), 0);
+    int err = -1;
+    std::filesystem::path gone;
+    {
+        const TestCgroup cg("svc-gone.scope");
+        gone = cg.path();
+        err = sysrq_in(cg);
+    }
+    const bool removed = !std::filesystem::exists(gone);
+    ::kill(lockcd, SIGCONT);
+    EXPECT_EQ(err, EPERM) << "the name registered did not give the new cgroup its entry";
+    ASSERT_TRUE(removed) << gone << " was not removed before lockcd could look";
+    EXPECT_TRUE(subscriber.wait_for(
+        [](const DeniedSignal &d) {
+            return d.container == "svc-gone" && d.target == "proc:/sysrq-trigger";
+        },
+        std::chrono::seconds(10)))
+        << subscriber.dump();
+    try {
+        unregister("svc-gone");
+    } catch (const sdbus::Error &) {
+        // lockcd may have forgotten it already: its cgroup came and went.
+    }
 }
 
 TEST_F(ServiceTest, DenialsAreInTheJournalWithStructuredFields) {
