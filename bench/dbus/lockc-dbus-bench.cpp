@@ -16,6 +16,7 @@
 // system bus (DBUS_SYSTEM_BUS_ADDRESS when set), as root, and creates the
 // cgroups it registers under the cgroup v2 mount, removing them afterwards.
 #include "bus_names.hpp"
+#include "cgroup.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -300,25 +301,11 @@ class Report {
 
 // ---- cgroups ----
 
-std::filesystem::path cgroup2_mount() {
-    std::ifstream in("/proc/self/mounts");
-    std::string device;
-    std::string dir;
-    std::string type;
-    std::string rest;
-    while (in >> device >> dir >> type && std::getline(in, rest)) {
-        if (type == "cgroup2") {
-            return dir;
-        }
-    }
-    throw std::runtime_error("no cgroup v2 filesystem is mounted");
-}
-
 // A directory of empty cgroups for the benchmark, under the cgroup v2 root;
 // removed with all its children when destroyed.
 class CgroupTree {
   public:
-    CgroupTree() : mount_(cgroup2_mount()) {
+    CgroupTree() : mount_(lockc::cgroup2_mount()) {
         relative_ = "/lockc-bench-" + std::to_string(::getpid());
         absolute_ = mount_ / relative_.substr(1);
         std::filesystem::create_directory(absolute_);
