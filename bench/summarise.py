@@ -11,16 +11,21 @@ those ratios with their min and max.
   summarise.py --check OUT_DIR    also fail (exit 1) when a benchmark left
                                   no figures or a structural property does
                                   not hold (CI's smoke run); never timings
+
+The hook benchmark's "apparmor" configuration exists only when the guest's
+kernel ran AppArmor (environment.tsv's lsm lists it); --check then requires
+its figures too.
 """
 import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-HOOK_CONFIGS = ["off", "host", "baseline", "denied"]
+HOOK_CONFIGS = ["off", "apparmor", "host", "baseline", "denied"]
 HOOK_LOOPS = ["open", "stat", "exec", "mount", "connect"]
-# (configuration, baseline configuration, target ratio, what it means)
+# (configuration, baseline configuration, target ratio or None, what it means)
 HOOK_RATIOS = [
+    ("apparmor", "off", None, "AppArmor docker-default-like profile / off"),
     ("host", "off", 1.02, "host process, lockc on / off"),
     ("baseline", "off", 1.05, "baseline container, allowed / lockc off"),
     ("denied", "baseline", 1.5, "denied with event / allowed in a container"),
@@ -61,12 +66,25 @@ def environment(out):
     return lines, env
 
 
-def hook_section(out, problems):
+def apparmor_active(env):
+    return "apparmor" in env.get("lsm", "").split(",")
+
+
+def round_ratios(table, config, base, loop, rounds):
+    a, b = table[(config, loop)], table[(base, loop)]
+    return [a[r] / b[r] for r in rounds if r in a and r in b and b[r] > 0]
+
+
+def hook_section(out, problems, env):
     table = defaultdict(dict)  # (config, loop) -> round -> ns
     for r in rows(out / "hooks.tsv"):
         rnd, config, loop, _ops, ns = r
         table[(config, loop)][int(rnd)] = float(ns)
-    for config in HOOK_CONFIGS:
+    # Without AppArmor in the kernel there is no apparmor configuration.
+    with_apparmor = apparmor_active(env) or any(c == "apparmor" for c, _ in table)
+    configs = [c for c in HOOK_CONFIGS if c != "apparmor" or with_apparmor]
+    ratio_specs = [x for x in HOOK_RATIOS if x[0] in configs]
+    for config in configs:
         for loop in HOOK_LOOPS:
             if not table.get((config, loop)):
                 problems.append(f"hooks: no figures for {loop} in configuration {config}")
@@ -77,38 +95,68 @@ def hook_section(out, problems):
         "## Hook cost",
         "",
         f"Nanoseconds per operation, median [min–max] of {len(rounds)} rounds "
-        "(the four configurations back to back for each loop in each round; "
+        f"(the {len(configs)} configurations back to back for each loop in each round; "
         "off: lockc's programs detached from their hooks).",
         "",
-        "| loop | " + " | ".join(HOOK_CONFIGS) + " |",
-        "| --- |" + " ---: |" * len(HOOK_CONFIGS),
+        "| loop | " + " | ".join(configs) + " |",
+        "| --- |" + " ---: |" * len(configs),
     ]
     for loop in HOOK_LOOPS:
-        cells = [spread(list(table[(c, loop)].values()), "{:.0f}") for c in HOOK_CONFIGS]
+        cells = [spread(list(table[(c, loop)].values()), "{:.0f}") for c in configs]
         lines.append(f"| {loop} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Ratios, each round against the same round's baseline: median [min–max].",
         "",
-        "| loop | " + " | ".join(f"{c} / {b}" for c, b, _, _ in HOOK_RATIOS) + " |",
-        "| --- |" + " ---: |" * len(HOOK_RATIOS),
+        "| loop | " + " | ".join(f"{c} / {b}" for c, b, _, _ in ratio_specs) + " |",
+        "| --- |" + " ---: |" * len(ratio_specs),
     ]
     misses = []
     for loop in HOOK_LOOPS:
         cells = []
-        for config, base, target, meaning in HOOK_RATIOS:
+        for config, base, target, meaning in ratio_specs:
             if config == "denied" and loop not in DENIABLE:
                 cells.append("(nothing denies it)")
                 continue
-            a, b = table[(config, loop)], table[(base, loop)]
-            ratios = [a[r] / b[r] for r in rounds if r in a and r in b and b[r] > 0]
+            ratios = round_ratios(table, config, base, loop, rounds)
+            if target is None:
+                cells.append(spread(ratios))
+                continue
             v = verdict(ratios, target)
             if "missed" in v:
                 misses.append(f"- {loop}, {meaning}: {v}")
             cells.append(f"{spread(ratios)} {v}")
         lines.append(f"| {loop} | " + " | ".join(cells) + " |")
+    if with_apparmor:
+        lines += apparmor_comparison(table, rounds, misses)
     if misses:
         lines += ["", "Targets missed:", ""] + misses
+    return lines
+
+
+def apparmor_comparison(table, rounds, misses):
+    """lockc's baseline container against a process confined by the
+    docker-default-like AppArmor profile, both with lockc's programs' and
+    AppArmor's cost over the same round's off. Target: lockc's overhead at
+    or below AppArmor's on every loop, i.e. baseline / apparmor <= 1 (the
+    same round's off cancels out)."""
+    lines = [
+        "",
+        "lockc against AppArmor (the same boot, the same rounds): each one's "
+        "ratio over off, then lockc's baseline over AppArmor, round by round. "
+        "Target: lockc at or below AppArmor (baseline / apparmor ≤ 1).",
+        "",
+        "| loop | lockc baseline / off | AppArmor / off | baseline / apparmor |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for loop in HOOK_LOOPS:
+        lockc = round_ratios(table, "baseline", "off", loop, rounds)
+        aa = round_ratios(table, "apparmor", "off", loop, rounds)
+        both = round_ratios(table, "baseline", "apparmor", loop, rounds)
+        v = verdict(both, 1.0)
+        if "missed" in v:
+            misses.append(f"- {loop}, lockc baseline at or below AppArmor: {v}")
+        lines.append(f"| {loop} | {spread(lockc)} | {spread(aa)} | {spread(both)} {v} |")
     return lines
 
 
@@ -187,6 +235,71 @@ def start_section(out, problems):
     ]
 
 
+EVENT_COLUMNS = ["rate", "mode", "round", "decisions", "drops", "read", "suppressed", "received",
+                 "achieved", "age_p50", "age_p99", "age_max", "rss_max_kib"]
+
+
+def events_section(out, problems):
+    """Decision events to D-Bus (lockc-events-bench's events.tsv)."""
+    table = [dict(zip(EVENT_COLUMNS, r)) for r in rows(out / "events.tsv")]
+    if not table:
+        problems.append("events: no figures")
+        return []
+    steps = list(dict.fromkeys((r["rate"], r["mode"]) for r in table))
+    lines = [
+        "## Decision events to D-Bus",
+        "",
+        "Per requested rate (denials/s, `max`: back to back) and delivery mode (`single`: "
+        "a `Denied` signal per denial; `batched`: `DeniedBatch` signals), over the rounds: "
+        "denials made per second, the share delivered to one subscriber, what was lost and "
+        "where (summed over the rounds: ring buffer drops, signals suppressed by lockcd), "
+        "whether every decision is accounted for (drops + suppressed + received = "
+        "decisions), the denials' age at receipt (kernel timestamp to the subscriber's "
+        "clock), and lockcd's largest VmRSS sample.",
+        "",
+        "| rate | mode | made /s | delivered % | drops | suppressed | exact | age p50 µs | "
+        "age p99 µs | VmRSS max MiB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | :---: | ---: | ---: | ---: |",
+    ]
+    zero_loss = defaultdict(list)
+    for rate, mode in steps:
+        rs = [r for r in table if r["rate"] == rate and r["mode"] == mode]
+        num = lambda key: [float(r[key]) for r in rs]  # noqa: E731
+        exact = all(int(r["drops"]) + int(r["suppressed"]) + int(r["received"]) ==
+                    int(r["decisions"]) for r in rs)
+        delivered = [100.0 * int(r["received"]) / int(r["decisions"]) if int(r["decisions"])
+                     else 0.0 for r in rs]
+        if not exact:
+            problems.append(f"events: at rate {rate} ({mode}) not every decision is accounted for")
+        if any(int(r["decisions"]) == 0 for r in rs):
+            problems.append(f"events: a round at rate {rate} ({mode}) made no decision")
+        if all(int(r["received"]) == int(r["decisions"]) for r in rs):
+            # The rate asked for (a paced run's first and last calls make the
+            # achieved rate a hair lower); what the generator made for max.
+            zero_loss[mode].append(statistics.median(num("achieved")) if rate == "max"
+                                   else float(rate))
+        lines.append(
+            f"| {rate} | {mode} | {spread(num('achieved'), '{:.0f}')} | "
+            f"{spread(delivered, '{:.2f}')} | "
+            f"{sum(int(r['drops']) for r in rs)} | {sum(int(r['suppressed']) for r in rs)} | "
+            f"{'yes' if exact else '**no**'} | {spread(num('age_p50'), '{:.0f}')} | "
+            f"{spread(num('age_p99'), '{:.0f}')} | "
+            f"{spread([v / 1024 for v in num('rss_max_kib')], '{:.1f}')} |")
+    peak_rss = max(float(r["rss_max_kib"]) for r in table) / 1024
+    lines.append("")
+    for mode in dict.fromkeys(m for _r, m in steps):
+        best = max(zero_loss[mode]) if zero_loss[mode] else 0
+        lines.append(f"Highest rate delivered with zero loss in every round, {mode}: "
+                     f"{best:.0f}/s (target ≥ 20,000/s: "
+                     f"{'met' if best >= 20000 else '**missed**'}).")
+    lines += [
+        "",
+        f"lockcd's largest VmRSS sample: {peak_rss:.1f} MiB "
+        f"(target < 50 MiB: {'met' if peak_rss < 50 else '**missed**'}).",
+    ]
+    return lines
+
+
 def passthrough(out, name):
     path = out / name
     return path.read_text().rstrip().splitlines() if path.exists() else []
@@ -203,9 +316,9 @@ def main(argv):
     lines, env = environment(out)
     if env.get("mode") == "smoke":
         lines += ["", "(smoke run: tiny counts, the figures mean nothing)"]
-    for section in (hook_section(out, problems), program_section(out),
+    for section in (hook_section(out, problems, env), program_section(out),
                     map_section(out, problems), start_section(out, problems),
-                    passthrough(out, "dbus-summary.md")):
+                    events_section(out, problems), passthrough(out, "dbus-summary.md")):
         if section:
             lines += [""] + section
     print("\n".join(lines))

@@ -104,6 +104,15 @@ struct {
 	__type(value, struct lockc_counters);
 } counters SEC(".maps");
 
+/* When the reader was last woken (boot-time ns): events that follow within
+ * LOCKC_EVENT_COALESCE_NS ride on that wakeup (see wakeup_flag()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_wakeup SEC(".maps");
+
 /* Per-CPU scratch space: the BPF stack (512 bytes) cannot hold these. LSM
  * programs do not sleep here and do not nest on one CPU with each other,
  * except the cgroup_mkdir tracepoint, which has its own buffer. */
@@ -298,6 +307,32 @@ static __always_inline void count_drop(void)
 }
 
 /*
+ * Whether submitting an event wakes the reader. A wakeup per event (a
+ * context switch per denial on a busy CPU) cost a denied call more than the
+ * decision itself, so events within LOCKC_EVENT_COALESCE_NS of the last
+ * wakeup ride on it: the reader, once woken, keeps looking every
+ * LOCKC_EVENT_COALESCE_NS for a while (Enforcer::events_due()), so it
+ * still reads them within about that time. A ring a quarter full wakes it at
+ * once, so that a burst is not dropped while the reader sleeps out its
+ * interval. The shared timestamp is a hint: a race between CPUs costs at
+ * most an extra wakeup, never a lost one, since an event is only held back
+ * when some wakeup happened within the interval.
+ */
+static __always_inline __u64 wakeup_flag(__u64 now)
+{
+	__u64 *last = bpf_map_lookup_elem(&last_wakeup, &zero);
+
+	if (!last)
+		return BPF_RB_FORCE_WAKEUP;
+	if (now - *last < LOCKC_EVENT_COALESCE_NS &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) * 4 <
+		bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
+		return BPF_RB_NO_WAKEUP;
+	*last = now;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
+/*
  * Report an operation that the rules deny and return what the hook returns:
  * -EPERM in enforce mode, 0 in audit mode. `target` is a kernel string or
  * NULL.
@@ -336,11 +371,7 @@ static __always_inline int deny(const struct subject *s, enum lockc_hook hook,
 	e->target[0] = 0;
 	if (target)
 		bpf_probe_read_kernel_str(e->target, sizeof(e->target), target);
-	/* The reader is woken now (when it has caught up), not once events
-	 * pile up: a container that dies at once (an escape failing in runc's
-	 * init) takes its cgroup with it, and only a prompt reader can still
-	 * name it (docs/benchmarks.md, "Denied operations"). */
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flag(e->time_ns));
 	return ret;
 }
 

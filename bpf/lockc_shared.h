@@ -13,7 +13,7 @@
 
 /* Bumped whenever a map layout or a program's contract changes: a loader
  * only reuses pinned objects of the same ABI. */
-#define LOCKC_ABI_VERSION 3
+#define LOCKC_ABI_VERSION 4
 
 /* Policy levels, ordered from weakest to strictest. */
 enum lockc_level {
@@ -218,6 +218,10 @@ struct lockc_event {
 };
 
 #define LOCKC_DEFAULT_RINGBUF_BYTES (256 * 1024)
+
+/* Events within this long of the reader's last wakeup do not wake it again;
+ * readers look this often while events come (lockc.bpf.c, wakeup_flag()). */
+#define LOCKC_EVENT_COALESCE_NS (1000 * 1000)
 
 struct lockc_counters {
 	__u64 denied[LOCKC_HOOK_COUNT];	 /* enforce-mode denials */

@@ -15,6 +15,11 @@ packages=(
   # VM tests: QEMU, a static busybox for the initramfs, kmod for depmod,
   # and the real container stack that the guest runs from the host's root.
   qemu-system-x86 busybox-static kmod cpio docker.io runc crun podman python3
+  # benchmarks against AppArmor (bench/vm/hooks.sh, in the VM booted with
+  # apparmor in lsm=): apparmor_parser loads the profile. Its service is
+  # skipped on a host whose kernel runs no AppArmor, and the test VM does
+  # not start it.
+  apparmor
   # shell completions of lockcctl (tests/completions/) and the manual pages
   # (scdoc builds them; man --warnings in man/check-page.sh).
   bash-completion zsh fish scdoc man-db groff-base

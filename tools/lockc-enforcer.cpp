@@ -7,7 +7,10 @@
 
 #include <poll.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -90,16 +93,23 @@ int events(bool follow) {
     auto e = attach();
     std::signal(SIGINT, [](int) { g_stop = 1; });
     std::signal(SIGTERM, [](int) { g_stop = 1; });
-    const auto print = [](const lockc::Event &ev) {
-        std::cout << lockc::describe(ev) << std::endl;
-    };
+    const auto print = [](const lockc::Event &ev) { std::cout << lockc::describe(ev) << '\n'; };
     do {
         e.consume_events(print);
+        std::cout.flush(); // once per batch, not per event
         if (!follow) {
             break;
         }
+        // Not every event wakes the reader: look again when events_due()
+        // says (every millisecond while events come).
+        int timeout_ms = 500;
+        if (const auto due = e.events_due()) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+                *due - std::chrono::steady_clock::now());
+            timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, timeout_ms));
+        }
         pollfd pfd{e.event_fd(), POLLIN, 0};
-        ::poll(&pfd, 1, 500);
+        ::poll(&pfd, 1, timeout_ms);
     } while (g_stop == 0);
     return 0;
 }

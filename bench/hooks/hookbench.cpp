@@ -1,7 +1,7 @@
 // lockc-hookbench: tight loops of the system calls that lockc's LSM hooks
 // see, timed as nanoseconds per operation. bench/vm/hooks.sh runs it in the
-// test VM in each configuration (lockc not loaded, host caller, baseline
-// container, denied caller) and compares the medians.
+// test VM in each configuration (lockc not loaded, AppArmor profile, host
+// caller, baseline container, denied caller) and compares the medians.
 //
 // Every operation's outcome is checked against --expect: a loop that was
 // meant to be denied but succeeded (or the reverse) measures the wrong
@@ -40,12 +40,14 @@ namespace {
 
 constexpr std::string_view kUsage =
     "usage: lockc-hookbench --dir DIR --open-target FILE --connect-target SOCKET\n"
-    "                       --exec-target BINARY [--cgroup DIR] [--expect allowed|denied]\n"
+    "                       --exec-target BINARY [--cgroup DIR] [--apparmor PROFILE]\n"
+    "                       [--expect allowed|denied]\n"
     "                       [--seconds S] [--loops open,stat,exec,mount,connect]\n"
     "  Runs each loop and prints one line per loop:\n"
     "    loop=NAME ops=N ns_per_op=X outcome=allowed|denied\n"
     "  --dir      scratch directory (tmpfs) for the bind-mount source and target\n"
     "  --cgroup   cgroup v2 directory to join before measuring (the container)\n"
+    "  --apparmor AppArmor profile (loaded) to change to before measuring\n"
     "  --expect   what open, mount and connect must return (denied: EPERM)\n"
     "  --seconds  how long each loop runs (default 2; CI smoke: 0.05)\n";
 
@@ -55,6 +57,7 @@ struct Options {
     std::string connect_target;
     std::string exec_target;
     std::string cgroup;
+    std::string apparmor;
     bool expect_denied = false;
     double seconds = 2.0;
     std::vector<std::string> loops = {"open", "stat", "exec", "mount", "connect"};
@@ -286,6 +289,7 @@ std::optional<Options> parse(int argc, char **argv) {
         {"--connect-target", &o.connect_target},
         {"--exec-target", &o.exec_target},
         {"--cgroup", &o.cgroup},
+        {"--apparmor", &o.apparmor},
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
         const auto &a = args[i];
@@ -321,6 +325,33 @@ void join_cgroup(const std::string &dir) {
     }
 }
 
+// Confines this process with an AppArmor profile from now on, as
+// libapparmor's aa_change_profile() does: "changeprofile NAME" to the
+// AppArmor attribute (Linux 5.8 and later), else to the shared one. Then
+// checks that the kernel says so: a benchmark that silently ran unconfined
+// would time the wrong thing.
+void change_apparmor_profile(const std::string &profile) {
+    std::string attr = "/proc/thread-self/attr/apparmor/current";
+    if (::access(attr.c_str(), F_OK) != 0) {
+        attr = "/proc/thread-self/attr/current";
+    }
+    const std::string command = "changeprofile " + profile;
+    {
+        const Fd fd(::open(attr.c_str(), O_WRONLY | O_CLOEXEC));
+        if (fd.get() < 0 || ::write(fd.get(), command.data(), command.size()) !=
+                                static_cast<ssize_t>(command.size())) {
+            fail("changing to AppArmor profile " + profile + " (" + attr + ")");
+        }
+    }
+    std::ifstream in(attr);
+    std::string now;
+    std::getline(in, now);
+    if (now != profile + " (enforce)") {
+        errno = EPERM;
+        fail("AppArmor says the profile is \"" + now + "\", not " + profile + " (enforce)");
+    }
+}
+
 int run(const Options &o) {
     // Bind mounts happen in a mount namespace of our own, private, so that
     // nothing of the benchmark shows up elsewhere. Set up before joining the
@@ -339,6 +370,11 @@ int run(const Options &o) {
     const Listener listener(o.connect_target);
     if (!o.cgroup.empty()) {
         join_cgroup(o.cgroup);
+    }
+    // Last: a profile modelled on Docker's refuses the private mount
+    // namespace above, as a container gets its namespaces from its runtime.
+    if (!o.apparmor.empty()) {
+        change_apparmor_profile(o.apparmor);
     }
     const std::vector<Loop> all = {
         {"open", true, open_close(o.open_target)},

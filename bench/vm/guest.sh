@@ -13,8 +13,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 case $mode in
-full) hook_rounds=5 hook_seconds=0.2 map_containers=10000 start_rounds=5 start_runs=10 ;;
-smoke) hook_rounds=1 hook_seconds=0.05 map_containers=100 start_rounds=1 start_runs=2 ;;
+full) hook_rounds=5 hook_seconds=0.2 map_containers=10000 start_rounds=5 start_runs=10
+  events_args=(--rounds 5 --seconds 2) ;;
+smoke) hook_rounds=1 hook_seconds=0.05 map_containers=100 start_rounds=1 start_runs=2
+  events_args=(--smoke) ;;
 *) echo "usage: $0 BUILD_DIR OUT_DIR full|smoke" >&2; exit 2 ;;
 esac
 # Overrides, e.g. fewer containers when time is short (bench/run.sh passes
@@ -24,6 +26,9 @@ hook_seconds=${LOCKC_BENCH_HOOK_SECONDS:-$hook_seconds}
 map_containers=${LOCKC_BENCH_MAP_CONTAINERS:-$map_containers}
 start_rounds=${LOCKC_BENCH_START_ROUNDS:-$start_rounds}
 start_runs=${LOCKC_BENCH_START_RUNS:-$start_runs}
+if [[ -n ${LOCKC_BENCH_EVENT_ARGS:-} ]]; then
+  read -r -a events_args <<<"$LOCKC_BENCH_EVENT_ARGS"
+fi
 
 mkdir -p "$out"
 {
@@ -41,13 +46,30 @@ mkdir -p "$out"
 systemctl stop lockcd.service 2>/dev/null || true
 "$build/tools/lockc-enforcer" uninstall >/dev/null
 
-echo "=== hook cost"
-"$here/hooks.sh" "$build" "$out" "$hook_rounds" "$hook_seconds"
-echo "=== BPF map memory"
-"$here/maps.sh" "$build" "$out" "$map_containers"
+# LOCKC_BENCH_PARTS picks some of them (e.g. "hooks events"), in this order.
+parts=" ${LOCKC_BENCH_PARTS:-hooks maps start events} "
+want() { [[ $parts == *" $1 "* ]]; }
 
-echo "=== container start (real Docker, lockc installed with cmake --install)"
-"$top/tests/vm/guest/docker-setup.sh" >/dev/null
-"$top/tests/vm/guest/install-lockc.sh" "$build"
-"$here/container-start.sh" "$build" "$out" "$start_rounds" "$start_runs"
+if want hooks; then
+  echo "=== hook cost"
+  "$here/hooks.sh" "$build" "$out" "$hook_rounds" "$hook_seconds"
+fi
+if want maps; then
+  echo "=== BPF map memory"
+  "$here/maps.sh" "$build" "$out" "$map_containers"
+fi
+if want start || want events; then
+  "$top/tests/vm/guest/install-lockc.sh" "$build"
+fi
+if want start; then
+  echo "=== container start (real Docker, lockc installed with cmake --install)"
+  "$top/tests/vm/guest/docker-setup.sh" >/dev/null
+  "$here/container-start.sh" "$build" "$out" "$start_rounds" "$start_runs"
+fi
+if want events; then
+  echo "=== decision events to D-Bus (the installed lockcd, one subscriber)"
+  systemctl start lockcd.service
+  "$build/bench/dbus/lockc-events-bench" "${events_args[@]}" --tsv "$out/events.tsv" |
+    tee "$out/events.txt"
+fi
 echo "=== done"

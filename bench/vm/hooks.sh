@@ -1,9 +1,18 @@
 #!/bin/bash
 # Runs in the test VM: the hook benchmark (lockc-hookbench) in four
-# configurations, interleaved loop by loop: for each round and each loop,
+# configurations, five when the kernel runs AppArmor, interleaved loop by
+# loop: for each round and each loop,
 #
 #   off       lockc's LSM programs off their hooks (lockc-bench-switch off):
 #             no lockc code runs on any hook, as if it were not loaded
+#   apparmor  (only when AppArmor is among the kernel's LSMs) lockc still
+#             off; the caller is in a cgroup of its own, confined by
+#             lockc-bench-docker-default.apparmor (modelled on Docker's
+#             docker-default), doing what baseline does: what a container
+#             pays for AppArmor instead of lockc. docker-default refuses
+#             every mount; the profile allows the loop's one bind mount,
+#             so that the mount loop times the same allowed operation here
+#             as in baseline (see the profile)
 #   host      on; the caller is a host process
 #   baseline  on; the caller is in a cgroup with a baseline entry, doing
 #             operations baseline allows
@@ -39,6 +48,8 @@ pins=/sys/fs/bpf/lockc
 stash=/sys/fs/bpf/lockc-bench-stash
 cg_root=/sys/fs/cgroup/lockc-bench
 scratch=/run/lockc-bench
+aa_profile=lockc-bench-docker-default
+aa_file=$(cd "$(dirname "$0")" && pwd)/$aa_profile.apparmor
 # restricted denies reads of service-account tokens; baseline does not: the
 # same file on the same tmpfs serves the allowed and the denied open.
 token_dir=/run/secrets/kubernetes.io/lockc-bench
@@ -49,7 +60,7 @@ denied_sock=/run/docker/lockc-bench.sock # an engine socket
 log() { echo "hooks: $*" >&2; }
 die() { echo "hooks: ERROR: $*" >&2; exit 1; }
 
-reader=''
+reader='' apparmor=''
 stop_reader() {
   if [[ -n $reader ]]; then
     kill "$reader" 2>/dev/null || true
@@ -61,7 +72,10 @@ cleanup() {
   stop_reader
   "$enforcer" uninstall >/dev/null 2>&1 || true
   rm -rf "$stash"
-  rmdir "$cg_root"/baseline "$cg_root"/restricted "$cg_root" 2>/dev/null || true
+  rmdir "$cg_root"/baseline "$cg_root"/restricted "$cg_root"/apparmor "$cg_root" 2>/dev/null || true
+  if [[ -n $apparmor ]]; then
+    apparmor_parser -R -K "$aa_file" >/dev/null 2>&1 || true
+  fi
   rm -rf "$scratch" "$token_dir" "$denied_sock"
 }
 trap cleanup EXIT
@@ -85,7 +99,7 @@ lsm_programs=''
 switch() { # off|on
   local said
   said=$("$switch" "$1" "$pins" "$stash")
-  set -- "$1" ${said% programs*}
+  set -- "$1" "${said%% programs*}"
   [[ -n $lsm_programs ]] || lsm_programs=$2
   ((lsm_programs > 0 && $2 == lsm_programs)) ||
     die "switching $1 moved $2 programs, not $lsm_programs"
@@ -105,10 +119,9 @@ run() { # config round, then lockc-hookbench arguments
   local config=$1 round=$2
   shift 2
   timeout -k 5 600 taskset -c "$bench_cpu" "$bench" --dir "$scratch" --open-target "$token" \
-    --exec-target "$exit0" --seconds "$seconds" "$@" | while read -r line; do
+    --exec-target "$exit0" --seconds "$seconds" "$@" | while read -r name ops ns _; do
     # loop=open ops=N ns_per_op=X outcome=allowed
-    set -- $line
-    printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "${1#loop=}" "${2#ops=}" "${3#ns_per_op=}"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "${name#loop=}" "${ops#ops=}" "${ns#ns_per_op=}"
   done
   ((PIPESTATUS[0] == 0)) || die "lockc-hookbench failed in configuration $config"
 }
@@ -122,33 +135,56 @@ warm() { # lockc-hookbench arguments
 
 [[ -x $bench && -x $exit0 && -x $switch && -x $enforcer ]] ||
   die "build $build first (lockc-hookbench, lockc-bench-switch, lockc-enforcer)"
-mkdir -p "$scratch" "$token_dir" "$(dirname "$denied_sock")" "$cg_root"/baseline "$cg_root"/restricted
+mkdir -p "$scratch" "$token_dir" "$(dirname "$denied_sock")" "$cg_root"/baseline "$cg_root"/restricted \
+  "$cg_root"/apparmor
 echo "not a real token" >"$token"
 # The exec loop's binary on tmpfs: read from the 9p share, each exec would
 # wait for the host's I/O, which neither lockc nor the guest controls.
 install -m 0755 "$build/bench/hooks/lockc-bench-exit0" "$scratch/exit0"
 exit0=$scratch/exit0
 
+# AppArmor: when the kernel runs it (lsm= lists it, as with bench/run.sh),
+# its configuration is required; otherwise (CI's boots) it is skipped.
+configs=(off host baseline denied)
+if grep -qw apparmor /sys/kernel/security/lsm && [[ -d /sys/kernel/security/apparmor ]]; then
+  command -v apparmor_parser >/dev/null ||
+    die "AppArmor is active but apparmor_parser is missing: install Debian's apparmor"
+  # -K: no cache; the guest's /etc and /var are the host's, read-only below
+  # a tmpfs, and a compiled profile is not worth keeping.
+  apparmor_parser -r -K "$aa_file" || die "apparmor_parser could not load $aa_file"
+  apparmor=$aa_profile
+  configs=(off apparmor host baseline denied)
+else
+  log "AppArmor is not among the kernel's LSMs: no apparmor configuration"
+fi
+
 mkdir -p "$out"
 tsv=$out/hooks.tsv
 : >"$tsv"
-log "kernel $(uname -r), LSMs $(cat /sys/kernel/security/lsm), $rounds rounds of ${seconds} s per loop"
+log "kernel $(uname -r), LSMs $(cat /sys/kernel/security/lsm), $rounds rounds of ${seconds} s per loop, configurations ${configs[*]}"
 load
 for ((r = 1; r <= rounds; r++)); do
   for loop in open stat exec mount connect; do
     switch off
     settle
     warm --loops "$loop" --connect-target "$allowed_sock"
-    run off "$r" --loops "$loop" --connect-target "$allowed_sock" >>"$tsv"
+    run off "$r" --loops "$loop" --connect-target "$allowed_sock"
+    if [[ -n $apparmor ]]; then
+      # The confined paths through AppArmor's hooks are translated anew too.
+      warm --loops "$loop" --connect-target "$allowed_sock" --cgroup "$cg_root/apparmor" \
+        --apparmor "$apparmor"
+      run apparmor "$r" --loops "$loop" --connect-target "$allowed_sock" \
+        --cgroup "$cg_root/apparmor" --apparmor "$apparmor"
+    fi
     switch on
     settle
     warm --loops "$loop" --connect-target "$allowed_sock"
-    run host "$r" --loops "$loop" --connect-target "$allowed_sock" >>"$tsv"
+    run host "$r" --loops "$loop" --connect-target "$allowed_sock"
     run baseline "$r" --loops "$loop" --connect-target "$allowed_sock" \
-      --cgroup "$cg_root/baseline" >>"$tsv"
+      --cgroup "$cg_root/baseline"
     run denied "$r" --loops "$loop" --connect-target "$denied_sock" \
-      --cgroup "$cg_root/restricted" --expect denied >>"$tsv"
-  done
+      --cgroup "$cg_root/restricted" --expect denied
+  done >>"$tsv"
   log "round $r of $rounds done"
 done
 

@@ -222,6 +222,7 @@ DaemonStatus Client::status() {
     s.kernel_drops = property<std::uint64_t>(p, "KernelDrops", context);
     s.events_received = property<std::uint64_t>(p, "EventsReceived", context);
     s.journal_suppressed = property<std::uint64_t>(p, "JournalSuppressed", context);
+    s.signals_suppressed = property<std::uint64_t>(p, "SignalsSuppressed", context);
     return s;
 }
 

@@ -95,6 +95,8 @@ ExitCode status(const Context &c) {
             .unsigned_number(s.events_received)
             .key("journal_suppressed")
             .unsigned_number(s.journal_suppressed)
+            .key("signals_suppressed")
+            .unsigned_number(s.signals_suppressed)
             .end_object();
         text = json.text() + "\n";
     } else {
@@ -113,6 +115,7 @@ ExitCode status(const Context &c) {
         fields.add("KernelDrops", std::to_string(s.kernel_drops));
         fields.add("EventsReceived", std::to_string(s.events_received));
         fields.add("JournalSuppressed", std::to_string(s.journal_suppressed));
+        fields.add("SignalsSuppressed", std::to_string(s.signals_suppressed));
         text = fields.render();
     }
     const Pager pager(wants_pager(c));

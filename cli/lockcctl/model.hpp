@@ -40,6 +40,7 @@ struct DaemonStatus {
     std::uint64_t kernel_drops = 0;
     std::uint64_t events_received = 0;
     std::uint64_t journal_suppressed = 0;
+    std::uint64_t signals_suppressed = 0;
 };
 
 // One row of ListContainers.

@@ -27,6 +27,9 @@ constexpr std::array<std::string_view, 8> kPinnedMaps = {
 };
 
 constexpr std::uint32_t kZero = 0;
+// What the ring buffer callback returns to make libbpf stop (ENOSPC is
+// not one that libbpf itself returns from a consume).
+constexpr int kStopConsuming = -ENOSPC;
 
 fs::path maps_dir(const fs::path &pin_dir) {
     return pin_dir / "maps";
@@ -266,9 +269,10 @@ void Enforcer::open_pinned_maps() {
         [](void *ctx, void *data, std::size_t size) -> int {
             auto *sink = static_cast<EventSink *>(ctx);
             const auto event = decode_event({static_cast<const std::byte *>(data), size});
+            ++sink->taken;
             if (!event) {
                 ++sink->malformed;
-                return 0;
+                return sink->taken >= sink->limit ? kStopConsuming : 0;
             }
             ++sink->delivered;
             if (sink->handler != nullptr && *sink->handler) {
@@ -279,7 +283,8 @@ void Enforcer::open_pinned_maps() {
                     // handler owns its errors.
                 }
             }
-            return 0;
+            // A negative return makes libbpf stop after this record.
+            return sink->taken >= sink->limit ? kStopConsuming : 0;
         },
         sink_.get(), nullptr);
     if (rb == nullptr) {
@@ -442,13 +447,37 @@ int Enforcer::event_fd() const {
     return ring_buffer__epoll_fd(ringbuf_.get());
 }
 
+std::optional<std::chrono::steady_clock::time_point> Enforcer::events_due() const {
+    // Longer than the coalescing interval by far: the kernel holds an event
+    // back only within that interval of a wakeup, and every wakeup leads to
+    // a look that finds an event, so the reader still looks when it comes.
+    constexpr auto kKeepLooking = std::chrono::seconds(1);
+    constexpr auto kEvery = std::chrono::nanoseconds(LOCKC_EVENT_COALESCE_NS);
+    if (more_waiting_) {
+        return last_look_; // at once: a look stopped at its limit
+    }
+    if (last_event_ == std::chrono::steady_clock::time_point{} ||
+        std::chrono::steady_clock::now() - last_event_ > kKeepLooking) {
+        return std::nullopt;
+    }
+    return last_look_ + kEvery;
+}
+
 std::size_t Enforcer::consume_events(const std::function<void(const Event &)> &handler) {
     sink_->handler = &handler;
     sink_->delivered = 0;
+    sink_->taken = 0;
+    sink_->limit = kMaxEventsPerLook;
+    const auto malformed_before = sink_->malformed;
     const int n = ring_buffer__consume(ringbuf_.get());
     sink_->handler = nullptr;
-    if (n < 0) {
+    more_waiting_ = n == kStopConsuming;
+    if (n < 0 && !more_waiting_) {
         throw_system("cannot read events", -n);
+    }
+    last_look_ = std::chrono::steady_clock::now();
+    if (sink_->delivered > 0 || sink_->malformed != malformed_before) {
+        last_event_ = last_look_;
     }
     return sink_->delivered;
 }

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -97,10 +98,18 @@ class Enforcer {
 
     [[nodiscard]] Counters counters() const;
 
-    // The ring buffer's epoll-able fd: readable when events wait.
+    // The ring buffer's epoll-able fd: readable when the kernel wakes the
+    // reader. It does not for every event (lockc.bpf.c, wakeup_flag()):
+    // a reader also calls consume_events() at events_due().
     [[nodiscard]] int event_fd() const;
+    // When events may wait without a wakeup: while events come, every
+    // LOCKC_EVENT_COALESCE_NS after the last look; nullopt when quiet.
+    [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> events_due() const;
     // Delivers waiting events without blocking; returns how many. Records
-    // that fail to decode are counted in malformed_events().
+    // that fail to decode are counted in malformed_events(). At most
+    // kMaxEventsPerLook per call: libbpf would otherwise read for as long
+    // as the kernel writes, and a flood of denials would keep the reader
+    // from everything else; events_due() then says to look again at once.
     std::size_t consume_events(const std::function<void(const Event &)> &handler);
     [[nodiscard]] std::uint64_t malformed_events() const noexcept;
 
@@ -109,6 +118,8 @@ class Enforcer {
     void uninstall();
     // The same for a pin directory, without an Enforcer (e.g. leftovers).
     static void uninstall(const std::filesystem::path &pin_dir);
+
+    static constexpr std::size_t kMaxEventsPerLook = 4096;
 
   private:
     Enforcer() = default;
@@ -136,9 +147,14 @@ class Enforcer {
     struct EventSink {
         const std::function<void(const Event &)> *handler = nullptr;
         std::size_t delivered = 0;
+        std::size_t taken = 0; // records this call, malformed or not
+        std::size_t limit = 0;
         std::uint64_t malformed = 0;
     };
     std::unique_ptr<EventSink> sink_;
+    std::chrono::steady_clock::time_point last_look_{};
+    std::chrono::steady_clock::time_point last_event_{};
+    bool more_waiting_ = false; // the last look stopped at its limit
     std::unique_ptr<ring_buffer, RingBufferDeleter> ringbuf_;
 };
 

@@ -213,6 +213,10 @@ int run_daemon(const DaemonOptions &options) {
         if (const auto due = service->registry_sync_due()) {
             timeout_ms = wake_by(timeout_ms, *due);
         }
+        const auto events_due = service->events_due();
+        if (events_due) {
+            timeout_ms = wake_by(timeout_ms, *events_due);
+        }
         if (trimmed_at < last_activity) {
             timeout_ms = wake_by(timeout_ms, last_activity + kTrimAfter);
         }
@@ -235,9 +239,10 @@ int run_daemon(const DaemonOptions &options) {
             }
             last_activity = Clock::now();
         }
-        if ((fds[2].revents & POLLIN) != 0) {
-            service->process_events();
-            last_activity = Clock::now();
+        if ((fds[2].revents & POLLIN) != 0 || (events_due && Clock::now() >= *events_due)) {
+            if (service->process_events() > 0) {
+                last_activity = Clock::now();
+            }
         }
         if (Clock::now() >= next_reconcile) {
             discovery.reconcile();
@@ -266,6 +271,7 @@ int run_daemon(const DaemonOptions &options) {
             while (connection->processPendingRequest()) {
                 last_activity = Clock::now();
             }
+            front_end.flush_signals();
             if (idle_exit && !front_end.busy() &&
                 Clock::now() - last_activity >= options.exit_when_idle) {
                 // Give the name back first: calls from now on queue at the
@@ -277,6 +283,7 @@ int run_daemon(const DaemonOptions &options) {
                 connection->releaseName(kBusName);
                 while (connection->processPendingRequest()) {
                 }
+                front_end.flush_signals();
                 return 0;
             }
         } catch (const sdbus::Error &e) {

@@ -9,6 +9,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include <poll.h>
 #include <sys/random.h>
 
 #include <algorithm>
@@ -404,11 +405,12 @@ void ManagerObject::SubscribeDenials(sdbus::Result<> &&result, Options options) 
     try {
         OptionReader reader(options);
         const bool interactive = interactive_option(reader);
+        const bool batched = reader.boolean("batched").value_or(false);
         reader.finish();
         const auto who = caller().bus_name;
         authorized(std::move(result), action::kSubscribeDenials, interactive,
-                   [this, who](const sdbus::Result<> &r) {
-                       front_end_.subscribe(who);
+                   [this, who, batched](const sdbus::Result<> &r) {
+                       front_end_.subscribe(who, batched);
                        r.returnResults();
                    });
     } catch (const std::exception &e) {
@@ -474,13 +476,36 @@ uint64_t ManagerObject::MalformedEvents() {
 uint64_t ManagerObject::JournalSuppressed() {
     return service_.journal_suppressed();
 }
+uint64_t ManagerObject::SignalsSuppressed() {
+    return front_end_.signals_suppressed();
+}
 
-void ManagerObject::emit_denied(const Denial &denial, const std::set<std::string> &subscribers) {
+void ManagerObject::emit_denied(const Denial &denial, const std::vector<std::string> &subscribers) {
     for (const auto &subscriber : subscribers) {
         auto signal = getObject().createSignal(kManagerInterface, "Denied");
         signal << denial.container << std::string(to_string(denial.level))
                << std::string(to_string(denial.mode)) << denial.hook << denial.target << denial.pid
                << denial.uid << denial.comm << denial.error << denial.time_usec;
+        signal.setDestination(subscriber);
+        getObject().emitSignal(signal);
+    }
+}
+
+void ManagerObject::emit_denied_batch(std::span<const Denial> denials,
+                                      const std::vector<std::string> &subscribers) {
+    using Entry =
+        sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
+                      std::uint32_t, std::uint32_t, std::string, std::int32_t, std::uint64_t>;
+    std::vector<Entry> entries;
+    entries.reserve(denials.size());
+    for (const auto &d : denials) {
+        entries.emplace_back(d.container, std::string(to_string(d.level)),
+                             std::string(to_string(d.mode)), d.hook, d.target, d.pid, d.uid, d.comm,
+                             d.error, d.time_usec);
+    }
+    for (const auto &subscriber : subscribers) {
+        auto signal = getObject().createSignal(kManagerInterface, "DeniedBatch");
+        signal << entries;
         signal.setDestination(subscriber);
         getObject().emitSignal(signal);
     }
@@ -576,7 +601,9 @@ FrontEnd::FrontEnd(sdbus::IConnection &connection, Service &service)
         .call([this](const std::string &name, const std::string & /*old_owner*/,
                      const std::string &new_owner) {
             if (new_owner.empty()) {
-                subscribers_.erase(name);
+                if (subscribers_.erase(name) > 0) {
+                    rebuild_subscriber_lists();
+                }
                 callers_.erase(name);
             }
         });
@@ -588,11 +615,11 @@ FrontEnd::FrontEnd(sdbus::IConnection &connection, Service &service)
     ServiceListener listener;
     listener.container_added = [this](const ContainerRecord &r) {
         add_container(r);
-        manager_->emit_changed({"ContainerCount"});
+        count_changed_ = true;
     };
     listener.container_removed = [this](const std::string &id) {
         remove_container(id);
-        manager_->emit_changed({"ContainerCount"});
+        count_changed_ = true;
     };
     listener.container_changed = [this](const ContainerRecord &r,
                                         const std::vector<std::string> &properties) {
@@ -601,16 +628,110 @@ FrontEnd::FrontEnd(sdbus::IConnection &connection, Service &service)
         }
     };
     listener.defaults_changed = [this] { manager_->emit_changed({"DefaultLevel", "DefaultMode"}); };
-    listener.denial = [this](const Denial &d) {
-        if (!subscribers_.empty()) {
-            manager_->emit_denied(d, subscribers_);
-        }
-    };
+    listener.denial = [this](const Denial &d) { signal_denial(d); };
     service_.set_listener(std::move(listener));
 }
 
 FrontEnd::~FrontEnd() {
     service_.set_listener({});
+}
+
+namespace {
+
+// About what a denial adds to a signal on the wire: its strings and fixed
+// fields, plus a message header for a Denied signal of its own.
+std::size_t wire_size(const Denial &d) {
+    constexpr std::size_t kFixed = 64;
+    return kFixed + d.container.size() + d.hook.size() + d.target.size() + d.comm.size();
+}
+constexpr std::size_t kHeaderSize = 160;
+// Denials per DeniedBatch signal at most: a pass that read more sends more.
+constexpr std::size_t kMaxBatch = 1024;
+
+} // namespace
+
+bool FrontEnd::may_queue(std::size_t bytes) {
+    // sd-bus queues what the socket does not take at once and asks for
+    // POLLOUT until its queue is empty again: what was sent since then
+    // bounds what the queue holds.
+    if ((connection_.getEventLoopPollData().events & POLLOUT) == 0) {
+        denied_backlog_ = 0;
+        suppressing_ = false;
+    }
+    if (denied_backlog_ + bytes > kMaxDeniedBacklogBytes) {
+        return false;
+    }
+    denied_backlog_ += bytes;
+    return true;
+}
+
+void FrontEnd::count_suppressed(std::uint64_t denials) {
+    signals_suppressed_ += denials;
+    const auto now = std::chrono::steady_clock::now();
+    if (!suppressing_ && now - last_suppression_warning_ >= std::chrono::minutes(1)) {
+        log::warning("denials come faster than subscribers read them; their signals are "
+                     "dropped until they catch up (counted in SignalsSuppressed)");
+        last_suppression_warning_ = now;
+    }
+    suppressing_ = true;
+}
+
+void FrontEnd::flush_signals() {
+    if (count_changed_) {
+        count_changed_ = false;
+        try {
+            manager_->emit_changed({"ContainerCount"});
+        } catch (const std::exception &e) {
+            log::warning(std::string("cannot announce the container count: ") + e.what());
+        }
+    }
+    if (pending_batch_.empty()) {
+        return;
+    }
+    if (!batched_subscribers_.empty()) {
+        for (std::size_t at = 0; at < pending_batch_.size(); at += kMaxBatch) {
+            const auto chunk = std::span<const Denial>(pending_batch_)
+                                   .subspan(at, std::min(kMaxBatch, pending_batch_.size() - at));
+            std::size_t bytes = kHeaderSize;
+            for (const auto &d : chunk) {
+                bytes += wire_size(d);
+            }
+            if (!may_queue(bytes * batched_subscribers_.size())) {
+                count_suppressed(chunk.size());
+                continue;
+            }
+            try {
+                manager_->emit_denied_batch(chunk, batched_subscribers_);
+            } catch (const std::exception &e) {
+                // Not the connection's end (that shows in the main loop):
+                // these denials go unsignalled, counted.
+                log::warning(std::string("cannot send denials: ") + e.what());
+                count_suppressed(chunk.size());
+            }
+        }
+    }
+    pending_batch_.clear();
+}
+
+void FrontEnd::signal_denial(const Denial &denial) {
+    if (!batched_subscribers_.empty()) {
+        pending_batch_.push_back(denial);
+    }
+    if (!single_subscribers_.empty()) {
+        if (may_queue((kHeaderSize + wire_size(denial)) * single_subscribers_.size())) {
+            manager_->emit_denied(denial, single_subscribers_);
+        } else {
+            count_suppressed(1);
+        }
+    }
+}
+
+void FrontEnd::rebuild_subscriber_lists() {
+    single_subscribers_.clear();
+    batched_subscribers_.clear();
+    for (const auto &[name, batched] : subscribers_) {
+        (batched ? batched_subscribers_ : single_subscribers_).push_back(name);
+    }
 }
 
 void FrontEnd::add_container(const ContainerRecord &record) {
@@ -621,7 +742,7 @@ void FrontEnd::remove_container(const std::string &id) {
     containers_.erase(id);
 }
 
-void FrontEnd::subscribe(const std::string &bus_name) {
+void FrontEnd::subscribe(const std::string &bus_name, bool batched) {
     if (!subscribers_.contains(bus_name) && subscribers_.size() >= kMaxSubscribers) {
         throw api::ApiError(api::kLimitsExceeded, "lockcd already sends denials to " +
                                                       std::to_string(kMaxSubscribers) +
@@ -635,7 +756,8 @@ void FrontEnd::subscribe(const std::string &bus_name) {
         .withArguments(bus_name)
         .storeResultsTo(alive);
     if (alive) {
-        subscribers_.insert(bus_name);
+        subscribers_[bus_name] = batched;
+        rebuild_subscriber_lists();
     }
 }
 
@@ -673,7 +795,9 @@ Caller FrontEnd::caller(const std::string &bus_name) {
 }
 
 void FrontEnd::unsubscribe(const std::string &bus_name) {
-    subscribers_.erase(bus_name);
+    if (subscribers_.erase(bus_name) > 0) {
+        rebuild_subscriber_lists();
+    }
 }
 
 } // namespace lockc

@@ -13,11 +13,16 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace lockc {
 
@@ -42,7 +47,11 @@ class ManagerObject final
     ManagerObject &operator=(ManagerObject &&) = delete;
     ~ManagerObject();
 
-    void emit_denied(const Denial &denial, const std::set<std::string> &subscribers);
+    // One Denied signal to each of `subscribers`.
+    void emit_denied(const Denial &denial, const std::vector<std::string> &subscribers);
+    // One DeniedBatch signal with `denials` to each of `subscribers`.
+    void emit_denied_batch(std::span<const Denial> denials,
+                           const std::vector<std::string> &subscribers);
     void emit_changed(const std::vector<std::string> &properties);
 
   private:
@@ -85,6 +94,7 @@ class ManagerObject final
     uint64_t EventsReceived() override;
     uint64_t MalformedEvents() override;
     uint64_t JournalSuppressed() override;
+    uint64_t SignalsSuppressed() override;
 
     // The caller of the method being processed.
     [[nodiscard]] Caller caller() const;
@@ -149,8 +159,9 @@ class FrontEnd {
     // systemd, for RunConfined; nullptr when it is not on the bus.
     void set_systemd(SystemdUnits *systemd) noexcept { systemd_ = systemd; }
     [[nodiscard]] SystemdUnits *systemd() const noexcept { return systemd_; }
-    // Adds a subscriber; throws ApiError(LimitsExceeded).
-    void subscribe(const std::string &bus_name);
+    // Adds a subscriber (or changes how it gets denials); throws
+    // ApiError(LimitsExceeded).
+    void subscribe(const std::string &bus_name, bool batched);
     void unsubscribe(const std::string &bus_name);
     // Who sent a call: its uid and pid as the bus daemon reports them, asked
     // once per connection (a unique name is never reused, and what the bus
@@ -164,15 +175,42 @@ class FrontEnd {
         return !subscribers_.empty() || authorizer_->pending() > 0;
     }
 
+    // Sends what was left for the end of the main loop's pass: one
+    // ContainerCount change however many registrations the pass handled.
+    void flush_signals();
+
+    // Denials not signalled because the queue to the bus was full.
+    [[nodiscard]] std::uint64_t signals_suppressed() const noexcept { return signals_suppressed_; }
+
   private:
     void add_container(const ContainerRecord &record);
+    void signal_denial(const Denial &denial);
+    // Whether `bytes` more may join lockcd's queue to the bus; resets the
+    // count once sd-bus says the queue is empty.
+    [[nodiscard]] bool may_queue(std::size_t bytes);
+    void count_suppressed(std::uint64_t denials);
+    void rebuild_subscriber_lists();
     void remove_container(const std::string &id);
 
     sdbus::IConnection &connection_;
     Service &service_;
     std::unique_ptr<ManagerObject> manager_;
     std::map<std::string, std::unique_ptr<ContainerObject>> containers_;
-    std::set<std::string> subscribers_;
+    // Subscribers by unique name: true for batched (DeniedBatch).
+    std::map<std::string, bool> subscribers_;
+    std::vector<std::string> single_subscribers_;  // from subscribers_
+    std::vector<std::string> batched_subscribers_; // from subscribers_
+    std::vector<Denial> pending_batch_;            // for flush_signals()
+    bool count_changed_ = false;                   // ContainerCount to signal (flush_signals)
+    // Bytes of denial signals sent since lockcd's bus queue was last seen
+    // empty (estimated): an upper bound on that queue, kept under
+    // kMaxDeniedBacklogBytes so that a subscriber slower than the kernel
+    // costs dropped signals, counted, not unbounded memory.
+    static constexpr std::size_t kMaxDeniedBacklogBytes = std::size_t{2} << 20U;
+    std::size_t denied_backlog_ = 0;
+    std::uint64_t signals_suppressed_ = 0;
+    bool suppressing_ = false;
+    std::chrono::steady_clock::time_point last_suppression_warning_{};
     // Callers seen, by unique name, until their connection closes.
     std::unordered_map<std::string, Caller> callers_;
     SystemdUnits *systemd_ = nullptr;

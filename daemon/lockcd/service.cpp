@@ -758,6 +758,10 @@ int Service::event_fd() const {
     return enforcer_ ? enforcer_->event_fd() : -1;
 }
 
+std::optional<std::chrono::steady_clock::time_point> Service::events_due() const {
+    return enforcer_ ? enforcer_->events_due() : std::nullopt;
+}
+
 void Service::refresh_pending() {
     if (!enforcer_ || std::none_of(containers_.begin(), containers_.end(),
                                    [](const auto &c) { return c.second.cgroup_id == 0; })) {
@@ -917,12 +921,12 @@ Denial Service::to_denial(const Event &event) {
     return d;
 }
 
-void Service::process_events() {
+std::size_t Service::process_events() {
     if (!enforcer_) {
-        return;
+        return 0;
     }
     try {
-        enforcer_->consume_events([this](const Event &event) {
+        return enforcer_->consume_events([this](const Event &event) {
             ++events_received_;
             try {
                 const Denial d = to_denial(event);
@@ -940,6 +944,7 @@ void Service::process_events() {
     } catch (const std::exception &e) {
         log::error(std::string("cannot read decision events: ") + e.what());
     }
+    return 0;
 }
 
 } // namespace lockc

@@ -127,8 +127,12 @@ class Service {
 
     // The ring buffer's fd (poll for POLLIN), -1 when not enforcing.
     [[nodiscard]] int event_fd() const;
-    // Reads waiting events: journal, listener.denial. Never throws.
-    void process_events();
+    // When to call process_events() even without POLLIN: the kernel does
+    // not wake the reader for every event (Enforcer::events_due()).
+    [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> events_due() const;
+    // Reads waiting events: journal, listener.denial; returns how many.
+    // Never throws.
+    std::size_t process_events();
     // Binds containers registered by scope name to the cgroups created
     // for them since. Cheap when nothing is pending.
     void refresh_pending();

@@ -48,10 +48,11 @@ CONTAINER = "org.lockc.Container"
 
 STATUS_FIELDS = ["Version", "Enforcing", "EnforcementProblem", "KernelLsms", "DefaultLevel",
                  "DefaultMode", "ContainerCount", "Denials", "Audits", "KernelDrops",
-                 "EventsReceived", "JournalSuppressed"]
+                 "EventsReceived", "JournalSuppressed", "SignalsSuppressed"]
 STATUS_JSON_FIELDS = {"version", "enforcing", "enforcement_problem", "kernel_lsms",
                       "default_level", "default_mode", "containers", "denials", "audits",
-                      "kernel_drops", "events_received", "journal_suppressed"}
+                      "kernel_drops", "events_received", "journal_suppressed",
+                      "signals_suppressed"}
 SHOW_FIELDS = ["Id", "Level", "Mode", "Runtime", "State", "CgroupPath", "CgroupId",
                "PendingName", "RegisteredAt", "Decisions"]
 SHOW_JSON_FIELDS = {"id", "level", "mode", "runtime", "state", "cgroup_path", "cgroup_id",
@@ -554,7 +555,7 @@ class StatusTest(LockcdTestCase):
         for name in ("Denials", "Audits"):
             counts = busctl_property(MANAGER_PATH, MANAGER, name)
             self.assertEqual(values[name], str(sum(counts.values())))
-        for name in ("KernelDrops", "EventsReceived", "JournalSuppressed"):
+        for name in ("KernelDrops", "EventsReceived", "JournalSuppressed", "SignalsSuppressed"):
             self.assertEqual(values[name], str(busctl_property(MANAGER_PATH, MANAGER, name)))
 
     def test_json(self):
@@ -573,7 +574,8 @@ class StatusTest(LockcdTestCase):
         self.assertEqual(status["audits"],
                          sum(busctl_property(MANAGER_PATH, MANAGER, "Audits").values()))
         for field, name in (("kernel_drops", "KernelDrops"), ("events_received", "EventsReceived"),
-                            ("journal_suppressed", "JournalSuppressed")):
+                            ("journal_suppressed", "JournalSuppressed"),
+                            ("signals_suppressed", "SignalsSuppressed")):
             self.assertEqual(status[field], busctl_property(MANAGER_PATH, MANAGER, name))
             self.assertIsInstance(status[field], int)
 

@@ -869,6 +869,26 @@ TEST_F(LockcdTest, SubscribingTwiceAndUnsubscribingAreHarmless) {
               "");
 }
 
+TEST_F(LockcdTest, SubscribeDenialsTakesABooleanBatchedOptionAndDeniedBatchIsIntrospectable) {
+    const auto subscribe = [](const Options &options) {
+        return [options](sdbus::IProxy &p) {
+            p.callMethod("SubscribeDenials").onInterface(kManagerInterface).withArguments(options);
+        };
+    };
+    EXPECT_EQ(call_as_root(subscribe({{"batched", sdbus::Variant(true)}})).error, "");
+    EXPECT_EQ(call_as_root(subscribe({{"batched", sdbus::Variant(false)}})).error, "");
+    const auto wrong = call_as_root(subscribe({{"batched", sdbus::Variant(std::string("yes"))}}));
+    EXPECT_EQ(wrong.error, kInvalidArgument);
+    EXPECT_NE(wrong.message.find("batched"), std::string::npos) << wrong.message;
+    std::string xml;
+    manager()
+        ->callMethod("Introspect")
+        .onInterface("org.freedesktop.DBus.Introspectable")
+        .storeResultsTo(xml);
+    EXPECT_NE(xml.find("<signal name=\"DeniedBatch\">"), std::string::npos);
+    EXPECT_NE(xml.find("a(sssssuusit)"), std::string::npos);
+}
+
 } // namespace
 } // namespace lockc::test
 

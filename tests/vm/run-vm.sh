@@ -4,13 +4,15 @@
 # The host kernel refuses BPF LSM programs; this kernel runs them.
 #
 #   run-vm.sh --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS]
-#             [--mem MB] [--cpus N] -- COMMAND [ARGS...]
+#             [--mem MB] [--cpus N] [--lsm LIST] -- COMMAND [ARGS...]
 #
 # In the guest COMMAND runs in the caller's working directory with
 # LOCKC_VM_OUT=<OUT> and LOCKC_VM_KERNEL=<kernel version>; OUT is mounted
 # writable at the same path as on the host. Results: OUT/guest.log (COMMAND's
 # output), OUT/exit-status, OUT/console.log (serial console).
 # Exit status: 0 only if COMMAND ran and exited 0.
+# --lsm LIST is the kernel's lsm= (default lockdown,capability,landlock,yama,bpf:
+# lockc's programs need bpf; bench/run.sh adds apparmor to compare with it).
 # Environment: LOCKC_VM_ACCEL=kvm|tcg forces the accelerator (default: TCG,
 # or KVM when a cached one-time probe shows that KVM guests boot here);
 # LOCKC_VM_ICOUNT=OPTIONS adds "-icount OPTIONS" under TCG (benchmarks:
@@ -23,11 +25,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 die() { echo "run-vm: $*" >&2; exit 2; }
 log() { echo "run-vm: $*" >&2; }
 usage() {
-  echo "usage: $0 --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS] [--mem MB] [--cpus N] -- COMMAND [ARGS...]" >&2
+  echo "usage: $0 --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS] [--mem MB] [--cpus N] [--lsm LIST] -- COMMAND [ARGS...]" >&2
   exit 2
 }
 
 kernel_pkg='' cache='' out='' timeout_s=1500 mem=4096 cpus=2
+lsm=lockdown,capability,landlock,yama,bpf
 while (($#)); do
   case $1 in
   --kernel-pkg) kernel_pkg=${2-}; shift 2 || usage ;;
@@ -36,6 +39,7 @@ while (($#)); do
   --timeout) timeout_s=${2-}; shift 2 || usage ;;
   --mem) mem=${2-}; shift 2 || usage ;;
   --cpus) cpus=${2-}; shift 2 || usage ;;
+  --lsm) lsm=${2-}; shift 2 || usage ;;
   --) shift; break ;;
   -h | --help) usage ;;
   *) die "unknown argument: $1 (see --help)" ;;
@@ -45,6 +49,7 @@ done
 (($# > 0)) || die "no COMMAND after --"
 [[ $timeout_s =~ ^[0-9]+$ && $mem =~ ^[0-9]+$ && $cpus =~ ^[1-9][0-9]*$ ]] ||
   die "--timeout, --mem and --cpus take numbers"
+[[ $lsm =~ ^[a-z]+(,[a-z]+)*$ ]] || die "--lsm takes a comma-separated list of LSM names"
 ((EUID == 0)) || die "must run as root (QEMU exports / as root, 9p writes as root)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: apt-get install qemu-system-x86"
 if [[ ! -x /bin/busybox ]] || ldd /bin/busybox >/dev/null 2>&1; then
@@ -151,6 +156,7 @@ kvm) accel_args=(-accel kvm -cpu host) ;;
 # lock pages before translation"); Debian 12 ships 7.2. Two vCPUs still
 # interleave, so per-CPU maps and cross-CPU wakeups stay exercised.
 tcg)
+  # shellcheck disable=SC2054 # "tcg,thread=single" is one QEMU argument
   accel_args=(-accel tcg,thread=single -cpu max)
   [[ -z ${LOCKC_VM_ICOUNT:-} ]] || accel_args+=(-icount "$LOCKC_VM_ICOUNT")
   ;;
@@ -173,7 +179,7 @@ printf '%s\n' "$out" >"$out/.lockc-vm/out-path"
 } >"$out/.lockc-vm/command.sh"
 
 # ---- Boot ----
-cmdline="console=ttyS0 lsm=lockdown,capability,landlock,yama,bpf panic=-1"
+cmdline="console=ttyS0 lsm=$lsm panic=-1"
 # Kernel warnings and errors stay on the console; systemd shows its progress,
 # which tells where a boot that never reaches the test got stuck.
 cmdline+=" loglevel=4 systemd.show_status=true systemd.log_color=0"
@@ -188,7 +194,7 @@ qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m "$mem"
   -virtfs "local,path=$(qemu_escape "$modules"),mount_tag=modules,$p9,readonly=on"
   -virtfs "local,path=$(qemu_escape "$out"),mount_tag=out,$p9")
 
-log "booting $kver ($accel${LOCKC_VM_ICOUNT:+, icount $LOCKC_VM_ICOUNT}, $cpus CPUs, ${mem} MB, timeout ${timeout_s} s); console: $out/console.log"
+log "booting $kver ($accel${LOCKC_VM_ICOUNT:+, icount $LOCKC_VM_ICOUNT}, $cpus CPUs, ${mem} MB, lsm=$lsm, timeout ${timeout_s} s); console: $out/console.log"
 start=$(date +%s.%N)
 qemu_status=0
 # timeout(1) runs QEMU in its own process group, which a Ctrl-C or a test

@@ -116,4 +116,28 @@ TEST_F(Benchmarks, ContainersStartedWithAndWithoutLockc) {
     EXPECT_EQ(sh("systemctl is-active --quiet lockcd.service").status, 0);
 }
 
+TEST_F(Benchmarks, EveryDecisionEventIsDeliveredOrCountedWhereItWasLost) {
+    // lockc-events-bench: rate, mode, round, decisions, drops, read,
+    // suppressed, received, ... (one row per rate and mode).
+    const auto rows = tsv(out_dir() / "events.tsv");
+    ASSERT_EQ(rows.size(), 4U) << "the smoke run has two rates, each in two modes";
+    std::set<std::string> modes;
+    for (const auto &r : rows) {
+        ASSERT_EQ(r.size(), 13U);
+        const auto step = r[0] + "/" + r[1];
+        modes.insert(r[1]);
+        const auto decisions = std::stoull(r[3]);
+        const auto drops = std::stoull(r[4]);
+        const auto read = std::stoull(r[5]);
+        const auto suppressed = std::stoull(r[6]);
+        const auto received = std::stoull(r[7]);
+        EXPECT_GT(decisions, 0U) << step;
+        EXPECT_GT(received, 0U) << step;
+        EXPECT_EQ(drops + suppressed + received, decisions) << step;
+        // What lockcd read it either signalled or suppressed.
+        EXPECT_EQ(read, suppressed + received) << step;
+    }
+    EXPECT_EQ(modes, (std::set<std::string>{"single", "batched"}));
+}
+
 } // namespace

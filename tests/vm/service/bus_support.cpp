@@ -48,21 +48,37 @@ void pump(sdbus::IConnection &bus, const std::function<bool()> &done,
     }
 }
 
-DenialListener::DenialListener(bool subscribe) {
+DenialListener::DenialListener(bool subscribe, bool batched) {
     proxy->uponSignal("Denied")
         .onInterface(kManagerInterface)
         .call([this](const std::string &container, const std::string &level,
                      const std::string &mode, const std::string &hook, const std::string &target,
                      std::uint32_t pid, std::uint32_t uid, const std::string &comm,
                      std::int32_t errnum, std::uint64_t time) {
+            ++denied_signals;
             received.push_back(
                 {container, level, mode, hook, target, comm, pid, uid, errnum, time});
         });
+    using Entry =
+        sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
+                      std::uint32_t, std::uint32_t, std::string, std::int32_t, std::uint64_t>;
+    proxy->uponSignal("DeniedBatch")
+        .onInterface(kManagerInterface)
+        .call([this](const std::vector<Entry> &denials) {
+            ++batch_signals;
+            for (const auto &d : denials) {
+                received.push_back({std::get<0>(d), std::get<1>(d), std::get<2>(d), std::get<3>(d),
+                                    std::get<4>(d), std::get<7>(d), std::get<5>(d), std::get<6>(d),
+                                    std::get<8>(d), std::get<9>(d)});
+            }
+        });
     proxy->finishRegistration();
     if (subscribe) {
-        proxy->callMethod("SubscribeDenials")
-            .onInterface(kManagerInterface)
-            .withArguments(Options{});
+        Options options;
+        if (batched) {
+            options.emplace("batched", sdbus::Variant(true));
+        }
+        proxy->callMethod("SubscribeDenials").onInterface(kManagerInterface).withArguments(options);
     }
 }
 

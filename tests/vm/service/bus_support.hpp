@@ -48,15 +48,20 @@ struct DeniedSignal {
     std::uint32_t pid = 0, uid = 0;
     std::int32_t errnum = 0;
     std::uint64_t time = 0;
+    bool operator==(const DeniedSignal &) const = default;
 };
 
-// A connection that listens for Denied; subscribes if asked to.
+// A connection that listens for Denied and DeniedBatch; subscribes if
+// asked to.
 struct DenialListener {
     std::unique_ptr<sdbus::IConnection> bus = sdbus::createSystemBusConnection();
     std::unique_ptr<sdbus::IProxy> proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
     std::vector<DeniedSignal> received;
+    std::size_t denied_signals = 0; // Denied signals received
+    std::size_t batch_signals = 0;  // DeniedBatch signals received
 
-    explicit DenialListener(bool subscribe);
+    // Subscribes when `subscribe`, with "batched" when `batched`.
+    explicit DenialListener(bool subscribe, bool batched = false);
     // Pumps the bus until a signal matches or `wait` has passed.
     bool wait_for(const std::function<bool(const DeniedSignal &)> &match,
                   std::chrono::milliseconds wait);

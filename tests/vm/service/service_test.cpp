@@ -197,6 +197,7 @@ TEST_F(ServiceTest, DeniedSignalsReachSubscribersOnlyWithTheRightFields) {
     TestCgroup cg("svc-signal");
     register_cgroup("svc-signal", "baseline", "enforce", cg);
     DenialListener subscriber(true);
+    DenialListener batched(true, true);
     DenialListener bystander(false);
     const auto before_usec =
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -220,6 +221,13 @@ TEST_F(ServiceTest, DeniedSignalsReachSubscribersOnlyWithTheRightFields) {
     EXPECT_EQ(d.errnum, EPERM);
     EXPECT_GE(d.time + 1'000'000U, before_usec);
     EXPECT_LE(d.time, before_usec + 30'000'000U);
+    // A batched subscriber gets the same denial, in a DeniedBatch signal.
+    pump(
+        *batched.bus, [&] { return !batched.received.empty(); }, std::chrono::seconds(10));
+    ASSERT_EQ(batched.received.size(), 1U);
+    EXPECT_EQ(batched.batch_signals, 1U);
+    EXPECT_EQ(batched.denied_signals, 0U);
+    EXPECT_EQ(batched.received[0], d);
     pump(
         *bystander.bus, [] { return false; }, std::chrono::milliseconds(1500));
     EXPECT_TRUE(bystander.received.empty()) << "a connection that did not subscribe got a denial";
