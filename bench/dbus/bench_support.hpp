@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bus_names.hpp"
+#include "bus_types.hpp"
 #include "cgroup.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -34,10 +35,10 @@
 namespace lockc::bench {
 
 using Clock = std::chrono::steady_clock;
-using Options = std::map<std::string, sdbus::Variant>;
 using bus::kBusName;
 using bus::kManagerInterface;
 using bus::kManagerPath;
+using bus::Options;
 
 inline constexpr const char *kBusDriverName = "org.freedesktop.DBus";
 inline constexpr const char *kBusDriverPath = "/org/freedesktop/DBus";

@@ -76,6 +76,17 @@ std::uint64_t parse_number(std::string_view option, std::string_view s) {
     return value;
 }
 
+// "a,b,c" -> {a, b, c}; views into `list`. An empty list gives none.
+std::vector<std::string_view> split_commas(std::string_view list) {
+    std::vector<std::string_view> out;
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        out.push_back(list.substr(0, comma));
+        list = comma == std::string_view::npos ? "" : list.substr(comma + 1);
+    }
+    return out;
+}
+
 std::optional<Settings> parse_arguments(std::span<char *const> args) {
     Settings s;
     for (std::size_t i = 1; i < args.size(); ++i) {
@@ -91,26 +102,19 @@ std::optional<Settings> parse_arguments(std::span<char *const> args) {
         }
         if (arg == "--rates") {
             s.rates.clear();
-            std::string_view list = value();
-            while (!list.empty()) {
-                const auto comma = list.find(',');
-                s.rates.push_back(parse_number(arg, list.substr(0, comma)));
-                list = comma == std::string_view::npos ? "" : list.substr(comma + 1);
+            for (const auto rate : split_commas(value())) {
+                s.rates.push_back(parse_number(arg, rate));
             }
             if (s.rates.empty()) {
                 throw std::invalid_argument("--rates needs at least one rate");
             }
         } else if (arg == "--modes") {
             s.modes.clear();
-            std::string_view list = value();
-            while (!list.empty()) {
-                const auto comma = list.find(',');
-                const auto mode = list.substr(0, comma);
+            for (const auto mode : split_commas(value())) {
                 if (mode != "single" && mode != "batched") {
                     throw std::invalid_argument("--modes takes single and batched");
                 }
                 s.modes.push_back(mode == "batched");
-                list = comma == std::string_view::npos ? "" : list.substr(comma + 1);
             }
             if (s.modes.empty()) {
                 throw std::invalid_argument("--modes needs at least one mode");
@@ -154,10 +158,6 @@ std::uint64_t realtime_usec() {
 // arrival.
 class Subscriber {
   public:
-    using Entry =
-        sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                      std::uint32_t, std::uint32_t, std::string, std::int32_t, std::uint64_t>;
-
     Subscriber(std::string container, bool batched)
         : container_(std::move(container)), connection_(sdbus::createSystemBusConnection()),
           manager_(sdbus::createProxy(*connection_, lockc::bench::kBusName,
@@ -175,7 +175,7 @@ class Subscriber {
             });
         manager_->uponSignal("DeniedBatch")
             .onInterface(kManagerInterface)
-            .call([this](const std::vector<Entry> &denials) {
+            .call([this](const std::vector<lockc::bus::DenialEntry> &denials) {
                 const auto now = realtime_usec();
                 const std::lock_guard lock(mutex_);
                 for (const auto &d : denials) {

@@ -192,14 +192,10 @@ sdbus::ObjectPath ManagerObject::GetContainer(const std::string &id) {
     });
 }
 
-std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                          sdbus::ObjectPath>>
-ManagerObject::ListContainers() {
+std::vector<bus::ContainerEntry> ManagerObject::ListContainers() {
     return guarded([&] {
         service_.refresh_pending();
-        std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                                  sdbus::ObjectPath>>
-            out;
+        std::vector<bus::ContainerEntry> out;
         for (const auto *c : service_.containers()) {
             out.emplace_back(c->id, std::string(to_string(c->level)),
                              std::string(to_string(c->mode)), c->runtime,
@@ -210,15 +206,11 @@ ManagerObject::ListContainers() {
     });
 }
 
-std::vector<
-    sdbus::Struct<std::string, std::vector<sdbus::Struct<std::string, std::string, std::string>>>>
-ManagerObject::DescribeLevels() {
+std::vector<bus::LevelEntry> ManagerObject::DescribeLevels() {
     return guarded([&] {
-        std::vector<sdbus::Struct<
-            std::string, std::vector<sdbus::Struct<std::string, std::string, std::string>>>>
-            out;
+        std::vector<bus::LevelEntry> out;
         for (const auto &description : describe_levels(service_.config())) {
-            std::vector<sdbus::Struct<std::string, std::string, std::string>> denies;
+            std::vector<bus::LevelDenialEntry> denies;
             denies.reserve(description.denies.size());
             for (const auto &entry : description.denies) {
                 denies.emplace_back(entry.kind, entry.target, entry.what);
@@ -493,10 +485,7 @@ void ManagerObject::emit_denied(const Denial &denial, const std::vector<std::str
 
 void ManagerObject::emit_denied_batch(std::span<const Denial> denials,
                                       const std::vector<std::string> &subscribers) {
-    using Entry =
-        sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                      std::uint32_t, std::uint32_t, std::string, std::int32_t, std::uint64_t>;
-    std::vector<Entry> entries;
+    std::vector<bus::DenialEntry> entries;
     entries.reserve(denials.size());
     for (const auto &d : denials) {
         entries.emplace_back(d.container, std::string(to_string(d.level)),

@@ -60,12 +60,8 @@ class ManagerObject final
                            std::string level, std::string mode, Options options) override;
     void UnregisterContainer(sdbus::Result<> &&result, std::string id, Options options) override;
     sdbus::ObjectPath GetContainer(const std::string &id) override;
-    std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                              sdbus::ObjectPath>>
-    ListContainers() override;
-    std::vector<sdbus::Struct<std::string,
-                              std::vector<sdbus::Struct<std::string, std::string, std::string>>>>
-    DescribeLevels() override;
+    std::vector<bus::ContainerEntry> ListContainers() override;
+    std::vector<bus::LevelEntry> DescribeLevels() override;
     std::string GetLevel(const std::string &id) override;
     std::string GetMode(const std::string &id) override;
     void SetLevel(sdbus::Result<> &&result, std::string id, std::string level,

@@ -3,6 +3,7 @@
 // message says what was wrong and what is accepted.
 #pragma once
 
+#include "bus_types.hpp"
 #include "policy.hpp"
 
 #include <sdbus-c++/Types.h>
@@ -17,7 +18,7 @@
 
 namespace lockc {
 
-using Options = std::map<std::string, sdbus::Variant>;
+using bus::Options;
 
 inline constexpr std::size_t kMaxContainerIdLength = 255;
 

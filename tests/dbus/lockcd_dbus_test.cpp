@@ -19,10 +19,9 @@
 namespace lockc::test {
 namespace {
 
-using ListEntry = sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                                sdbus::ObjectPath>;
-using LevelDenialEntry = sdbus::Struct<std::string, std::string, std::string>;
-using LevelEntry = sdbus::Struct<std::string, std::vector<LevelDenialEntry>>;
+using ListEntry = bus::ContainerEntry;
+using bus::LevelDenialEntry;
+using bus::LevelEntry;
 
 constexpr const char *kNotFound = "org.lockc.Error.NotFound";
 constexpr const char *kAlreadyRegistered = "org.lockc.Error.AlreadyRegistered";

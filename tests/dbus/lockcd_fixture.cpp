@@ -295,9 +295,7 @@ void LockcdTest::pump_until(const std::function<bool()> &done, std::chrono::mill
 }
 
 std::vector<std::string> LockcdTest::container_ids() {
-    std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                              sdbus::ObjectPath>>
-        list;
+    std::vector<bus::ContainerEntry> list;
     manager()->callMethod("ListContainers").onInterface(kManagerInterface).storeResultsTo(list);
     std::vector<std::string> ids;
     ids.reserve(list.size());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "bus_names.hpp"
+#include "bus_types.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -28,7 +29,7 @@ using bus::kContainerInterface;
 using bus::kManagerInterface;
 using bus::kManagerPath;
 
-using Options = std::map<std::string, sdbus::Variant>;
+using bus::Options;
 
 // A user the test harness made known to polkitd.
 struct TestUser {

@@ -59,12 +59,9 @@ DenialListener::DenialListener(bool subscribe, bool batched) {
             received.push_back(
                 {container, level, mode, hook, target, comm, pid, uid, errnum, time});
         });
-    using Entry =
-        sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                      std::uint32_t, std::uint32_t, std::string, std::int32_t, std::uint64_t>;
     proxy->uponSignal("DeniedBatch")
         .onInterface(kManagerInterface)
-        .call([this](const std::vector<Entry> &denials) {
+        .call([this](const std::vector<bus::DenialEntry> &denials) {
             ++batch_signals;
             for (const auto &d : denials) {
                 received.push_back({std::get<0>(d), std::get<1>(d), std::get<2>(d), std::get<3>(d),

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bus_names.hpp"
+#include "bus_types.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -22,7 +23,7 @@ using bus::kBusName;
 using bus::kManagerInterface;
 using bus::kManagerPath;
 inline constexpr const char *kDenialMessageId = "3c0f2e7a9d5b4e61a8f1c27d64b09e53";
-using Options = std::map<std::string, sdbus::Variant>;
+using bus::Options;
 
 // A call that starts lockcd waits for it to load its programs: about 15 s
 // under TCG emulation, three times that with the host busy (CI runs

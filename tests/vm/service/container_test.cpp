@@ -90,9 +90,7 @@ class Containers : public ::testing::Test {
     }
 
     std::set<std::string> registered() {
-        std::vector<sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                                  sdbus::ObjectPath>>
-            list;
+        std::vector<bus::ContainerEntry> list;
         manager()->callMethod("ListContainers").onInterface(kManagerInterface).storeResultsTo(list);
         std::set<std::string> ids;
         for (const auto &c : list) {
