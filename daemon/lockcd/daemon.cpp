@@ -145,7 +145,9 @@ int run_daemon(const DaemonOptions &options) {
     auto next_reconcile = Clock::now();
     auto next_remark = Clock::now() + kRemarkEvery;
     auto systemd = open_systemd(*connection, [&](const std::string &unit) {
-        if (container_of_cgroup_path(unit)) {
+        // A `lockcctl run` scope or another unit registered by its name
+        // ends too: its registration goes at once, not at the next sweep.
+        if (container_of_cgroup_path(unit) || service->names_cgroup(unit)) {
             next_reconcile = std::min(next_reconcile, Clock::now() + kReconcileDelay);
         }
     });

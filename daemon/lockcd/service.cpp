@@ -256,7 +256,7 @@ void Service::restore() {
         }
         containers_.emplace(record.id, std::move(record));
     }
-    refresh_pending();
+    drop_consumed_pending();
 
     if (enforcer_) {
         for (auto &[id, record] : containers_) {
@@ -295,6 +295,33 @@ void Service::restore() {
     }
     save_registry(records());
     log::info("restored " + std::to_string(containers_.size()) + " registered containers");
+}
+
+void Service::drop_consumed_pending() {
+    if (!enforcer_ || !enforcer_->reattached()) {
+        // Fresh programs (after a reboot) have an empty name table: every
+        // registration by name still waits, and gets its name back below.
+        refresh_pending();
+        return;
+    }
+    // The pinned table outlived lockcd. A name it no longer holds was
+    // taken by a cgroup; if refresh_pending() finds no such cgroup, the
+    // container came and went while lockcd was away (or before it looked).
+    // Giving its name back would keep a dead container registered, waiting
+    // for a cgroup that its runtime will never create again.
+    const auto names = enforcer_->pending_names();
+    const std::set<std::string> waiting(names.begin(), names.end());
+    refresh_pending();
+    for (auto it = containers_.begin(); it != containers_.end();) {
+        const auto &record = it->second;
+        if (record.cgroup_id == 0 && !waiting.contains(record.pending_name)) {
+            log::notice("container " + record.id + ": its cgroup " + record.pending_name +
+                        " came and went while lockcd was away; dropped from the registry");
+            it = containers_.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }
 
 std::optional<std::filesystem::path> Service::path_of_cgroup(std::uint64_t cgroup) const {
@@ -805,9 +832,10 @@ void Service::refresh_pending() {
 }
 
 bool Service::knows(const std::string &id, const std::string &cgroup_name) const {
-    if (containers_.contains(id)) {
-        return true;
-    }
+    return containers_.contains(id) || names_cgroup(cgroup_name);
+}
+
+bool Service::names_cgroup(const std::string &cgroup_name) const {
     return std::any_of(containers_.begin(), containers_.end(), [&](const auto &c) {
         return (!c.second.pending_name.empty() && c.second.pending_name == cgroup_name) ||
                (!c.second.cgroup_path.empty() &&

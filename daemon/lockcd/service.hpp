@@ -154,6 +154,9 @@ class Service {
     // Whether a container or a pending name is registered already: an
     // explicit registration wins over what runtime metadata says.
     [[nodiscard]] bool knows(const std::string &id, const std::string &cgroup_name) const;
+    // Whether a registration waits for, or runs in, a cgroup of this name
+    // (a unit's name: its scope ending is worth a reconciliation).
+    [[nodiscard]] bool names_cgroup(const std::string &cgroup_name) const;
     // A record that can no longer confine anything (its cgroup is gone) or
     // still waits for its cgroup; nullopt for a live or unknown container.
     [[nodiscard]] std::optional<ContainerState> stale_state(const std::string &id) const;
@@ -171,6 +174,9 @@ class Service {
 
   private:
     void restore();
+    // restore()'s step for registrations by name: binds those whose cgroup
+    // exists, forgets those whose cgroup came and went meanwhile.
+    void drop_consumed_pending();
     [[nodiscard]] std::vector<ContainerRecord> records() const;
     void update_policy(ContainerRecord &record, Level level, Mode mode);
     void change_defaults(std::optional<Level> level, std::optional<Mode> mode);

@@ -397,13 +397,16 @@ TEST_F(Containers, LockcctlRunConfinesACommandThatNoRuntimeStarted) {
         << listener.dump();
     EXPECT_EQ(sh(mount).status, 0) << "the same command unconfined";
     EXPECT_EQ(sh("lockcctl run --level privileged -- sh -c 'exit 7'").status, 7);
+    // systemd's UnitRemoved makes lockcd look at once; its periodic sweep
+    // (every 10 s) alone would miss this bound.
     EXPECT_TRUE(wait_until(
         [&] {
             const auto ids = registered();
-            return std::none_of(ids.begin(), ids.end(),
-                                [](const std::string &id) { return id.starts_with("lockc-"); });
+            return std::none_of(ids.begin(), ids.end(), [](const std::string &id) {
+                return id == "lockc-vm-run" || id.starts_with("lockc-run-");
+            });
         },
-        std::chrono::seconds(15)))
+        std::chrono::seconds(5)))
         << "scopes of ended commands stay registered";
 }
 

@@ -60,6 +60,27 @@ class ServiceTest : public ::testing::Test {
             .storeResultsTo(path);
     }
 
+    // Registered by the name its cgroup will have: pending until then.
+    void register_scope(const std::string &id, const std::string &level, const std::string &scope) {
+        sdbus::ObjectPath path;
+        manager()
+            ->callMethod("RegisterContainer")
+            .onInterface(kManagerInterface)
+            .withArguments(id, level, std::string("enforce"),
+                           Options{{"scope", sdbus::Variant(scope)}})
+            .storeResultsTo(path);
+    }
+
+    // The D-Bus error name of GetLevel (may start lockcd); "" if it answered.
+    std::string get_level_error(const std::string &id) {
+        try {
+            (void)get("GetLevel", id);
+            return "";
+        } catch (const sdbus::Error &e) {
+            return e.getName();
+        }
+    }
+
     void unregister(const std::string &id) {
         manager()
             ->callMethod("UnregisterContainer")
@@ -510,6 +531,36 @@ TEST_F(ServiceTest, ACorruptRegistryNeverWeakensAContainer) {
         sh("journalctl --no-pager -u lockcd.service -o cat").output.find("rebuilt the registry"),
         std::string::npos);
     unregister("svc-corrupt");
+}
+
+// A short container registered by name can start and end between two of
+// lockcd's looks, or while lockcd is stopped: the pinned programs still
+// bind the name to its cgroup. lockcd must then forget the registration,
+// not give the name back to the kernel and wait forever for a cgroup its
+// runtime will never create again (a ghost in ListContainers). A
+// registration whose cgroup has not come yet is kept, still waiting.
+TEST_F(ServiceTest, ARegistrationWhoseCgroupCameAndWentWhileLockcdWasStoppedIsForgotten) {
+    register_scope("svc-came-and-went", "restricted", "svc-came-and-went.scope");
+    register_scope("svc-still-waiting", "restricted", "svc-still-waiting.scope");
+    ASSERT_EQ(sh("systemctl stop lockcd.service").status, 0);
+    {
+        TestCgroup short_lived("svc-came-and-went.scope");
+        EXPECT_EQ(sysrq_in(short_lived), EPERM) << "the kernel bound the name without lockcd";
+    }
+    // The next call starts lockcd again.
+    EXPECT_EQ(get_level_error("svc-came-and-went"), "org.lockc.Error.NotFound");
+    EXPECT_NE(sh("journalctl --no-pager -u lockcd.service -o cat")
+                  .output.find("svc-came-and-went: its cgroup svc-came-and-went.scope came and "
+                               "went while lockcd was away"),
+              std::string::npos);
+    {
+        TestCgroup again("svc-came-and-went.scope");
+        EXPECT_EQ(sysrq_in(again), 0) << "the kernel still held the forgotten name";
+    }
+    EXPECT_EQ(get("GetLevel", "svc-still-waiting"), "restricted");
+    TestCgroup late("svc-still-waiting.scope");
+    EXPECT_EQ(sysrq_in(late), EPERM) << "a registration still waiting lost its name";
+    unregister("svc-still-waiting");
 }
 
 TEST_F(ServiceTest, RestartAndAReloadOfThePinsKeepEveryContainersLevel) {
