@@ -1,6 +1,7 @@
 #include "client.hpp"
 
 #include "bus_names.hpp"
+#include "bus_types.hpp"
 #include "exit_codes.hpp"
 
 #include <poll.h>
@@ -31,12 +32,10 @@ constexpr const char *kBusDriverPath = "/org/freedesktop/DBus";
 // longer than that for its answer.
 constexpr auto kInteractiveTimeout = std::chrono::minutes(6);
 
-using Options = std::map<std::string, sdbus::Variant>;
+using bus::Options;
 using Properties = std::map<std::string, sdbus::Variant>;
-using ListEntry = sdbus::Struct<std::string, std::string, std::string, std::string, std::string,
-                                sdbus::ObjectPath>;
-using LevelEntry =
-    sdbus::Struct<std::string, std::vector<sdbus::Struct<std::string, std::string, std::string>>>;
+using bus::ContainerEntry;
+using bus::LevelEntry;
 
 // What a call is for, so that its errors can say so.
 struct CallContext {
@@ -230,7 +229,7 @@ std::vector<ContainerSummary> Client::list_containers() {
     const CallContext context{"list the containers", ""};
     auto message = manager_->createMethodCall(kManagerInterface, "ListContainers");
     auto reply = invoke(*manager_, message, context);
-    std::vector<ListEntry> entries;
+    std::vector<ContainerEntry> entries;
     read_reply(reply, context, entries);
     std::vector<ContainerSummary> containers;
     containers.reserve(entries.size());
@@ -417,7 +416,12 @@ std::string Client::container_state(const std::string &object_path, const std::s
 std::string Client::subscribe_denials(const Authorization &authorization) {
     const CallContext context{"receive denials", "", &authorization};
     auto message = manager_->createMethodCall(kManagerInterface, "SubscribeDenials");
-    message << options_for(authorization);
+    auto options = options_for(authorization);
+    // DeniedBatch: one signal per pass of lockcd's loop, not one per denial,
+    // so that a flood of denials reaches the monitor instead of being
+    // suppressed at lockcd's queue to the bus (docs/benchmarks.md).
+    options["batched"] = sdbus::Variant(true);
+    message << options;
     (void)invoke(*manager_, message, context);
     return owner_of_manager_name();
 }
@@ -472,7 +476,7 @@ DenialSubscription::DenialSubscription(Client &client, const Authorization &auth
             });
         denied_match_ = client_.connection().addMatch(
             std::string("type='signal',sender='") + kBusName + "',path='" + kManagerPath +
-                "',interface='" + kManagerInterface + "',member='Denied'",
+                "',interface='" + kManagerInterface + "',member='DeniedBatch'",
             [this](sdbus::Message &message) { on_signal(message); });
     } catch (const sdbus::Error &e) {
         throw Failure(ExitCode::Failure, "cannot watch the bus for denials: " + e.getMessage());
@@ -508,15 +512,20 @@ void DenialSubscription::on_signal(sdbus::Message &message) {
         if (daemon_.empty() || message.getSender() != daemon_) {
             return;
         }
-        Denial d;
+        std::vector<bus::DenialEntry> batch;
         try {
-            message >> d.container >> d.level >> d.mode >> d.hook >> d.target >> d.pid >> d.uid >>
-                d.comm >> d.errnum >> d.time_usec;
+            message >> batch;
         } catch (const sdbus::Error &) {
             return; // not the documented signature: nothing to show
         }
-        if (!on_denial_(d)) {
-            stop_ = true;
+        for (const auto &entry : batch) {
+            Denial d;
+            std::tie(d.container, d.level, d.mode, d.hook, d.target, d.pid, d.uid, d.comm, d.errnum,
+                     d.time_usec) = entry;
+            if (!on_denial_(d)) {
+                stop_ = true;
+                return; // the rest of the batch comes after what was asked for
+            }
         }
     } catch (...) {
         callback_error_ = std::current_exception();

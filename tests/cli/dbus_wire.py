@@ -1,11 +1,13 @@
 """Just enough of the D-Bus wire protocol (stdlib only) for a stand-in
-that owns org.lockc.Manager and sends Denied signals.
+that owns org.lockc.Manager and sends DeniedBatch signals.
 
-lockcd cannot produce Denied signals on a host without the BPF LSM, so the
-tests of `lockcctl monitor`'s output use this stand-in: it answers
+lockcd cannot produce denials on a host without the BPF LSM, so the tests
+of `lockcctl monitor`'s output use this stand-in: it answers
 SubscribeDenials and UnsubscribeDenials as the API documents and emits
-Denied with the documented signature (sssssuusit) to one subscriber, as
-lockcd does. Only little-endian messages, only the types used here.
+DeniedBatch with the documented signature (a(sssssuusit)) to one
+subscriber, as lockcd does for a subscriber that asked for batches (as
+lockcctl monitor does). Only little-endian messages, only the types used
+here.
 """
 
 import os
@@ -57,6 +59,18 @@ class Writer:
             {"s": self.string, "o": self.string, "g": self.signature, "u": self.uint32,
              "i": self.int32, "t": self.uint64, "y": self.byte}[code](value)
 
+    def struct_array(self, signature, rows):
+        """a(SIGNATURE): the length counts from the first struct, which is
+        aligned to 8 after it (that padding is not counted)."""
+        self.uint32(0)
+        length_at = len(self.data) - 4
+        self.align(8)
+        start = len(self.data)
+        for row in rows:
+            self.align(8)
+            self.body(signature, row)
+        struct.pack_into("<I", self.data, length_at, len(self.data) - start)
+
 
 class Reader:
     def __init__(self, data):
@@ -92,7 +106,10 @@ class Reader:
 
 def encode_message(kind, serial, fields, signature="", values=(), flags=0):
     body = Writer()
-    body.body(signature, values)
+    if signature.startswith("a("):
+        body.struct_array(signature[2:-1], values)
+    else:
+        body.body(signature, values)
     if signature:
         fields = {**fields, FIELD_SIGNATURE: ("g", signature)}
     header = Writer()
@@ -240,12 +257,12 @@ class Connection:
                   signature, values, flags=NO_REPLY_EXPECTED)
 
 
-DENIED_SIGNATURE = "sssssuusit"
+DENIED_BATCH_SIGNATURE = "a(sssssuusit)"
 
 
 class DenialStandIn:
     """Owns org.lockc.Manager and serves SubscribeDenials and
-    UnsubscribeDenials from a thread; `deny()` sends a Denied signal."""
+    UnsubscribeDenials from a thread; `deny()` sends a DeniedBatch signal."""
 
     def __init__(self):
         self.connection = Connection()
@@ -294,19 +311,19 @@ class DenialStandIn:
         with self.lock:
             return [sender for member, sender in self.calls if member == "UnsubscribeDenials"]
 
-    def deny(self, destination, denial):
-        """Sends Denied to `destination`; `denial` holds the JSON field
-        names of lockcctl monitor --json."""
-        send_denied(self.connection, destination, denial)
+    def deny(self, destination, *denials):
+        """Sends one DeniedBatch with `denials` to `destination`; each holds
+        the JSON field names of lockcctl monitor --json."""
+        send_denied(self.connection, destination, *denials)
 
     def close(self):
         self.connection.close()
         self.thread.join(timeout=5)
 
 
-def send_denied(connection, destination, denial):
-    connection.signal(destination, "/org/lockc/Manager", "org.lockc.Manager", "Denied",
-                      DENIED_SIGNATURE,
-                      [denial["container"], denial["level"], denial["mode"], denial["hook"],
-                       denial["target"], denial["pid"], denial["uid"], denial["comm"],
-                       denial["errno"], denial["time_usec"]])
+def send_denied(connection, destination, *denials):
+    """One DeniedBatch signal with `denials`, from `connection`."""
+    connection.signal(destination, "/org/lockc/Manager", "org.lockc.Manager", "DeniedBatch",
+                      DENIED_BATCH_SIGNATURE,
+                      [[d["container"], d["level"], d["mode"], d["hook"], d["target"], d["pid"],
+                        d["uid"], d["comm"], d["errno"], d["time_usec"]] for d in denials])

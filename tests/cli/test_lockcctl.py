@@ -14,7 +14,7 @@ Each class starts its own lockcd (--allow-unenforced, private config,
 state and pin directories) and stops it with SIGTERM, which must end it
 with status 0. This host has no BPF LSM: lockcd reports Enforcing=false
 and cannot produce Denied signals; MonitorOutputTest therefore uses a
-stand-in for lockcd that sends Denied as the API documents (dbus_wire.py),
+stand-in for lockcd that sends DeniedBatch as the API documents (dbus_wire.py),
 and lockcd's own Denied signals are tested in the VM (tests/vm/service).
 Nor can lockcd make a systemd scope here (systemd is not on the test bus):
 RunTest checks run up to lockcd's answer, and RunStandInTest what lockcctl
@@ -1162,7 +1162,7 @@ class UnreachableTest(LockcdTestCase):
 class MonitorTest(LockcdTestCase):
     """monitor against the real lockcd: it subscribes, prints nothing
     without denials, ends promptly on SIGINT or SIGTERM with status 0 and
-    unsubscribes. (Denied output: MonitorOutputTest, with a stand-in.)"""
+    unsubscribes. (DeniedBatch output: MonitorOutputTest, with a stand-in.)"""
 
     RULES = ("type='method_call',interface='org.lockc.Manager'", "type='method_return'",
              "type='error'", "type='signal',interface='org.lockc.Manager'")
@@ -1180,6 +1180,11 @@ class MonitorTest(LockcdTestCase):
         reply = wait_for(lambda: self.bus.reply_to(subscribe), what="lockcd's answer")
         self.assertEqual(reply["type"], "method return", "the subscription was accepted")
         self.assertEqual(subscribe["destination"], BUS_NAME)
+        # Batches: a flood of denials reaches the monitor instead of being
+        # suppressed at lockcd's queue to the bus.
+        args = subscribe["args"]
+        self.assertIn('string "batched"', args)
+        self.assertIn("boolean true", args[args.index('string "batched"') + 1])
         return process, subscribe["sender"]
 
     def end_monitor(self, process, signum):
@@ -1218,11 +1223,13 @@ class MonitorTest(LockcdTestCase):
     def test_forged_denied_signal_is_ignored(self):
         process, sender = self.start_monitor("--json")
         # Any peer may send this connection a signal; only lockcd's count.
-        subprocess.run(["dbus-send", "--system", "--type=signal", f"--dest={sender}",
-                        MANAGER_PATH, f"{MANAGER}.Denied", "string:web", "string:baseline",
-                        "string:enforce", "string:sb_mount", "string:/forged", "uint32:1",
-                        "uint32:0", "string:forger", "int32:1", "uint64:1"], check=True)
-        wait_for(lambda: [m for m in self.bus.snapshot() if m["member"] == "Denied"],
+        forger = dbus_wire.Connection()
+        self.addCleanup(forger.close)
+        dbus_wire.send_denied(forger, sender, {
+            "container": "web", "level": "baseline", "mode": "enforce", "hook": "sb_mount",
+            "target": "/forged", "pid": 1, "uid": 0, "comm": "forger", "errno": 1,
+            "time_usec": 1})
+        wait_for(lambda: [m for m in self.bus.snapshot() if m["member"] == "DeniedBatch"],
                  what="the forged signal to be sent")
         status, out, err = self.end_monitor(process, signal.SIGINT)
         self.assertEqual((status, out, err), (0, b"", b""))
@@ -1245,7 +1252,7 @@ class MonitorTest(LockcdTestCase):
 
 class MonitorOutputTest(unittest.TestCase):
     """monitor's output, from a stand-in for lockcd (dbus_wire.py) that
-    owns org.lockc.Manager and sends Denied as the API documents: lockcd
+    owns org.lockc.Manager and sends DeniedBatch as the API documents: lockcd
     cannot produce denials on this host, and only one process can own the
     name, so this class runs no lockcd."""
 
@@ -1318,8 +1325,7 @@ class MonitorOutputTest(unittest.TestCase):
         process, sender = self.start_monitor("--json")
         denials = [self.denial(), self.denial(container="x", target="", errno=0, mode="audit",
                                               uid=4294967295, time_usec=18446744073709551615)]
-        for denial in denials:
-            self.stand_in.deny(sender, denial)
+        self.stand_in.deny(sender, *denials)  # one batch, a line each
         lines = self.read_lines(process, 2)
         for line, denial in zip(lines, denials):
             parsed = json.loads(line)
@@ -1329,8 +1335,8 @@ class MonitorOutputTest(unittest.TestCase):
 
     def test_only_the_named_containers(self):
         process, sender = self.start_monitor("web", "db", "--json")
-        for container in ("other", "web", "web2", "db", "we"):
-            self.stand_in.deny(sender, self.denial(container=container))
+        self.stand_in.deny(sender, *[self.denial(container=container)
+                                     for container in ("other", "web", "web2", "db", "we")])
         lines = self.read_lines(process, 2)
         self.assertEqual([json.loads(line)["container"] for line in lines], ["web", "db"])
         time.sleep(0.3)
