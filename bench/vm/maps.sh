@@ -60,9 +60,11 @@ done
 # the cgroup_mkdir program, as Docker's would.
 mkdir -p "$cg_root"
 before=$(entries)
-for ((i = 0; i < containers; i++)); do
-  mkdir "$cg_root/docker-$(printf '%064x' "$i").scope"
-done
+# One printf and a few mkdirs for all of them: a fork per cgroup took
+# longer than 13 minutes for 10,000 under emulation.
+if ((containers > 0)); then
+  seq 0 $((containers - 1)) | xargs printf "$cg_root/docker-%064x.scope\\n" | xargs mkdir
+fi
 after=$(entries)
 ((after - before == containers)) || die "expected $containers new entries, got $((after - before))"
 measure "containers=$containers"
