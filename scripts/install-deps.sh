@@ -9,6 +9,8 @@ packages=(
   libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev libtomlplusplus-dev
   libgtest-dev nlohmann-json3-dev libyaml-cpp-dev libcurl4-openssl-dev
   clang-format clang-tidy
+  # fuzzing (tests/fuzz/): libFuzzer and the sanitizers' runtimes for clang
+  libclang-rt-14-dev
   # host D-Bus tests: a private system bus with a real dbus-daemon and
   # polkitd (tests/dbus/test-bus.sh); xmllint for the bus and polkit XML.
   dbus polkitd libxml2-utils

@@ -454,7 +454,7 @@ ContainerRecord Service::register_container(const RegisterRequest &request) {
         }
         try {
             relative = cgroup_of_pid(static_cast<int>(pid->pid)).string();
-            relative = normalize_cgroup_path(relative, cgroup_mount_);
+            relative = normalize_relative_cgroup_path(relative);
         } catch (const Error &e) {
             throw ApiError(api::kNotFound, e.what());
         }
@@ -752,7 +752,7 @@ std::optional<std::string> Service::confinement_of(std::optional<pid_t> pid) con
     }
     std::string path;
     try {
-        path = normalize_cgroup_path(cgroup_of_pid(*pid).string(), cgroup_mount_);
+        path = normalize_relative_cgroup_path(cgroup_of_pid(*pid).string());
     } catch (const std::exception &) {
         return "its cgroup cannot be read";
     }

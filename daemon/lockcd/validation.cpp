@@ -124,16 +124,15 @@ bool printable_ascii(std::string_view text) {
     });
 }
 
-} // namespace
-
-std::string normalize_cgroup_path(std::string_view path, const std::filesystem::path &mount) {
+// mount: nullptr for a path known to be relative to the root already.
+std::string normalize(std::string_view path, const std::filesystem::path *mount) {
     constexpr std::size_t kMaxPath = 4096;
     if (path.empty() || path.front() != '/') {
         throw ApiError(api::kInvalidArgument,
                        "cgroup path " + shown(path) +
                            " is not absolute; give it relative to the cgroup root "
-                           "('/system.slice/docker-ID.scope') or under " +
-                           mount.string());
+                           "('/system.slice/docker-ID.scope')" +
+                           (mount != nullptr ? " or under " + mount->string() : std::string()));
     }
     // systemd escapes unit names to ASCII; anything else is not a container's
     // cgroup and could not be stored or shown safely.
@@ -148,8 +147,10 @@ std::string normalize_cgroup_path(std::string_view path, const std::filesystem::
     }
     // Compare whole components with the mount's, after both are normalized:
     // "/sys//fs/cgroup/x" is under /sys/fs/cgroup, "/sys/fs/cgroupX" is not.
-    const std::string mount_text = mount.string();
-    const auto mount_parts = components(mount_text).value_or(std::vector<std::string_view>{});
+    const std::string mount_text = mount != nullptr ? mount->string() : std::string();
+    const auto mount_parts = mount != nullptr
+                                 ? components(mount_text).value_or(std::vector<std::string_view>{})
+                                 : std::vector<std::string_view>{};
     std::size_t skip = 0;
     if (!mount_parts.empty() && parts->size() >= mount_parts.size() &&
         std::equal(mount_parts.begin(), mount_parts.end(), parts->begin())) {
@@ -161,6 +162,16 @@ std::string normalize_cgroup_path(std::string_view path, const std::filesystem::
         out += (*parts)[i];
     }
     return out.empty() ? "/" : out;
+}
+
+} // namespace
+
+std::string normalize_cgroup_path(std::string_view path, const std::filesystem::path &mount) {
+    return normalize(path, &mount);
+}
+
+std::string normalize_relative_cgroup_path(std::string_view path) {
+    return normalize(path, nullptr);
 }
 
 void check_cgroup_name(std::string_view name) {

@@ -39,6 +39,10 @@ void check_container_id(std::string_view id);
 // no ".", ".." or empty components.
 [[nodiscard]] std::string normalize_cgroup_path(std::string_view path,
                                                 const std::filesystem::path &mount);
+// The same for a path that is relative to the root already (the kernel's
+// /proc/<pid>/cgroup): never read as one under the mount, so that a cgroup
+// named like the mount ("/sys/fs/cgroup/x" below the root) keeps its name.
+[[nodiscard]] std::string normalize_relative_cgroup_path(std::string_view path);
 
 // A cgroup directory name registered before it exists.
 void check_cgroup_name(std::string_view name);

@@ -345,6 +345,18 @@ TEST(Validation, CgroupPathAbsoluteUnderTheMountIsMadeRelative) {
     EXPECT_EQ(normalize_cgroup_path("/", "/"), "/");
 }
 
+// What the kernel gives (/proc/<pid>/cgroup) is relative to the root: a
+// cgroup named like the mount keeps its name (found by fuzzing, where
+// normalizing the result again stripped it).
+TEST(Validation, CgroupPathFromTheKernelIsNeverReadAsUnderTheMount) {
+    EXPECT_EQ(normalize_relative_cgroup_path("/sys/fs/cgroup/x"), "/sys/fs/cgroup/x");
+    EXPECT_EQ(normalize_relative_cgroup_path("/system.slice//a.scope"), "/system.slice/a.scope");
+    EXPECT_EQ(normalize_relative_cgroup_path("/"), "/");
+    EXPECT_EQ(normalize_cgroup_path("/sys/fs/cgroup/sys/fs/cgroup/x", kMount), "/sys/fs/cgroup/x");
+    EXPECT_THROW((void)normalize_relative_cgroup_path("/a/../b"), api::ApiError);
+    EXPECT_THROW((void)normalize_relative_cgroup_path("a"), api::ApiError);
+}
+
 TEST(Validation, CgroupPathOfTheMountItselfIsTheRoot) {
     EXPECT_EQ(normalize_cgroup_path("/sys/fs/cgroup", kMount), "/");
     EXPECT_EQ(normalize_cgroup_path("/sys/fs/cgroup/", kMount), "/");
