@@ -8,13 +8,14 @@
 #include "api_error.hpp"
 #include "container_metadata.hpp"
 #include "fuzz_support.hpp"
+#include "temp_dir.hpp"
 #include "validation.hpp"
 
 #include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
     using lockc::fuzz::require;
-    static const lockc::fuzz::ScratchDir scratch("bundle");
+    static const auto scratch = lockc::test::TempDir::in_memory("lockc-fuzz-bundle");
     const auto &bundle = scratch.path();
     lockc::fuzz::write_file(bundle / "config.json", lockc::fuzz::as_text(data, size));
     lockc::BundleSpec spec;

@@ -5,6 +5,7 @@
 // save() and load() unchanged, so that the next start of lockcd sees what
 // this one restored.
 #include "fuzz_support.hpp"
+#include "temp_dir.hpp"
 #include "registry.hpp"
 
 #include <filesystem>
@@ -14,8 +15,8 @@ namespace fs = std::filesystem;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
     using lockc::fuzz::require;
-    static const lockc::fuzz::ScratchDir loaded("registry-loaded");
-    static const lockc::fuzz::ScratchDir saved("registry-saved");
+    static const auto loaded = lockc::test::TempDir::in_memory("lockc-fuzz-registry-loaded");
+    static const auto saved = lockc::test::TempDir::in_memory("lockc-fuzz-registry-saved");
     const fs::path &loaded_dir = loaded.path();
     const fs::path &saved_dir = saved.path();
     const auto input = lockc::fuzz::as_text(data, size);

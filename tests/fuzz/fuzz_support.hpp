@@ -31,32 +31,6 @@ inline void require(bool holds, const char *property) {
     }
 }
 
-// A directory of this process's own, on tmpfs when there is one (the
-// registry fsyncs every save), removed when the fuzzer exits normally.
-class ScratchDir {
-  public:
-    explicit ScratchDir(const char *name) {
-        const std::filesystem::path base = std::filesystem::is_directory("/dev/shm")
-                                               ? "/dev/shm"
-                                               : std::filesystem::temp_directory_path();
-        std::string pattern = (base / (std::string("lockc-fuzz-") + name + "-XXXXXX")).string();
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            std::abort();
-        }
-        path_ = pattern;
-    }
-    ScratchDir(const ScratchDir &) = delete;
-    ScratchDir &operator=(const ScratchDir &) = delete;
-    ~ScratchDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    [[nodiscard]] const std::filesystem::path &path() const { return path_; }
-
-  private:
-    std::filesystem::path path_;
-};
-
 inline void write_file(const std::filesystem::path &file, std::string_view text) {
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));

@@ -12,14 +12,21 @@ namespace lockc::test {
 
 class TempDir {
   public:
-    // /tmp/<prefix>-XXXXXX, canonical (gated paths are compared as such).
-    explicit TempDir(std::string_view prefix = "lockc-test") {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+    // <base>/<prefix>-XXXXXX, canonical (gated paths are compared as such);
+    // base is $TMPDIR or /tmp unless given.
+    explicit TempDir(std::string_view prefix = "lockc-test",
+                     const std::filesystem::path &base = std::filesystem::temp_directory_path()) {
+        std::string pattern = (base / (std::string(prefix) + "-XXXXXX")).string();
         if (::mkdtemp(pattern.data()) == nullptr) {
             throw std::system_error(errno, std::system_category(), "mkdtemp");
         }
         path_ = std::filesystem::canonical(pattern);
+    }
+    // On tmpfs when the machine has one, for callers that write (and fsync)
+    // over and over, such as fuzz targets.
+    [[nodiscard]] static TempDir in_memory(std::string_view prefix) {
+        const std::filesystem::path shm = "/dev/shm";
+        return std::filesystem::is_directory(shm) ? TempDir(prefix, shm) : TempDir(prefix);
     }
     TempDir(const TempDir &) = delete;
     TempDir &operator=(const TempDir &) = delete;
