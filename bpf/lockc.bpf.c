@@ -104,6 +104,23 @@ struct {
 	__type(value, struct lockc_counters);
 } counters SEC(".maps");
 
+/* Which build of this object the attached programs are (a hash of the
+ * object, written by the loader): a loader that carries another build
+ * replaces the programs, keeping every map above (see Enforcer::open).
+ * The programs never read it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} build SEC(".maps");
+
+#ifdef LOCKC_TEST_VARIANT
+/* Test builds only (the upgrade check in the VM): an object whose bytes
+ * differ from the real one's while every decision is the same. */
+const volatile __u32 lockc_test_variant = LOCKC_TEST_VARIANT;
+#endif
+
 /* When the reader was last woken (boot-time ns): events that follow within
  * LOCKC_EVENT_COALESCE_NS ride on that wakeup (see wakeup_flag()). */
 struct {

@@ -35,7 +35,9 @@ int load() {
     if (!e.reattached()) {
         e.configure(lockc::default_settings());
     }
-    std::cout << (e.reattached() ? "reattached to pinned programs\n" : "loaded and pinned\n");
+    std::cout << (e.replaced_build() ? "replaced the pinned programs of another build\n"
+                  : e.reattached()   ? "reattached to pinned programs\n"
+                                     : "loaded and pinned\n");
     return 0;
 }
 

@@ -12,7 +12,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 
 namespace lockc {
@@ -25,6 +27,10 @@ namespace {
 constexpr std::array<std::string_view, 8> kPinnedMaps = {
     "policies", "pending", "settings", "path_rules", "fs_rules", "dev_rules", "events", "counters",
 };
+
+// The build of the attached programs (see build_id()); kept apart from
+// kPinnedMaps, which older loaders pinned without it.
+constexpr std::string_view kBuildMap = "build";
 
 constexpr std::uint32_t kZero = 0;
 // What the ring buffer callback returns to make libbpf stop (ENOSPC is
@@ -45,6 +51,29 @@ std::vector<std::string> program_names(const lockc_bpf *skel) {
         names.emplace_back(bpf_program__name(prog));
     }
     return names;
+}
+
+// Which build of the BPF object this binary carries: FNV-1a over the
+// object's bytes. Not a defence against anyone (only root can pin); it
+// tells a loader whether the attached programs are its own.
+std::uint64_t build_id() {
+    std::size_t size = 0;
+    const auto *bytes = static_cast<const unsigned char *>(lockc_bpf__elf_bytes(&size));
+    std::uint64_t hash = 0xcbf29ce484222325ULL;
+    for (const unsigned char byte : std::span(bytes, size)) {
+        hash ^= byte;
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+std::optional<std::uint64_t> pinned_build_id(const fs::path &pin_dir) {
+    const UniqueFd fd(bpf_obj_get((maps_dir(pin_dir) / kBuildMap).c_str()));
+    std::uint64_t id = 0;
+    if (!fd.valid() || bpf_map_lookup_elem(fd.get(), &kZero, &id) != 0) {
+        return std::nullopt;
+    }
+    return id;
 }
 
 // The settings record of a pinned settings map, if there is one.
@@ -184,7 +213,10 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
     const bool all_links = std::ranges::all_of(programs, [&](const std::string &name) {
         return fs::exists(links_dir(e.pin_dir_) / name);
     });
-    if (same_abi && all_links) {
+    // Another build of the same ABI (an upgrade or a downgrade) is replaced
+    // below, keeping its maps; tools that must not load only look.
+    const bool reusable = same_abi && all_links;
+    if (reusable && (!options.load_if_missing || pinned_build_id(e.pin_dir_) == build_id())) {
         e.skel_.reset();
         e.reattached_ = true;
         e.open_pinned_maps();
@@ -203,6 +235,7 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
         for (auto name : kPinnedMaps) {
             fs::remove(maps_dir(e.pin_dir_) / name);
         }
+        fs::remove(maps_dir(e.pin_dir_) / kBuildMap);
     }
 
     create_dir(maps_dir(e.pin_dir_));
@@ -210,7 +243,7 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
     bpf_map *map = nullptr;
     bpf_object__for_each_map(map, e.skel_->obj) {
         const std::string name = bpf_map__name(map);
-        if (std::ranges::find(kPinnedMaps, name) == kPinnedMaps.end()) {
+        if (std::ranges::find(kPinnedMaps, name) == kPinnedMaps.end() && name != kBuildMap) {
             continue;
         }
         const fs::path pin = maps_dir(e.pin_dir_) / name;
@@ -245,6 +278,15 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
         }
         e.links_.push_back(std::move(link));
     }
+    // Last: a loader that stopped half way leaves the old build's id, and
+    // the next one replaces every link again.
+    const std::uint64_t id = build_id();
+    if (bpf_map_update_elem(bpf_map__fd(e.skel_->maps.build), &kZero, &id, BPF_ANY) != 0) {
+        throw_system("cannot record the programs' build", errno);
+    }
+    // Maps of the same ABI were reused: the state is an earlier loader's.
+    e.reattached_ = pinned && same_abi;
+    e.replaced_build_ = pinned && same_abi && all_links;
     e.open_pinned_maps();
 
     if (!pinned || !same_abi) {

@@ -67,8 +67,14 @@ class Enforcer {
     // Closes handles; pinned programs keep enforcing.
     ~Enforcer();
 
-    // True when an earlier loader's pinned programs were reused.
+    // True when an earlier loader's pinned maps (the state) were reused: its
+    // programs reattached, or replaced by this build's.
     [[nodiscard]] bool reattached() const noexcept { return reattached_; }
+    // True when the attached programs were another build's (same ABI) and
+    // this binary's replaced them: each new program was attached before
+    // the old one's link was dropped, on the same maps, so no operation
+    // went undecided in between.
+    [[nodiscard]] bool replaced_build() const noexcept { return replaced_build_; }
 
     // Default level and mode, container-like cgroup names.
     void configure(const Settings &settings);
@@ -139,6 +145,7 @@ class Enforcer {
 
     std::filesystem::path pin_dir_;
     bool reattached_ = false;
+    bool replaced_build_ = false;
     std::unique_ptr<lockc_bpf, SkelDeleter> skel_;
     std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
     std::vector<std::pair<std::string, UniqueFd>> maps_;

@@ -88,6 +88,10 @@ Service::Service(ServiceOptions options)
             throw Error(ErrorKind::KernelUnsupported, kernel_.problem);
         }
         enforcer_.emplace(Enforcer::open(options_.enforcer));
+        if (enforcer_->replaced_build()) {
+            log::notice("replaced the BPF programs of another lockc build with this one's, "
+                        "without a gap; every container's entry was kept");
+        }
         enforcer_->apply_rules(rules_of(config_));
     } catch (const Error &e) {
         enforcer_.reset();
@@ -293,7 +297,18 @@ void Service::restore() {
             }
         }
     }
-    save_registry(records());
+    try {
+        save_registry(records());
+    } catch (const ApiError &e) {
+        // Enforcement and queries need no disk: run on with what was read,
+        // and let every change fail (saying why) until the directory is
+        // writable again. Exiting would only make systemd restart us in a
+        // loop, with nobody answering.
+        log::error("cannot save the registry in " + options_.state_dir.string() + " at start (" +
+                   e.what() +
+                   "); running on with the state read, every change will fail until "
+                   "it can be saved");
+    }
     log::info("restored " + std::to_string(containers_.size()) + " registered containers");
 }
 

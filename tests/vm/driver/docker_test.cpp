@@ -60,14 +60,6 @@ class Docker : public ::testing::Test {
         }
         return false;
     }
-
-    static std::string dump(const std::vector<Event> &events) {
-        std::string s;
-        for (const auto &e : events) {
-            s += describe(e) + "\n";
-        }
-        return s;
-    }
 };
 
 TEST_F(Docker, OrdinaryContainerWorksWithoutAnyDenial) {
@@ -76,7 +68,7 @@ TEST_F(Docker, OrdinaryContainerWorksWithoutAnyDenial) {
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("ok"), std::string::npos) << r.output;
     const auto events = container_events();
-    EXPECT_TRUE(events.empty()) << dump(events);
+    EXPECT_TRUE(events.empty()) << describe_all(events);
 }
 
 TEST_F(Docker, VolumeUnderAnAllowedPathWorks) {
@@ -90,7 +82,7 @@ TEST_F(Docker, VolumeUnderAnAllowedPathWorks) {
     in >> text;
     EXPECT_EQ(text, "from-container");
     const auto events = container_events();
-    EXPECT_TRUE(events.empty()) << dump(events);
+    EXPECT_TRUE(events.empty()) << describe_all(events);
 }
 
 TEST_F(Docker, ReadingHostSysfsIsDenied) {
@@ -99,21 +91,21 @@ TEST_F(Docker, ReadingHostSysfsIsDenied) {
     EXPECT_NE(r.output.find("Operation not permitted"), std::string::npos) << r.output;
     const auto events = container_events();
     EXPECT_TRUE(has_event(events, LOCKC_HOOK_FILE_OPEN, "sysfs:/kernel/uevent_seqnum"))
-        << dump(events);
+        << describe_all(events);
 }
 
 TEST_F(Docker, BindMountingTheHostRootIsDenied) {
     const auto r = sh(kChrootHostRoot);
     EXPECT_NE(r.status, 0) << r.output;
     const auto events = container_events();
-    EXPECT_TRUE(has_event(events, LOCKC_HOOK_SB_MOUNT, "/")) << dump(events);
+    EXPECT_TRUE(has_event(events, LOCKC_HOOK_SB_MOUNT, "/")) << describe_all(events);
 }
 
 TEST_F(Docker, TheDockerSocketCannotBeMountedIn) {
     const auto r = sh(kDockerSocket);
     EXPECT_NE(r.status, 0) << r.output;
     const auto events = container_events();
-    EXPECT_TRUE(has_event(events, LOCKC_HOOK_SB_MOUNT, "docker.sock")) << dump(events);
+    EXPECT_TRUE(has_event(events, LOCKC_HOOK_SB_MOUNT, "docker.sock")) << describe_all(events);
 }
 
 TEST_F(Docker, PrivilegedContainerIsStillConfinedAtBaseline) {
@@ -121,7 +113,7 @@ TEST_F(Docker, PrivilegedContainerIsStillConfinedAtBaseline) {
                       " sh -c 'mkdir -p /d && mount -t debugfs none /d'");
     EXPECT_NE(r.status, 0) << r.output;
     const auto events = container_events();
-    EXPECT_TRUE(has_event(events, LOCKC_HOOK_SB_KERN_MOUNT, "debugfs")) << dump(events);
+    EXPECT_TRUE(has_event(events, LOCKC_HOOK_SB_KERN_MOUNT, "debugfs")) << describe_all(events);
 }
 
 // Without lockc the same commands escape: the tests above prove lockc is

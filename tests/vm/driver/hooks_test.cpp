@@ -559,11 +559,7 @@ TEST_P(HookMatrix, DecisionAndExactlyOneEvent) {
         EXPECT_TRUE(events.empty()) << "unexpected event: " << describe(events.front());
         return;
     }
-    std::string all;
-    for (const auto &e : events) {
-        all += describe(e) + "\n";
-    }
-    ASSERT_EQ(events.size(), 1u) << all;
+    ASSERT_EQ(events.size(), 1u) << describe_all(events);
     const Event &e = events.front();
     EXPECT_EQ(e.hook, op.hook) << describe(e);
     EXPECT_EQ(e.level, level);

@@ -141,8 +141,17 @@ std::vector<Event> take_events(std::uint64_t policy_cgroup_id) {
 }
 
 // Programs of ours loaded in the kernel, by (truncated) name.
-std::map<std::string, int> loaded_lockc_programs() {
-    std::map<std::string, int> out;
+std::string describe_all(const std::vector<Event> &events) {
+    std::string s;
+    for (const auto &e : events) {
+        s += describe(e) + "\n";
+    }
+    return s;
+}
+
+namespace {
+
+void for_each_lockc_program(const std::function<void(const bpf_prog_info &)> &visit) {
     __u32 id = 0;
     while (bpf_prog_get_next_id(id, &id) == 0) {
         const int fd = bpf_prog_get_fd_by_id(id);
@@ -153,10 +162,23 @@ std::map<std::string, int> loaded_lockc_programs() {
         __u32 len = sizeof(info);
         if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
             std::string(info.name).starts_with("lockc_")) {
-            ++out[info.name];
+            visit(info);
         }
         ::close(fd);
     }
+}
+
+} // namespace
+
+std::map<std::string, int> loaded_lockc_programs() {
+    std::map<std::string, int> out;
+    for_each_lockc_program([&](const bpf_prog_info &info) { ++out[info.name]; });
+    return out;
+}
+
+std::set<std::uint32_t> loaded_lockc_program_ids() {
+    std::set<std::uint32_t> out;
+    for_each_lockc_program([&](const bpf_prog_info &info) { out.insert(info.id); });
     return out;
 }
 

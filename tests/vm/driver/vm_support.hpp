@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,8 +63,13 @@ bool wait_until(const std::function<bool()> &condition, std::chrono::seconds tim
 // the entry of `policy_cgroup_id`.
 std::vector<Event> take_events(std::uint64_t policy_cgroup_id = 0);
 
+// One describe() line per event, for failure messages.
+std::string describe_all(const std::vector<Event> &events);
+
 // lockc's programs loaded in the kernel, by (truncated) name and count.
 std::map<std::string, int> loaded_lockc_programs();
+// Their ids: another load of the same programs has other ids.
+std::set<std::uint32_t> loaded_lockc_program_ids();
 
 // Runs a shell command, returns its exit status and combined output.
 struct CommandResult {

@@ -2,9 +2,17 @@
 
 #include "vm_support.hpp"
 
+#include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <array>
+#include <fstream>
 
 namespace lockc::vmtest {
 
@@ -31,6 +39,83 @@ sdbus::Variant manager_property(sdbus::IProxy &manager, const std::string &name)
         .withArguments(std::string(kManagerInterface), name)
         .storeResultsTo(value);
     return value;
+}
+
+int open_sysrq() {
+    const int fd = ::open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    ::close(fd);
+    return 0;
+}
+
+int sysrq_in(const TestCgroup &cg) {
+    const auto r = run_child(&cg.path(), nullptr, open_sysrq);
+    return r.ok ? r.err : -1;
+}
+
+std::string call_in_child(const std::filesystem::path *cgroup, std::optional<uid_t> uid,
+                          const std::function<void(sdbus::IProxy &)> &call) {
+    // Looked up before fork(): NSS is not safe in the child of a threaded
+    // process.
+    std::optional<std::pair<std::string, gid_t>> user;
+    if (uid) {
+        const passwd *pw = ::getpwuid(*uid);
+        if (pw == nullptr) {
+            return "no user " + std::to_string(*uid);
+        }
+        user.emplace(pw->pw_name, pw->pw_gid);
+    }
+    std::vector<gid_t> groups(64);
+    if (user) {
+        int n = static_cast<int>(groups.size());
+        if (::getgrouplist(user->first.c_str(), user->second, groups.data(), &n) < 0) {
+            return "too many groups";
+        }
+        groups.resize(static_cast<std::size_t>(n));
+    }
+    std::array<int, 2> fds{};
+    if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+        return "pipe failed";
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        std::string report = "child setup failed";
+        bool ready = true;
+        if (cgroup != nullptr) {
+            std::ofstream procs(*cgroup / "cgroup.procs");
+            procs << ::getpid() << std::flush;
+            ready = static_cast<bool>(procs);
+        }
+        if (ready && user) {
+            ready = ::setgroups(groups.size(), groups.data()) == 0 &&
+                    ::setresgid(user->second, user->second, user->second) == 0 &&
+                    ::setresuid(*uid, *uid, *uid) == 0;
+        }
+        if (ready) {
+            try {
+                auto bus = sdbus::createSystemBusConnection();
+                auto proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
+                call(*proxy);
+                report = "";
+            } catch (const sdbus::Error &e) {
+                report = e.getName() + "\n" + e.getMessage();
+            }
+        }
+        (void)!::write(fds[1], report.data(), report.size());
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string out;
+    std::array<char, 512> buf{};
+    ssize_t n = 0;
+    while ((n = ::read(fds[0], buf.data(), buf.size())) > 0) {
+        out.append(buf.data(), static_cast<std::size_t>(n));
+    }
+    ::close(fds[0]);
+    ::waitpid(pid, nullptr, 0);
+    return out;
 }
 
 void pump(sdbus::IConnection &bus, const std::function<bool()> &done,

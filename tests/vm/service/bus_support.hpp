@@ -4,6 +4,7 @@
 
 #include "bus_names.hpp"
 #include "bus_types.hpp"
+#include "vm_support.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -11,9 +12,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,22 @@ std::string trimmed(std::string s);
 // A property of lockcd.service, from systemctl show.
 std::string unit_property(const std::string &name);
 pid_t main_pid();
+
+inline constexpr uid_t kNobody = 65534;
+
+// A sensitive host path that baseline and restricted deny, privileged and
+// host tasks may open: 0 or the errno of opening /proc/sysrq-trigger for
+// writing (which writes nothing), by this process or by a child in `cg`
+// (-1 if the child could not run).
+int open_sysrq();
+int sysrq_in(const TestCgroup &cg);
+
+// Makes `call` on a system-bus connection of its own, in a child process
+// that first moves itself into `cgroup` (if given) and becomes `uid` (if
+// given, with that user's groups). "" when the call succeeded, else the
+// D-Bus error's name, a newline and its message.
+std::string call_in_child(const std::filesystem::path *cgroup, std::optional<uid_t> uid,
+                          const std::function<void(sdbus::IProxy &)> &call);
 
 // Processes `bus` until `done` holds or `wait` has passed.
 void pump(sdbus::IConnection &bus, const std::function<bool()> &done,

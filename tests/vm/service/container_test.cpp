@@ -200,6 +200,64 @@ TEST_F(Containers, RestrictedStopsSetuidRootAndAuditOnlyReports) {
         << listener.dump();
 }
 
+// lockc protects itself: from a baseline container with every privilege
+// Docker can give (--privileged, the host's pid and cgroup namespaces),
+// lockcd cannot be signalled, traced or entered, its programs, links, maps
+// and pins cannot be reached or unmounted, and /var/lib/lockc cannot be
+// bound in. Each attempt is denied and reported; afterwards the same lockcd
+// runs the same programs with the same pins.
+TEST_F(Containers, APrivilegedBaselineContainerCannotReachLockcdItsProgramsOrItsState) {
+    const auto image = sh(kSource + "/tests/vm/guest/escape-image.sh " + LOCKC_ESCAPE_PROBE);
+    ASSERT_EQ(image.status, 0) << image.output;
+    const std::string lockcd = trimmed(sh("systemctl show -p MainPID --value lockcd").output);
+    ASSERT_NE(lockcd, "0");
+    const auto programs = loaded_lockc_programs();
+    const std::string list_pins = "find /sys/fs/bpf/lockc | sort";
+    const auto pins = sh(list_pins).output;
+    ASSERT_FALSE(programs.empty());
+
+    DenialListener listener(true);
+    const std::string worst = "docker run --rm --privileged --pid=host --cgroupns=host ";
+    // Signal, trace, enter its mount namespace (where the pins are), reach
+    // its root (and so /var/lib/lockc), bpf(2) at all, a bpffs of its own.
+    const auto probe = sh(worst + "-e LOCKC_ESCAPE_HOST_PID=" + lockcd +
+                          " lockc-test/escape:latest /bin/lockc-escape-probe kill-host ptrace-host "
+                          "setns-host host-proc-root bpf-map mount-bpffs");
+    EXPECT_EQ(probe.status, 0) << probe.output;
+    for (const char *technique :
+         {"kill-host", "ptrace-host", "setns-host", "host-proc-root", "bpf-map", "mount-bpffs"}) {
+        EXPECT_NE(probe.output.find(std::string(technique) + " denied"), std::string::npos)
+            << technique << ":\n"
+            << probe.output;
+    }
+    // busybox as an attacker would use it: unmount or remount the host's
+    // bpffs from the host's mount namespace, bind lockc's pins, state and
+    // bus socket in.
+    const std::vector<std::string> attempts = {
+        worst + kImage + " nsenter -t 1 -m umount -l /sys/fs/bpf",
+        worst + kImage + " nsenter -t 1 -m mount -o remount,ro /sys/fs/bpf",
+        worst + "-v /sys/fs/bpf/lockc:/pins " + kImage + " ls /pins",
+        worst + "-v /var/lib/lockc:/state " + kImage + " ls /state",
+        worst + "-v /run/dbus:/bus " + kImage + " true",
+    };
+    for (const auto &attempt : attempts) {
+        const auto r = sh(attempt);
+        EXPECT_NE(r.status, 0) << attempt << ": " << r.output;
+    }
+    for (const char *hook : {"task_kill", "ptrace", "bpf", "sb_kern_mount", "sb_mount"}) {
+        EXPECT_TRUE(listener.wait_for(
+            [&](const DeniedSignal &d) {
+                return d.hook == hook && d.level == "baseline" && d.errnum > 0;
+            },
+            std::chrono::seconds(10)))
+            << hook << ": " << listener.dump();
+    }
+    EXPECT_EQ(trimmed(sh("systemctl show -p MainPID --value lockcd").output), lockcd);
+    EXPECT_EQ(sh("systemctl is-active lockcd").status, 0);
+    EXPECT_EQ(loaded_lockc_programs(), programs);
+    EXPECT_EQ(sh(list_pins).output, pins);
+}
+
 TEST_F(Containers, SetLevelChangesARunningContainersNextOperation) {
     (void)sh("docker rm -f lockc-live");
     ASSERT_EQ(sh("docker run -d --name lockc-live " + kImage + " sleep 600").status, 0);

@@ -8,13 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <grp.h>
-#include <poll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <fstream>
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
@@ -23,22 +18,6 @@
 
 namespace lockc::vmtest {
 namespace {
-
-// A sensitive host path that baseline and restricted deny, privileged and
-// host tasks may open. Opening it for writing writes nothing.
-int open_sysrq() {
-    const int fd = ::open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno;
-    }
-    ::close(fd);
-    return 0;
-}
-
-int sysrq_in(const TestCgroup &cg) {
-    const auto r = run_child(&cg.path(), nullptr, open_sysrq);
-    return r.ok ? r.err : -1;
-}
 
 class ServiceTest : public ::testing::Test {
   protected:
@@ -109,60 +88,14 @@ class ServiceTest : public ::testing::Test {
     // The D-Bus error name of `call` made by `nobody` on its own connection
     // ("" if it succeeded).
     static std::string error_as_nobody(const std::function<void(sdbus::IProxy &)> &call) {
-        const auto report = error_in_child(nullptr, true, call);
+        const auto report = call_in_child(nullptr, kNobody, call);
         return report.substr(0, report.find('\n'));
     }
 
     // The same as root, from a child that first moved itself into `cg`.
     static std::string error_in_cgroup(const TestCgroup &cg,
                                        const std::function<void(sdbus::IProxy &)> &call) {
-        return error_in_child(&cg, false, call);
-    }
-
-    static std::string error_in_child(const TestCgroup *cg, bool as_nobody,
-                                      const std::function<void(sdbus::IProxy &)> &call) {
-        std::array<int, 2> fds{};
-        if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
-            return "pipe failed";
-        }
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            std::string report = "child setup failed";
-            constexpr uid_t kNobody = 65534;
-            bool ready = true;
-            if (cg != nullptr) {
-                std::ofstream procs(cg->path() / "cgroup.procs");
-                procs << ::getpid() << std::flush;
-                ready = static_cast<bool>(procs);
-            }
-            if (ready && as_nobody) {
-                ready = ::setgroups(0, nullptr) == 0 &&
-                        ::setresgid(kNobody, kNobody, kNobody) == 0 &&
-                        ::setresuid(kNobody, kNobody, kNobody) == 0;
-            }
-            if (ready) {
-                try {
-                    auto bus = sdbus::createSystemBusConnection();
-                    auto proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
-                    call(*proxy);
-                    report = "";
-                } catch (const sdbus::Error &e) {
-                    report = e.getName() + "\n" + e.getMessage();
-                }
-            }
-            (void)!::write(fds[1], report.data(), report.size());
-            ::_exit(0);
-        }
-        ::close(fds[1]);
-        std::string out;
-        std::array<char, 512> buf{};
-        ssize_t n = 0;
-        while ((n = ::read(fds[0], buf.data(), buf.size())) > 0) {
-            out.append(buf.data(), static_cast<std::size_t>(n));
-        }
-        ::close(fds[0]);
-        ::waitpid(pid, nullptr, 0);
-        return out;
+        return call_in_child(&cg.path(), std::nullopt, call);
     }
 };
 

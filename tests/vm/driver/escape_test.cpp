@@ -1,0 +1,259 @@
+// The escape catalogue (docs/escapes.md) against real Docker: every
+// technique fails in a baseline container started with --privileged and
+// --pid=host (the worst case lockc still has to contain) and in a restricted
+// one, lockc reports it under the hook the catalogue names, and without lockc
+// the same container succeeds (the test is real).
+#include "vm_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern char **environ; // NOLINT(readability-redundant-declaration): posix_spawn needs it
+
+namespace lockc::vmtest {
+namespace {
+
+const std::string kBaseImage = "lockc-test/busybox:latest";
+const std::string kImage = "lockc-test/escape:latest"; // guest/escape-image.sh
+const std::string kBlockImage = "/var/tmp/lockc-escape.img";
+
+struct Technique {
+    const char *name; // as lockc-escape-probe names it (and its comm)
+    lockc_hook hook;  // what stops it
+    bool restricted_only = false;
+    // A running restricted container may not call mount(2) at all: sb_mount
+    // says no before the filesystem type is known.
+    bool restricted_in_sb_mount = false;
+};
+
+// Keep in step with tests/vm/escape/escape_probe.cpp and docs/escapes.md.
+const std::vector<Technique> kCatalogue = {
+    {"mount-debugfs", LOCKC_HOOK_SB_KERN_MOUNT, false, true},
+    {"mount-tracefs", LOCKC_HOOK_SB_KERN_MOUNT, false, true},
+    {"mount-secfs", LOCKC_HOOK_SB_KERN_MOUNT, false, true},
+    {"mount-bpffs", LOCKC_HOOK_SB_KERN_MOUNT, false, true},
+    {"mount-cgroup1", LOCKC_HOOK_SB_KERN_MOUNT, false, true},
+    {"mount-blockdev", LOCKC_HOOK_SB_KERN_MOUNT, false, true},
+    {"read-blockdev", LOCKC_HOOK_FILE_OPEN},
+    {"mknod-blockdev", LOCKC_HOOK_FILE_OPEN},
+    {"core-pattern", LOCKC_HOOK_FILE_OPEN},
+    {"sysctl-modprobe", LOCKC_HOOK_FILE_OPEN},
+    {"sysrq-trigger", LOCKC_HOOK_FILE_OPEN},
+    {"dev-mem", LOCKC_HOOK_FILE_OPEN},
+    {"proc-kcore", LOCKC_HOOK_FILE_OPEN},
+    {"kernel-log", LOCKC_HOOK_SYSLOG},
+    {"dev-kmsg", LOCKC_HOOK_SYSLOG},
+    {"load-module", LOCKC_HOOK_KERNEL_MODULE},
+    {"bpf-map", LOCKC_HOOK_BPF},
+    {"perf-event", LOCKC_HOOK_PERF_EVENT},
+    {"open-by-handle", LOCKC_HOOK_FILE_OPEN},
+    {"host-proc-root", LOCKC_HOOK_PTRACE},
+    {"ptrace-host", LOCKC_HOOK_PTRACE},
+    {"setns-host", LOCKC_HOOK_PTRACE},
+    {"kill-host", LOCKC_HOOK_TASK_KILL},
+    {"user-namespace", LOCKC_HOOK_USERNS_CREATE, true},
+    {"exec-setuid", LOCKC_HOOK_EXEC_SETUID, true},
+    {"setuid-root", LOCKC_HOOK_SETUID, true},
+    {"packet-socket", LOCKC_HOOK_SOCKET_CREATE, true},
+    {"raw-socket", LOCKC_HOOK_SOCKET_CREATE, true},
+};
+
+// Host files and sockets a container asks Docker to bind in (-v), with the
+// command that proves the bind worked.
+struct BindEscape {
+    const char *name;
+    const char *volume;
+    const char *proof;
+};
+const std::vector<BindEscape> kBinds = {
+    {"host-root", "/:/host", "test -d /host/etc/docker"},
+    {"docker-socket", "/var/run/docker.sock:/docker.sock", "test -S /docker.sock"},
+    // lockc's own pins live there.
+    {"host-bpffs", "/sys/fs/bpf:/host-bpf", "grep -q ' /host-bpf bpf ' /proc/mounts"},
+};
+
+struct Outcome {
+    std::string verdict; // escaped, denied, failed, skipped
+    std::string detail;  // errno name or reason
+};
+
+class Escapes : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        const auto setup = sh(std::string(LOCKC_SOURCE_DIR) + "/tests/vm/guest/docker-setup.sh");
+        ASSERT_EQ(setup.status, 0) << setup.output;
+        const auto image = sh(std::string(LOCKC_SOURCE_DIR) + "/tests/vm/guest/escape-image.sh " +
+                              LOCKC_ESCAPE_PROBE);
+        ASSERT_EQ(image.status, 0) << image.output;
+        // "The host's disk": an ext4 filesystem on a loop device, there
+        // before the container starts so --privileged gives it one.
+        const auto disk =
+            sh("set -e; rm -f " + kBlockImage + "; truncate -s 8M " + kBlockImage +
+               "; mkfs.ext4 -q " + kBlockImage + "; losetup --find --show " + kBlockImage);
+        ASSERT_EQ(disk.status, 0) << disk.output;
+        blockdev() = disk.output.substr(0, disk.output.find('\n'));
+        // ext4 is a module: loaded, a mount reaches the filesystem-type
+        // check (otherwise lockc already stops the module's autoload).
+        const auto ext4 = sh("modprobe ext4");
+        ASSERT_EQ(ext4.status, 0) << ext4.output;
+        // A host task for the --pid=host techniques.
+        const char *argv[] = {"sleep", "3600", nullptr};
+        ASSERT_EQ(::posix_spawnp(&host_task(), "sleep", nullptr, nullptr, const_cast<char **>(argv),
+                                 environ), // NOLINT: POSIX signature
+                  0);
+    }
+
+    static void TearDownTestSuite() {
+        if (host_task() > 0) {
+            ::kill(host_task(), SIGKILL);
+            ::waitpid(host_task(), nullptr, 0);
+        }
+        if (!blockdev().empty()) {
+            (void)sh("losetup -d " + blockdev());
+        }
+        (void)sh("rm -f " + kBlockImage);
+        reopen_enforcer(); // in case a test stopped in the middle
+    }
+
+    static std::string &blockdev() {
+        static std::string dev;
+        return dev;
+    }
+    static pid_t &host_task() {
+        static pid_t pid = 0;
+        return pid;
+    }
+
+    static void use_level(Level level) {
+        Settings s = default_settings();
+        s.default_level = level;
+        enforcer().configure(s);
+        (void)take_events();
+    }
+
+    // Every technique in one container; the verdict per technique.
+    static std::map<std::string, Outcome> probe() {
+        // --cgroupns=host: a private cgroup namespace would stop a cgroup v1
+        // mount on its own.
+        const auto r = sh("docker run --rm --privileged --pid=host --cgroupns=host "
+                          "-e LOCKC_ESCAPE_HOST_PID=" +
+                          std::to_string(host_task()) + " -e LOCKC_ESCAPE_BLOCKDEV=" + blockdev() +
+                          " " + kImage + " /bin/lockc-escape-probe");
+        EXPECT_EQ(r.status, 0) << r.output;
+        std::cout << r.output; // the catalogue's outcomes, for the record
+        std::map<std::string, Outcome> out;
+        std::istringstream lines(r.output);
+        std::string line;
+        while (std::getline(lines, line)) {
+            std::istringstream words(line);
+            std::string name;
+            Outcome o;
+            words >> name >> o.verdict;
+            std::getline(words, o.detail);
+            out[name] = o;
+        }
+        for (const auto &t : kCatalogue) {
+            EXPECT_TRUE(out.contains(t.name)) << t.name << " not reported:\n" << r.output;
+        }
+        return out;
+    }
+
+    static CommandResult bind(const BindEscape &b) {
+        return sh(std::string("docker run --rm --privileged -v ") + b.volume + " " + kBaseImage +
+                  " " + b.proof);
+    }
+
+    static bool reported(const std::vector<Event> &events, const std::string &comm, lockc_hook hook,
+                         Level level) {
+        for (const auto &e : events) {
+            if (e.comm == comm && e.hook == hook && e.level == level && e.mode == Mode::Enforce &&
+                e.error != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // Every technique the level forbids is denied and reported by name.
+    static void expect_contained(Level level) {
+        use_level(level);
+        const auto outcomes = probe();
+        const auto events = take_events();
+        for (const auto &t : kCatalogue) {
+            if (t.restricted_only && level != Level::Restricted) {
+                continue;
+            }
+            const auto it = outcomes.find(t.name);
+            if (it == outcomes.end()) {
+                continue; // reported above
+            }
+            EXPECT_EQ(it->second.verdict, "denied") << t.name << it->second.detail;
+            const auto hook = level == Level::Restricted && t.restricted_in_sb_mount
+                                  ? LOCKC_HOOK_SB_MOUNT
+                                  : t.hook;
+            EXPECT_TRUE(reported(events, t.name, hook, level))
+                << t.name << ": no " << hook_name(hook) << " event\n"
+                << describe_all(events);
+        }
+        for (const auto &b : kBinds) {
+            const auto r = bind(b);
+            EXPECT_NE(r.status, 0) << b.name << ": " << r.output;
+        }
+        const auto binds = take_events();
+        for (const auto &b : kBinds) {
+            const std::string source =
+                std::string(b.volume).substr(0, std::string(b.volume).find(':'));
+            bool seen = false;
+            for (const auto &e : binds) {
+                seen = seen || (e.hook == LOCKC_HOOK_SB_MOUNT && e.level == level &&
+                                !e.target.empty() && source.ends_with(e.target));
+            }
+            EXPECT_TRUE(seen) << b.name << ": no sb_mount event for " << source << "\n"
+                              << describe_all(binds);
+        }
+    }
+};
+
+TEST_F(Escapes, EveryTechniqueFailsInABaselinePrivilegedContainer) {
+    expect_contained(Level::Baseline);
+}
+
+TEST_F(Escapes, RestrictedStopsThemAllAndUserNamespacesSetuidAndRawSockets) {
+    expect_contained(Level::Restricted);
+}
+
+// Runs last in this suite: the same containers without lockc.
+TEST_F(Escapes, WithoutLockcEveryTechniqueWorks) {
+    enforcer().uninstall();
+    close_enforcer();
+    ASSERT_TRUE(
+        wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
+    const auto outcomes = probe();
+    std::vector<CommandResult> binds;
+    binds.reserve(kBinds.size());
+    for (const auto &b : kBinds) {
+        binds.push_back(bind(b));
+    }
+    reopen_enforcer();
+    for (const auto &t : kCatalogue) {
+        const auto it = outcomes.find(t.name);
+        if (it != outcomes.end()) {
+            EXPECT_EQ(it->second.verdict, "escaped") << t.name << it->second.detail;
+        }
+    }
+    for (std::size_t i = 0; i < kBinds.size(); ++i) {
+        EXPECT_EQ(binds[i].status, 0) << kBinds[i].name << ": " << binds[i].output;
+    }
+}
+
+} // namespace
+} // namespace lockc::vmtest

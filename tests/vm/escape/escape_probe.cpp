@@ -1,0 +1,376 @@
+// lockc-escape-probe: tries known container-escape techniques from inside a
+// container and prints, one line per technique, whether each worked. A
+// static binary, copied into a test image (tests/vm/driver/escape_test.cpp;
+// the catalogue is docs/escapes.md).
+//
+//   lockc-escape-probe [TECHNIQUE...]      (default: every technique)
+//
+// Each technique runs in a child of its own whose comm is the technique's
+// name, so the events lockc reports can be matched to it even across pid
+// namespaces. Output lines:
+//   <name> escaped             the technique worked
+//   <name> denied <ERRNO>      EPERM or EACCES (whoever said no)
+//   <name> failed <ERRNO>      another error: evidence neither way
+//   <name> skipped <why>       missing input (an environment variable)
+// Environment:
+//   LOCKC_ESCAPE_HOST_PID   a task of the host (run with --pid=host)
+//   LOCKC_ESCAPE_BLOCKDEV   a host block device holding an ext4 filesystem
+// Each technique stops at the step that proves the access (an open, a
+// mount, an attach) and changes nothing on the host but one: kill-host
+// sends SIGKILL to the host task.
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <sys/klog.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr uid_t kUnprivileged = 1000;
+constexpr const char *kEuidCheck = "--euid-is-root";
+
+// 0 when the step worked, else the errno that stopped it.
+int result_of(long rc) {
+    return rc < 0 ? errno : 0;
+}
+
+int open_and_close(const std::string &path, int flags) {
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    ::close(fd);
+    return 0;
+}
+
+std::optional<std::string> env(const char *name) {
+    const char *v = std::getenv(name);
+    if (!v || !*v) {
+        return std::nullopt;
+    }
+    return std::string(v);
+}
+
+// A fresh directory to mount on; the child that made it exits right after.
+std::string scratch_dir() {
+    std::array<char, 32> dir{};
+    std::snprintf(dir.data(), dir.size(), "/tmp/escape.XXXXXX");
+    if (!::mkdtemp(dir.data())) {
+        return "/mnt";
+    }
+    return dir.data();
+}
+
+int mount_fs(const char *type, const char *data) {
+    const auto dir = scratch_dir();
+    const int err = result_of(::mount("none", dir.c_str(), type, 0, data));
+    if (err == 0) {
+        ::umount2(dir.c_str(), MNT_DETACH);
+    }
+    return err;
+}
+
+int mount_blockdev(const std::string &dev) {
+    const auto dir = scratch_dir();
+    const int err = result_of(::mount(dev.c_str(), dir.c_str(), "ext4", MS_RDONLY, nullptr));
+    if (err == 0) {
+        ::umount2(dir.c_str(), MNT_DETACH);
+    }
+    return err;
+}
+
+// A node of our own for the host's device: no path rule can see it.
+int mknod_blockdev(const std::string &dev) {
+    struct stat st {};
+    if (::stat(dev.c_str(), &st) != 0) {
+        return errno;
+    }
+    const auto node = scratch_dir() + "/disk";
+    if (::mknod(node.c_str(), S_IFBLK | 0600, st.st_rdev) != 0) {
+        return errno;
+    }
+    return open_and_close(node, O_RDONLY);
+}
+
+int read_kernel_log() {
+    std::array<char, 4096> buf{};
+    return result_of(::klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf.data(), buf.size()));
+}
+
+// A malformed image: past the permission checks the kernel rejects it as
+// not an ELF file (ENOEXEC), which is what "allowed" looks like without
+// loading anything.
+int load_module() {
+    std::array<char, 64> image{};
+    const long rc = ::syscall(SYS_init_module, image.data(), image.size(), "");
+    return rc == 0 || errno == ENOEXEC ? 0 : errno;
+}
+
+int bpf_map_create() {
+    union bpf_attr attr {};
+    attr.map_type = BPF_MAP_TYPE_ARRAY;
+    attr.key_size = 4;
+    attr.value_size = 4;
+    attr.max_entries = 1;
+    const long fd = ::syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+    if (fd < 0) {
+        return errno;
+    }
+    ::close(static_cast<int>(fd));
+    return 0;
+}
+
+int perf_event() {
+    perf_event_attr attr{};
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.disabled = 1;
+    const long fd = ::syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+    if (fd < 0) {
+        return errno;
+    }
+    ::close(static_cast<int>(fd));
+    return 0;
+}
+
+// "Shocker": a handle names an inode without a path, so the container's root
+// and path rules are not on the way.
+int open_by_handle() {
+    alignas(file_handle) std::array<unsigned char, sizeof(file_handle) + MAX_HANDLE_SZ> buf{};
+    auto *handle = reinterpret_cast<file_handle *>(buf.data()); // variable-size struct
+    handle->handle_bytes = MAX_HANDLE_SZ;
+    int mount_id = 0;
+    // /dev is tmpfs, which hands out handles (the image's overlayfs does not).
+    if (::name_to_handle_at(AT_FDCWD, "/dev", handle, &mount_id, 0) != 0) {
+        return errno;
+    }
+    const int mount_fd = ::open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (mount_fd < 0) {
+        return errno;
+    }
+    const int fd = ::open_by_handle_at(mount_fd, handle, O_RDONLY | O_CLOEXEC);
+    const int err = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+        ::close(fd);
+    }
+    ::close(mount_fd);
+    return err;
+}
+
+int enter_mount_namespace(const std::string &pid) {
+    const int fd = ::open(("/proc/" + pid + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    const int err = result_of(::setns(fd, CLONE_NEWNS));
+    ::close(fd);
+    return err;
+}
+
+// The tracee is detached when this child exits.
+int ptrace_seize(const std::string &pid) {
+    return result_of(::ptrace(PTRACE_SEIZE, std::stoi(pid), nullptr, nullptr));
+}
+
+int drop_to_unprivileged() {
+    if (::setresgid(kUnprivileged, kUnprivileged, kUnprivileged) != 0 ||
+        ::setresuid(kUnprivileged, kUnprivileged, kUnprivileged) != 0) {
+        return errno;
+    }
+    return 0;
+}
+
+// A setuid-root copy of this program, exec'd by a non-root task: it exits 0
+// only if it runs with euid 0.
+int exec_setuid_root() {
+    const auto copy = scratch_dir() + "/suid";
+    std::error_code ec;
+    std::filesystem::copy_file("/proc/self/exe", copy, ec);
+    // The directory too: the unprivileged exec must reach the file.
+    if (ec || ::chmod(copy.c_str(), 04755) != 0 ||
+        ::chmod(std::filesystem::path(copy).parent_path().c_str(), 0755) != 0) {
+        return EIO;
+    }
+    if (const int err = drop_to_unprivileged()) {
+        return err;
+    }
+    ::execl(copy.c_str(), copy.c_str(), kEuidCheck, nullptr);
+    return errno;
+}
+
+// Non-root with CAP_SETUID kept across the drop, then setuid(0).
+int setuid_back_to_root() {
+    if (::prctl(PR_SET_KEEPCAPS, 1) != 0) {
+        return errno;
+    }
+    if (const int err = drop_to_unprivileged()) {
+        return err;
+    }
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    std::array<__user_cap_data_struct, 2> caps{};
+    if (::syscall(SYS_capget, &header, caps.data()) != 0) {
+        return errno;
+    }
+    caps[0].effective = caps[0].permitted;
+    caps[1].effective = caps[1].permitted;
+    if (::syscall(SYS_capset, &header, caps.data()) != 0) {
+        return errno;
+    }
+    return result_of(::setresuid(0, 0, 0));
+}
+
+int make_socket(int family, int type, int protocol) {
+    const int fd = ::socket(family, type | SOCK_CLOEXEC, protocol);
+    if (fd < 0) {
+        return errno;
+    }
+    ::close(fd);
+    return 0;
+}
+
+struct Technique {
+    const char *name;  // also the child's comm: at most 15 bytes
+    const char *needs; // environment variable it needs, or nullptr
+    std::function<int(const std::string &input)> attempt;
+};
+
+std::vector<Technique> techniques() {
+    const auto none = [](auto f) { return [f](const std::string &) { return f(); }; };
+    return {
+        {"mount-debugfs", nullptr, none([] { return mount_fs("debugfs", nullptr); })},
+        {"mount-tracefs", nullptr, none([] { return mount_fs("tracefs", nullptr); })},
+        {"mount-secfs", nullptr, none([] { return mount_fs("securityfs", nullptr); })},
+        {"mount-bpffs", nullptr, none([] { return mount_fs("bpf", nullptr); })},
+        // A named cgroup v1 hierarchy: the release_agent escape's first step.
+        {"mount-cgroup1", nullptr, none([] { return mount_fs("cgroup", "none,name=escape"); })},
+        {"mount-blockdev", "LOCKC_ESCAPE_BLOCKDEV", mount_blockdev},
+        {"read-blockdev", "LOCKC_ESCAPE_BLOCKDEV",
+         [](const std::string &dev) { return open_and_close(dev, O_RDONLY); }},
+        {"mknod-blockdev", "LOCKC_ESCAPE_BLOCKDEV", mknod_blockdev},
+        {"core-pattern", nullptr,
+         none([] { return open_and_close("/proc/sys/kernel/core_pattern", O_WRONLY); })},
+        {"sysctl-modprobe", nullptr,
+         none([] { return open_and_close("/proc/sys/kernel/modprobe", O_WRONLY); })},
+        {"sysrq-trigger", nullptr,
+         none([] { return open_and_close("/proc/sysrq-trigger", O_WRONLY); })},
+        {"dev-mem", nullptr, none([] { return open_and_close("/dev/mem", O_RDONLY); })},
+        {"proc-kcore", nullptr, none([] { return open_and_close("/proc/kcore", O_RDONLY); })},
+        {"kernel-log", nullptr, none(read_kernel_log)},
+        {"dev-kmsg", nullptr, none([] { return open_and_close("/dev/kmsg", O_RDONLY); })},
+        {"load-module", nullptr, none(load_module)},
+        {"bpf-map", nullptr, none(bpf_map_create)},
+        {"perf-event", nullptr, none(perf_event)},
+        {"open-by-handle", nullptr, none(open_by_handle)},
+        {"host-proc-root", "LOCKC_ESCAPE_HOST_PID",
+         [](const std::string &pid) {
+             return open_and_close("/proc/" + pid + "/root/", O_RDONLY | O_DIRECTORY);
+         }},
+        {"ptrace-host", "LOCKC_ESCAPE_HOST_PID", ptrace_seize},
+        {"setns-host", "LOCKC_ESCAPE_HOST_PID", enter_mount_namespace},
+        // Last of the host-task techniques: without lockc the task is gone.
+        {"kill-host", "LOCKC_ESCAPE_HOST_PID",
+         [](const std::string &pid) { return result_of(::kill(std::stoi(pid), SIGKILL)); }},
+        {"user-namespace", nullptr, none([] { return result_of(::unshare(CLONE_NEWUSER)); })},
+        {"exec-setuid", nullptr, none(exec_setuid_root)},
+        {"setuid-root", nullptr, none(setuid_back_to_root)},
+        {"packet-socket", nullptr, none([] { return make_socket(AF_PACKET, SOCK_RAW, 0); })},
+        {"raw-socket", nullptr, none([] { return make_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP); })},
+    };
+}
+
+void report(const char *name, int err) {
+    if (err == 0) {
+        std::printf("%s escaped\n", name);
+    } else if (err == EPERM || err == EACCES) {
+        std::printf("%s denied %s\n", name, strerrorname_np(err));
+    } else {
+        std::printf("%s failed %s\n", name, strerrorname_np(err));
+    }
+    std::fflush(stdout);
+}
+
+void run(const Technique &t) {
+    std::string input;
+    if (t.needs) {
+        const auto v = env(t.needs);
+        if (!v) {
+            std::printf("%s skipped no %s\n", t.name, t.needs);
+            std::fflush(stdout);
+            return;
+        }
+        input = *v;
+    }
+    const pid_t child = ::fork();
+    if (child < 0) {
+        report(t.name, errno);
+        return;
+    }
+    if (child == 0) {
+        ::prctl(PR_SET_NAME, t.name);
+        ::_exit(t.attempt(input) & 0xff);
+    }
+    int status = 0;
+    if (::waitpid(child, &status, 0) != child) {
+        report(t.name, errno);
+    } else if (WIFEXITED(status)) {
+        report(t.name, WEXITSTATUS(status));
+    } else {
+        std::printf("%s failed signal %d\n", t.name, WTERMSIG(status));
+        std::fflush(stdout);
+    }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    if (argc == 2 && std::string_view(argv[1]) == kEuidCheck) {
+        return ::geteuid() == 0 ? 0 : EPERM;
+    }
+    const auto all = techniques();
+    if (argc == 1) {
+        for (const auto &t : all) {
+            run(t);
+        }
+        return 0;
+    }
+    for (int i = 1; i < argc; ++i) {
+        bool known = false;
+        for (const auto &t : all) {
+            if (std::string_view(argv[i]) == t.name) {
+                run(t);
+                known = true;
+            }
+        }
+        if (!known) {
+            std::fprintf(stderr, "lockc-escape-probe: unknown technique %s\n", argv[i]);
+            return 2;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,432 @@
+// lockcd when its own parts fail (issue 8): killed in the middle of a
+// thousand registrations, polkit gone, its state directory read-only or
+// full. Nothing is lost, nothing is invented, every refusal is clean, and the
+// kernel keeps enforcing throughout.
+#include "bus_support.hpp"
+#include "vm_support.hpp"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <gtest/gtest.h>
+
+#include <pwd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace lockc::vmtest {
+namespace {
+
+void register_in(sdbus::IProxy &manager, const std::string &id, const std::string &level,
+                 const TestCgroup &cg) {
+    sdbus::ObjectPath path;
+    manager.callMethod("RegisterContainer")
+        .onInterface(kManagerInterface)
+        .withTimeout(kStartTimeout) // may start lockcd
+        .withArguments(id, level, std::string("enforce"),
+                       Options{{"cgroup", sdbus::Variant(cg.path().string())},
+                               {"runtime", sdbus::Variant(std::string("vm-test"))}})
+        .storeResultsTo(path);
+}
+
+void set_level_in(sdbus::IProxy &manager, const std::string &id, const std::string &level) {
+    manager.callMethod("SetLevel")
+        .onInterface(kManagerInterface)
+        .withTimeout(kStartTimeout)
+        .withArguments(id, level, Options{});
+}
+
+std::string level_in(sdbus::IProxy &manager, const std::string &id) {
+    std::string level;
+    manager.callMethod("GetLevel")
+        .onInterface(kManagerInterface)
+        .withTimeout(kStartTimeout)
+        .withArguments(id)
+        .storeResultsTo(level);
+    return level;
+}
+
+// The state files as lockcd sees them, with their contents' hashes.
+std::string state_digest(const std::string &dir) {
+    return sh("cd " + dir +
+              " && find . -type f ! -name filler -print0 | sort -z | "
+              "xargs -0r sha256sum")
+        .output;
+}
+
+class Faults : public ::testing::Test {
+  protected:
+    void SetUp() override { ASSERT_EQ(sh("systemctl start lockcd").status, 0); }
+
+    // Whatever a test did to lockcd's unit is undone, pass or fail.
+    void TearDown() override {
+        (void)sh("rm -f " + std::string(kDropins) +
+                 "/*.conf && systemctl daemon-reload && systemctl reset-failed lockcd; "
+                 "systemctl unmask --runtime polkit.service; systemctl start polkit lockcd; "
+                 "umount " +
+                 std::string(kSmallStateDir) + " 2>/dev/null");
+    }
+
+    static constexpr const char *kDropins = "/run/systemd/system/lockcd.service.d";
+    static constexpr const char *kSmallStateDir = "/run/lockc-fault-small";
+
+    std::unique_ptr<sdbus::IConnection> bus_ = sdbus::createSystemBusConnection();
+    std::unique_ptr<sdbus::IProxy> manager_ = sdbus::createProxy(*bus_, kBusName, kManagerPath);
+
+    std::set<std::string> registered_with_prefix(const std::string &prefix) {
+        std::vector<bus::ContainerEntry> list;
+        manager_->callMethod("ListContainers")
+            .onInterface(kManagerInterface)
+            .withTimeout(kStartTimeout)
+            .storeResultsTo(list);
+        std::set<std::string> ids;
+        for (const auto &c : list) {
+            if (std::get<0>(c).starts_with(prefix)) {
+                ids.insert(std::get<0>(c));
+            }
+        }
+        return ids;
+    }
+
+    void unregister(const std::string &id) {
+        manager_->callMethod("UnregisterContainer")
+            .onInterface(kManagerInterface)
+            .withArguments(id, Options{});
+    }
+
+    // A drop-in for lockcd.service, applied by a restart; "" removes it.
+    static void service_dropin(const std::string &name, const std::string &text) {
+        const std::string dir = kDropins;
+        const std::string file = dir + "/" + name + ".conf";
+        const std::string write =
+            text.empty() ? "rm -f " + file
+                         : "mkdir -p " + dir + " && printf '%s\\n' '" + text + "' > " + file;
+        const auto r = sh(write + " && systemctl daemon-reload && systemctl restart lockcd");
+        ASSERT_EQ(r.status, 0) << r.output;
+    }
+};
+
+// kill -9 while a client registers 1,000 cgroups one after the other: the
+// calls that succeeded are all registered after the restart, and the
+// registry and the kernel's policy map agree exactly on every one of the
+// 1,000 (a registration whose call was cut off is in both or in neither).
+TEST_F(Faults, KillNineInTheMiddleOfAThousandRegistrationsLosesAndInventsNothing) {
+    constexpr int kCount = 1000;
+    constexpr int kKillAfter = 300;
+    const std::string prefix = "fault-bulk-";
+    TestCgroup parent("fault-bulk");
+    std::vector<std::unique_ptr<TestCgroup>> cgroups;
+    cgroups.reserve(kCount);
+    for (int i = 0; i < kCount; ++i) {
+        cgroups.push_back(std::make_unique<TestCgroup>(parent, "c" + std::to_string(i)));
+    }
+    const pid_t victim = main_pid();
+    ASSERT_GT(victim, 0);
+
+    std::vector<bool> succeeded(kCount, false);
+    std::atomic<int> attempted{0};
+    std::thread client([&] {
+        auto bus = sdbus::createSystemBusConnection();
+        auto manager = sdbus::createProxy(*bus, kBusName, kManagerPath);
+        for (int i = 0; i < kCount; ++i) {
+            try {
+                register_in(*manager, prefix + std::to_string(i), "restricted", *cgroups[i]);
+                succeeded[i] = true;
+            } catch (const sdbus::Error &) {
+                // Cut off by the kill; the check below decides if it counts.
+            }
+            attempted.store(i + 1);
+        }
+    });
+    const bool reached =
+        wait_until([&] { return attempted.load() >= kKillAfter; }, std::chrono::seconds(300));
+    ::kill(victim, SIGKILL);
+    client.join();
+    ASSERT_TRUE(reached);
+    ASSERT_TRUE(wait_until(
+        [&] {
+            const pid_t now = main_pid();
+            return now > 0 && now != victim && unit_property("ActiveState") == "active";
+        },
+        std::chrono::seconds(120)));
+
+    const auto registry = registered_with_prefix(prefix);
+    std::map<std::uint64_t, PolicyEntry> kernel;
+    {
+        EnforcerOptions look;
+        look.load_if_missing = false;
+        for (auto &[cgroup, entry] : Enforcer::open(look).policies()) {
+            kernel.emplace(cgroup, entry);
+        }
+    }
+    int ok = 0;
+    int lost = 0;
+    int phantom = 0;
+    int disagree = 0;
+    for (int i = 0; i < kCount; ++i) {
+        const std::string id = prefix + std::to_string(i);
+        const bool in_registry = registry.contains(id);
+        const auto it = kernel.find(cgroups[i]->id());
+        const bool in_kernel = it != kernel.end();
+        ok += succeeded[i] ? 1 : 0;
+        if (succeeded[i] && !in_registry) {
+            ++lost;
+            ADD_FAILURE() << id << " was registered, then lost";
+        }
+        if (in_kernel && !in_registry) {
+            ++phantom;
+            ADD_FAILURE() << id << ": the kernel has an entry nobody registered";
+        }
+        if (in_registry && (!in_kernel || it->second.level != Level::Restricted ||
+                            it->second.origin != LOCKC_ORIGIN_REGISTERED)) {
+            ++disagree;
+            ADD_FAILURE() << id << ": registered, but not restricted in the kernel";
+        }
+    }
+    std::cout << "kill -9 after " << kKillAfter << " of " << kCount << " registrations: " << ok
+              << " calls succeeded, " << kCount - ok << " failed, " << registry.size()
+              << " registered afterwards, " << lost << " lost, " << phantom << " phantom, "
+              << disagree << " disagreeing\n";
+    EXPECT_LT(ok, kCount) << "the kill cut nothing off: the test proves nothing";
+    EXPECT_GE(ok, kKillAfter - 1);
+    EXPECT_EQ(sysrq_in(*cgroups.front()), EPERM);
+    for (const auto &id : registry) {
+        unregister(id);
+    }
+    EXPECT_TRUE(registered_with_prefix(prefix).empty());
+}
+
+// polkit stopped (and masked, so that the bus cannot start it again):
+// queries still answer, changes by a member of group lockc are refused with
+// a message that says why, and nothing changes. root needs no polkit. Back
+// with polkit, the member may change levels again.
+TEST_F(Faults, WithPolkitGoneQueriesAnswerAndChangesAreRefused) {
+    (void)sh("userdel lockc-fault-admin");
+    ASSERT_EQ(sh("useradd --system --no-create-home -G lockc lockc-fault-admin").status, 0);
+    const passwd *pw = ::getpwnam("lockc-fault-admin");
+    ASSERT_NE(pw, nullptr);
+    const uid_t admin = pw->pw_uid;
+    TestCgroup cg("fault-polkit");
+    register_in(*manager_, "fault-polkit", "baseline", cg);
+    const auto as_admin = [&](const std::function<void(sdbus::IProxy &)> &call) {
+        return call_in_child(nullptr, admin, call);
+    };
+    const auto set_to = [](const std::string &level) {
+        return [level](sdbus::IProxy &p) { set_level_in(p, "fault-polkit", level); };
+    };
+    EXPECT_EQ(as_admin(set_to("restricted")), "") << "a member of group lockc may change levels";
+    EXPECT_EQ(level_in(*manager_, "fault-polkit"), "restricted");
+
+    ASSERT_EQ(sh("systemctl mask --runtime polkit.service && systemctl stop polkit.service").status,
+              0);
+    const auto refused = as_admin(set_to("privileged"));
+    EXPECT_TRUE(refused.starts_with("org.freedesktop.DBus.Error.AccessDenied\n")) << refused;
+    EXPECT_NE(refused.find("polkit is not available"), std::string::npos) << refused;
+    EXPECT_EQ(as_admin([](sdbus::IProxy &p) { (void)level_in(p, "fault-polkit"); }), "");
+    EXPECT_EQ(level_in(*manager_, "fault-polkit"), "restricted");
+    EXPECT_EQ(sysrq_in(cg), EPERM);
+    set_level_in(*manager_, "fault-polkit", "baseline"); // root, without polkit
+    EXPECT_EQ(level_in(*manager_, "fault-polkit"), "baseline");
+
+    ASSERT_EQ(
+        sh("systemctl unmask --runtime polkit.service && systemctl start polkit.service").status,
+        0);
+    EXPECT_EQ(as_admin(set_to("privileged")), "");
+    EXPECT_EQ(level_in(*manager_, "fault-polkit"), "privileged");
+    EXPECT_EQ(sysrq_in(cg), 0);
+    unregister("fault-polkit");
+    (void)sh("userdel lockc-fault-admin");
+}
+
+// /var/lib/lockc read-only for lockcd (as after a filesystem error): lockcd
+// starts, answers, and keeps every container's level in the kernel; a change
+// fails with a message that names the cause, and changes nothing.
+TEST_F(Faults, AReadOnlyStateDirectoryFailsChangesCleanlyAndKeepsTheState) {
+    TestCgroup kept("fault-ro-kept");
+    TestCgroup refused("fault-ro-refused");
+    register_in(*manager_, "fault-ro-kept", "restricted", kept);
+    service_dropin("read-only-state", "[Service]\nReadOnlyPaths=/var/lib/lockc");
+    const std::string state = "/proc/" + std::to_string(main_pid()) + "/root/var/lib/lockc";
+    EXPECT_NE(sh("touch " + state + "/probe").status, 0) << "the directory is not read-only";
+    const auto before = state_digest("/var/lib/lockc");
+
+    EXPECT_EQ(level_in(*manager_, "fault-ro-kept"), "restricted");
+    EXPECT_EQ(sysrq_in(kept), EPERM);
+    try {
+        register_in(*manager_, "fault-ro-refused", "restricted", refused);
+        ADD_FAILURE() << "a registration was accepted that could not be saved";
+    } catch (const sdbus::Error &e) {
+        EXPECT_EQ(e.getName(), "org.lockc.Error.Failed");
+        EXPECT_NE(e.getMessage().find("Read-only file system"), std::string::npos)
+            << e.getMessage();
+    }
+    EXPECT_EQ(sysrq_in(refused), 0) << "a refused registration reached the kernel";
+    EXPECT_FALSE(registered_with_prefix("fault-ro-refused").contains("fault-ro-refused"));
+    EXPECT_ANY_THROW(set_level_in(*manager_, "fault-ro-kept", "privileged"));
+    EXPECT_EQ(level_in(*manager_, "fault-ro-kept"), "restricted");
+    EXPECT_EQ(sysrq_in(kept), EPERM);
+    EXPECT_EQ(state_digest("/var/lib/lockc"), before);
+
+    service_dropin("read-only-state", "");
+    register_in(*manager_, "fault-ro-refused", "restricted", refused);
+    EXPECT_EQ(sysrq_in(refused), EPERM);
+    unregister("fault-ro-refused");
+    unregister("fault-ro-kept");
+}
+
+// /var/lib/lockc full (a small filesystem of its own, filled up). Writes
+// that still fit (the journal's last page has room) are saved and count;
+// the first change that does not fit fails cleanly and changes nothing, and
+// the same change works once there is room again.
+TEST_F(Faults, AFullStateDirectoryFailsChangesCleanlyAndRecovers) {
+    constexpr int kAttempts = 100; // journal lines: far more than a page holds
+    const std::string small = kSmallStateDir;
+    TestCgroup kept("fault-full-kept");
+    register_in(*manager_, "fault-full-kept", "restricted", kept);
+    std::vector<std::unique_ptr<TestCgroup>> cgroups;
+    cgroups.reserve(kAttempts);
+    for (int i = 0; i < kAttempts; ++i) {
+        cgroups.push_back(std::make_unique<TestCgroup>("fault-full-" + std::to_string(i)));
+    }
+    ASSERT_EQ(sh("systemctl stop lockcd").status, 0);
+    ASSERT_EQ(sh("mkdir -p " + small + " && mount -t tmpfs -o size=256k,mode=0700 tmpfs " + small +
+                 " && cp -a /var/lib/lockc/. " + small + "/")
+                  .status,
+              0);
+    service_dropin("full-state", "[Service]\nBindPaths=" + small + ":/var/lib/lockc");
+    EXPECT_EQ(level_in(*manager_, "fault-full-kept"), "restricted");
+    (void)sh("dd if=/dev/zero of=" + small + "/filler bs=4k 2>/dev/null");
+
+    int refused = -1;
+    for (int i = 0; i < kAttempts && refused < 0; ++i) {
+        const std::string id = "fault-full-" + std::to_string(i);
+        const auto before = state_digest(small);
+        try {
+            register_in(*manager_, id, "restricted", *cgroups[i]);
+            EXPECT_EQ(sysrq_in(*cgroups[i]), EPERM) << id << " was saved, so it counts";
+        } catch (const sdbus::Error &e) {
+            refused = i;
+            EXPECT_EQ(e.getName(), "org.lockc.Error.Failed");
+            EXPECT_NE(e.getMessage().find("No space left on device"), std::string::npos)
+                << e.getMessage();
+            EXPECT_EQ(sysrq_in(*cgroups[i]), 0) << "a refused registration reached the kernel";
+            EXPECT_EQ(state_digest(small), before) << "a refused registration changed the files";
+            EXPECT_FALSE(registered_with_prefix(id).contains(id));
+        }
+    }
+    ASSERT_GE(refused, 0) << "the full directory took " << kAttempts << " registrations";
+    std::cout << "with the state directory full, " << refused
+              << " registrations still fitted the journal's last page; the next was refused\n";
+    EXPECT_EQ(level_in(*manager_, "fault-full-kept"), "restricted");
+    EXPECT_EQ(sysrq_in(kept), EPERM);
+
+    (void)sh("rm -f " + small + "/filler");
+    const std::string again = "fault-full-" + std::to_string(refused);
+    register_in(*manager_, again, "restricted", *cgroups[refused]);
+    EXPECT_EQ(sysrq_in(*cgroups[refused]), EPERM);
+    for (const auto &id : registered_with_prefix("fault-full-")) {
+        unregister(id);
+    }
+    // Back to the real directory, with what lockcd saved meanwhile.
+    ASSERT_EQ(sh("systemctl stop lockcd && find /var/lib/lockc -mindepth 1 -delete && cp -a " +
+                 small + "/. /var/lib/lockc/")
+                  .status,
+              0);
+    service_dropin("full-state", "");
+    EXPECT_EQ(sh("umount " + small).status, 0);
+    EXPECT_TRUE(registered_with_prefix("fault-full-").empty());
+}
+
+// Upgrading lockc while containers run, as a package does: lockcd stops,
+// a loader of another build of the BPF object (same ABI; the real build
+// with LOCKC_TEST_VARIANT) takes over, then lockcd of this build starts and
+// takes over back. Meanwhile a task in a registered restricted cgroup tries
+// a denied open over and over: not one attempt gets through. Each takeover
+// loads new programs (new ids) on the same maps, so the registered entry
+// and one made by the container pattern both stay; a restart of the same
+// build reuses the programs.
+TEST_F(Faults, AnUpgradeReplacesTheProgramsWithoutAMomentUnenforced) {
+    TestCgroup registered("fault-upgrade");
+    register_in(*manager_, "fault-upgrade", "restricted", registered);
+    TestCgroup by_pattern("docker-0fa17c0de0upgrade.scope");
+    ASSERT_EQ(sysrq_in(by_pattern), EPERM);
+    const std::string stop = "/run/lockc-fault-upgrade.stop";
+    const std::string tally = "/run/lockc-fault-upgrade.tally";
+    (void)sh("rm -f " + stop + " " + tally);
+    const pid_t watcher = ::fork();
+    if (watcher == 0) {
+        std::ofstream(registered.path() / "cgroup.procs") << ::getpid() << std::flush;
+        long attempts = 0;
+        long allowed = 0;
+        while (::access(stop.c_str(), F_OK) != 0) {
+            ++attempts;
+            allowed += open_sysrq() == 0 ? 1 : 0;
+            ::usleep(1000); // sees any gap a load could leave; not a flood
+        }
+        std::ofstream(tally) << attempts << " " << allowed << std::flush;
+        ::_exit(0);
+    }
+    ASSERT_GT(watcher, 0);
+    const auto replaced = [](const std::set<std::uint32_t> &before) {
+        return wait_until(
+            [&] {
+                const auto now = loaded_lockc_program_ids();
+                return !now.empty() && std::ranges::none_of(now, [&](std::uint32_t id) {
+                    return before.contains(id);
+                });
+            },
+            std::chrono::seconds(30));
+    };
+
+    const auto first = loaded_lockc_program_ids();
+    ASSERT_EQ(sh("systemctl stop lockcd").status, 0);
+    const auto variant = sh(std::string(LOCKC_ENFORCER_VARIANT) + " load");
+    EXPECT_EQ(variant.status, 0) << variant.output;
+    EXPECT_NE(variant.output.find("replaced the pinned programs of another build"),
+              std::string::npos)
+        << variant.output;
+    EXPECT_TRUE(replaced(first)) << "the variant build did not replace the programs";
+    EXPECT_EQ(sysrq_in(by_pattern), EPERM);
+
+    const auto second = loaded_lockc_program_ids();
+    ASSERT_EQ(sh("systemctl start lockcd").status, 0);
+    EXPECT_TRUE(replaced(second)) << "lockcd did not replace the variant's programs";
+    EXPECT_EQ(level_in(*manager_, "fault-upgrade"), "restricted");
+    EXPECT_EQ(sysrq_in(by_pattern), EPERM);
+    EXPECT_NE(sh("journalctl --no-pager -u lockcd.service -o cat")
+                  .output.find("replaced the BPF programs of another lockc build"),
+              std::string::npos);
+
+    const auto third = loaded_lockc_program_ids();
+    ASSERT_EQ(sh("systemctl restart lockcd").status, 0);
+    EXPECT_EQ(level_in(*manager_, "fault-upgrade"), "restricted");
+    EXPECT_EQ(loaded_lockc_program_ids(), third) << "the same build loaded its programs again";
+
+    (void)sh("touch " + stop);
+    ::waitpid(watcher, nullptr, 0);
+    std::ifstream in(tally);
+    long attempts = -1;
+    long allowed = -1;
+    in >> attempts >> allowed;
+    std::cout << "during two takeovers and a restart, " << attempts << " denied opens were tried, "
+              << allowed << " got through\n";
+    EXPECT_GT(attempts, 100);
+    EXPECT_EQ(allowed, 0) << "enforcement lapsed during the upgrade";
+    (void)sh("rm -f " + stop + " " + tally);
+    unregister("fault-upgrade");
+}
+
+} // namespace
+} // namespace lockc::vmtest
