@@ -140,7 +140,6 @@ std::vector<Event> take_events(std::uint64_t policy_cgroup_id) {
     return out;
 }
 
-// Programs of ours loaded in the kernel, by (truncated) name.
 std::string describe_all(const std::vector<Event> &events) {
     std::string s;
     for (const auto &e : events) {
@@ -170,6 +169,7 @@ void for_each_lockc_program(const std::function<void(const bpf_prog_info &)> &vi
 
 } // namespace
 
+// Programs of ours loaded in the kernel, by (truncated) name.
 std::map<std::string, int> loaded_lockc_programs() {
     std::map<std::string, int> out;
     for_each_lockc_program([&](const bpf_prog_info &info) { ++out[info.name]; });
