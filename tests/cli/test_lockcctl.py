@@ -1499,20 +1499,26 @@ class RunTest(LockcdTestCase):
                 result = self.ctl(*global_options, *RUN, "--", *self.command(), user=OUTSIDER)
                 self.assert_error(result, 5, "lockcctl: not authorised to run a command "
                                   "confined by lockc (", "org.lockc.manager.run-confined", hint)
-        calls = self.bus.calls("RunConfined")
-        self.assertEqual(len(calls), 2)
+        # dbus-monitor reports asynchronously: the second call may show a
+        # moment after lockcctl has returned.
+        wait_for(lambda: len(self.bus.calls("RunConfined")) >= 2, what="both calls")
+        self.assertEqual(len(self.bus.calls("RunConfined")), 2)
         self.assert_not_run()
 
     def test_without_systemd(self):
         # lockcd answers org.lockc.Error.Failed: there is no systemd on the
         # test bus to make the scope. Root and members of group lockc get
         # that far.
-        for user in (None, MEMBER):
+        for count, user in enumerate((None, MEMBER), start=1):
             with self.subTest(user=user):
                 result = self.ctl("--no-ask-password", *RUN, "--", *self.command(), user=user)
                 self.assert_error(result, 1, "lockcctl: cannot run a command confined by "
                                   "lockc: ", "systemd")
-                call = wait_for(lambda: self.bus.calls("RunConfined"), what="RunConfined")[-1]
+                # This user's call, not the one before it (dbus-monitor
+                # reports asynchronously).
+                wait_for(lambda n=count: len(self.bus.calls("RunConfined")) >= n,
+                         what="this user's RunConfined")
+                call = self.bus.calls("RunConfined")[count - 1]
                 reply = wait_for(lambda: self.bus.reply_to(call), what="lockcd's answer")
                 self.assertEqual((reply["type"], reply.get("error_name")),
                                  ("error", "org.lockc.Error.Failed"))
