@@ -144,38 +144,70 @@ lockc_path_key make_path_key(std::uint32_t space, std::string_view path) {
     return key;
 }
 
+std::string key_path(const lockc_path_key &key) {
+    // A path of the full length leaves no room for a terminating NUL.
+    return {key.path, ::strnlen(key.path, sizeof key.path)};
+}
+
+lockc_path_key key_of(const PathRule &rule) {
+    std::uint32_t space = 0;
+    switch (rule.space) {
+    case RuleSpace::OpenPath:
+        space = LOCKC_SPACE_OPEN_PATH;
+        break;
+    case RuleSpace::MountSource:
+        space = LOCKC_SPACE_MOUNT_SOURCE;
+        break;
+    case RuleSpace::UnixSocket:
+        space = LOCKC_SPACE_UNIX_SOCKET;
+        break;
+    case RuleSpace::FsPath: {
+        auto magic = fs_magic(rule.fs);
+        if (!magic) {
+            throw Error(ErrorKind::InvalidArgument,
+                        describe(rule) + ": unknown filesystem '" + rule.fs + "'");
+        }
+        space = static_cast<std::uint32_t>(*magic);
+        break;
+    }
+    }
+    try {
+        return make_path_key(space, rule.path);
+    } catch (const Error &e) {
+        throw Error(ErrorKind::InvalidArgument, describe(rule) + ": " + e.what());
+    }
+}
+
+RuleSet with_added_rules(RuleSet base, std::span<const PathRule> added) {
+    std::map<std::pair<std::uint32_t, std::string>, std::size_t> index;
+    for (std::size_t i = 0; i < base.paths.size(); ++i) {
+        const auto key = key_of(base.paths[i]);
+        index.emplace(std::pair{key.space, key_path(key)}, i);
+    }
+    for (const auto &rule : added) {
+        const auto key = key_of(rule);
+        const auto [at, inserted] =
+            index.emplace(std::pair{key.space, key_path(key)}, base.paths.size());
+        if (inserted) {
+            base.paths.push_back(rule);
+            continue;
+        }
+        // The same prefix: deny what either denies, so an added rule can
+        // make a rule stricter but never relax it.
+        auto &existing = base.paths[at->second];
+        existing.deny.baseline |= rule.deny.baseline;
+        existing.deny.restricted |= rule.deny.restricted;
+        existing.unless_own_netns = existing.unless_own_netns && rule.unless_own_netns;
+    }
+    return base;
+}
+
 CompiledRules compile(const RuleSet &rules) {
     CompiledRules out;
     std::set<std::pair<std::uint32_t, std::string>> seen_paths;
     for (const auto &r : rules.paths) {
-        std::uint32_t space = 0;
-        switch (r.space) {
-        case RuleSpace::OpenPath:
-            space = LOCKC_SPACE_OPEN_PATH;
-            break;
-        case RuleSpace::MountSource:
-            space = LOCKC_SPACE_MOUNT_SOURCE;
-            break;
-        case RuleSpace::UnixSocket:
-            space = LOCKC_SPACE_UNIX_SOCKET;
-            break;
-        case RuleSpace::FsPath: {
-            auto magic = fs_magic(r.fs);
-            if (!magic) {
-                throw Error(ErrorKind::InvalidArgument,
-                            describe(r) + ": unknown filesystem '" + r.fs + "'");
-            }
-            space = static_cast<std::uint32_t>(*magic);
-            break;
-        }
-        }
-        lockc_path_key key{};
-        try {
-            key = make_path_key(space, r.path);
-        } catch (const Error &e) {
-            throw Error(ErrorKind::InvalidArgument, describe(r) + ": " + e.what());
-        }
-        if (!seen_paths.emplace(space, std::string(key.path)).second) {
+        const lockc_path_key key = key_of(r);
+        if (!seen_paths.emplace(key.space, key_path(key)).second) {
             throw Error(ErrorKind::InvalidArgument, describe(r) + " is given twice");
         }
         lockc_rule rule = to_rule(r.deny);

@@ -140,4 +140,16 @@ struct CompiledRules {
 // (or "@..." in the socket space), are too long, or contain NUL.
 [[nodiscard]] lockc_path_key make_path_key(std::uint32_t space, std::string_view path);
 
+// The path part of a trie key ("/a/b/" for "/a/b"), as text.
+[[nodiscard]] std::string key_path(const lockc_path_key &key);
+
+// The trie key a path rule compiles to: two rules with the same key are
+// rules for the same prefix. Throws like compile() on a bad rule.
+[[nodiscard]] lockc_path_key key_of(const PathRule &rule);
+
+// `base` plus `added`. An added rule for a prefix `base` already has a rule
+// for is merged into it, denying what either denies: added rules (the
+// config file's) make the built-in policy stricter, never weaker.
+[[nodiscard]] RuleSet with_added_rules(RuleSet base, std::span<const PathRule> added);
+
 } // namespace lockc

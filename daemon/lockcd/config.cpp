@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <system_error>
 #include <tuple>
@@ -351,20 +352,33 @@ class Reader {
                             std::string(type_name(value)));
         }
         const std::size_t room = LOCKC_MAX_PATH_RULES - default_rules().paths.size();
+        // Each rule's prefix (its trie key) and the line that gave it.
+        std::map<std::pair<std::uint32_t, std::string>, std::uint32_t> first_line;
         for (const auto &element : *array) {
             if (config.extra_rules.size() == room) {
                 fail(element, "too many [[rules]]; at most " + std::to_string(room) +
                                   " fit next to the built-in ones");
             }
-            config.extra_rules.push_back(rule(*element.as_table()));
+            const PathRule &added = config.extra_rules.emplace_back(rule(*element.as_table()));
             // The kernel's form decides what a valid path is (absolute,
             // short enough, "@name" for abstract sockets).
             RuleSet probe;
-            probe.paths.push_back(config.extra_rules.back());
+            probe.paths.push_back(added);
+            lockc_path_key key{};
             try {
                 (void)compile(probe);
+                key = key_of(added);
             } catch (const Error &e) {
                 fail(element, std::string("invalid rule: ") + e.what());
+            }
+            // Two rules for one prefix would leave which one holds to the
+            // reader's guess; "/srv" and "/srv/" are the same prefix.
+            const auto [at, inserted] = first_line.emplace(std::pair{key.space, key_path(key)},
+                                                           element.source().begin.line);
+            if (!inserted) {
+                fail(element, "a second [[rules]] entry of this kind for " + quote(added.path) +
+                                  "; the first is at line " + std::to_string(at->second) +
+                                  ". Give each path one rule");
             }
         }
     }
@@ -488,9 +502,7 @@ bool operator==(const Config &a, const Config &b) {
 }
 
 RuleSet rules_of(const Config &config) {
-    RuleSet rules = default_rules();
-    rules.paths.insert(rules.paths.end(), config.extra_rules.begin(), config.extra_rules.end());
-    return rules;
+    return with_added_rules(default_rules(), config.extra_rules);
 }
 
 ConfigError::ConfigError(std::string file, std::uint32_t line, std::uint32_t column,

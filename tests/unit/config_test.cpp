@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -510,6 +511,55 @@ TEST(ConfigRules, BadRulesAreRejectedWithTheirLocation) {
                        "path = \"\"\ndeny = [\"baseline\"]\n")
                   .rfind("lockc.toml:7:1: invalid rule: ", 0),
               0U);
+    // Two rules for one prefix ("/srv/" is "/srv"): which would hold?
+    EXPECT_EQ(rejected("[[rules]]\nkind = \"open\"\npath = \"/srv\"\ndeny = [\"baseline\"]\n\n"
+                       "[[rules]]\nkind = \"mount-source\"\npath = \"/srv\"\n"
+                       "deny = [\"baseline\"]\n\n"
+                       "[[rules]]\nkind = \"open\"\npath = \"/srv/\"\ndeny = [\"restricted\"]\n"),
+              "lockc.toml:11:1: a second [[rules]] entry of this kind for '/srv/'; the first is "
+              "at line 1. Give each path one rule");
+}
+
+// Found by fuzz_config: the parser took two rules for one prefix that
+// compile() then refused, so lockcd failed to start without a location.
+TEST(ConfigRules, EveryAcceptedFileCompilesWithTheBuiltInRules) {
+    const auto config = parse_config(R"([[rules]]
+kind = "mount-source"
+path = "/home"
+deny = ["baseline"]
+
+[[rules]]
+kind = "unix-socket"
+path = "/run/docker.sock/"
+deny = ["restricted"]
+
+[[rules]]
+kind = "open"
+path = "/run/secrets/kubernetes.io"
+deny = ["baseline"]
+access = ["write"]
+)",
+                                     "lockc.toml");
+    const auto rules = rules_of(config);
+    // Each repeats a built-in prefix and is merged into it.
+    EXPECT_EQ(rules.paths.size(), default_rules().paths.size());
+    EXPECT_NO_THROW((void)compile(rules));
+    const auto rule_for = [&rules](RuleSpace space, const std::string &path) {
+        const auto it = std::ranges::find_if(
+            rules.paths, [&](const PathRule &r) { return r.space == space && r.path == path; });
+        return it == rules.paths.end() ? LevelDeny{0xff, 0xff} : it->deny;
+    };
+    // Stricter than built in: binds of /home are now denied at baseline.
+    EXPECT_EQ(rule_for(RuleSpace::MountSource, "/home"),
+              (LevelDeny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL}));
+    // Looser than built in: the file cannot let baseline reach Docker.
+    const auto docker = rule_for(RuleSpace::UnixSocket, "/run/docker.sock");
+    EXPECT_NE(docker.baseline, 0);
+    EXPECT_NE(docker.restricted, 0);
+    // Built in: restricted may not read tokens; the file adds writes at
+    // baseline.
+    EXPECT_EQ(rule_for(RuleSpace::OpenPath, "/run/secrets/kubernetes.io"),
+              (LevelDeny{LOCKC_ACCESS_WRITE, LOCKC_ACCESS_ALL}));
 }
 
 } // namespace

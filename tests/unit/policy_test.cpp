@@ -6,13 +6,10 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace lockc {
 namespace {
-
-std::string key_path(const lockc_path_key &k) {
-    return {k.path, (k.prefixlen - 32) / 8};
-}
 
 TEST(Level, ParsesAndFormatsEveryLevel) {
     for (auto level : {Level::Privileged, Level::Baseline, Level::Restricted}) {
@@ -41,6 +38,19 @@ TEST(PathKey, RejectsRelativeLongAndNulPaths) {
     EXPECT_THROW((void)make_path_key(1, std::string("/a\0b", 4)), Error);
     EXPECT_THROW((void)make_path_key(1, "/" + std::string(LOCKC_PATH_LEN, 'a')), Error);
     EXPECT_NO_THROW((void)make_path_key(1, "/" + std::string(LOCKC_PATH_LEN - 3, 'a')));
+}
+
+TEST(PathKey, APathOfTheFullLengthIsReadWithinItsKey) {
+    // No room is left for a NUL: the path must be bounded by the array.
+    const std::string longest = "/" + std::string(LOCKC_PATH_LEN - 2, 'a');
+    const auto key = make_path_key(LOCKC_SPACE_OPEN_PATH, longest);
+    EXPECT_EQ(key_path(key), longest + "/");
+    RuleSet twice;
+    twice.paths.push_back({RuleSpace::OpenPath, "", longest, {1, 1}});
+    twice.paths.push_back({RuleSpace::OpenPath, "", longest + "/", {1, 1}});
+    EXPECT_THROW((void)compile(twice), Error);
+    twice.paths.pop_back();
+    EXPECT_NO_THROW((void)compile(twice));
 }
 
 TEST(PathKey, AbstractSocketsOnlyInTheSocketSpace) {
@@ -197,6 +207,36 @@ TEST(Compile, RejectsPatternsThatMatchEverythingOrTooMany) {
     Settings longp;
     longp.container_patterns = {{std::string(LOCKC_PATTERN_PREFIX_LEN, 'a'), "", ""}};
     EXPECT_THROW((void)compile(longp), Error);
+}
+
+TEST(AddedRules, AreAppendedOrMergedIntoTheRuleForTheSamePrefixNeverRelaxingIt) {
+    RuleSet base;
+    base.paths.push_back({RuleSpace::MountSource, "", "/home", {0, 1}});
+    base.paths.push_back({RuleSpace::UnixSocket, "", "/run/docker.sock", {1, 1}});
+    base.paths.push_back({RuleSpace::FsPath, "proc", "/sys/net", {2, 2}, true});
+    const std::vector<PathRule> added = {
+        {RuleSpace::MountSource, "", "/home/", {1, 1}},          // stricter: baseline too
+        {RuleSpace::UnixSocket, "", "/run/docker.sock", {0, 1}}, // would relax: ignored part
+        {RuleSpace::OpenPath, "", "/home", {1, 1}},              // another space: a new rule
+        {RuleSpace::FsPath, "proc", "/sys/net", {2, 2}, false},  // drops the exception
+    };
+    const auto merged = with_added_rules(base, added);
+    ASSERT_EQ(merged.paths.size(), 4U);
+    EXPECT_EQ(merged.paths[0].path, "/home");
+    EXPECT_EQ(merged.paths[0].deny, (LevelDeny{1, 1}));
+    EXPECT_EQ(merged.paths[1].deny, (LevelDeny{1, 1}));
+    EXPECT_FALSE(merged.paths[2].unless_own_netns);
+    EXPECT_EQ(merged.paths[3].space, RuleSpace::OpenPath);
+    EXPECT_NO_THROW((void)compile(merged));
+    // The built-in policy itself: a file rule repeating one of its
+    // prefixes leaves one rule for it, so the result compiles.
+    const auto defaults = default_rules();
+    const auto again = with_added_rules(defaults, defaults.paths);
+    EXPECT_EQ(again.paths.size(), defaults.paths.size());
+    EXPECT_NO_THROW((void)compile(again));
+    RuleSet bad;
+    bad.paths.push_back({RuleSpace::OpenPath, "", "relative", {1, 1}});
+    EXPECT_THROW((void)with_added_rules(base, bad.paths), Error);
 }
 
 TEST(FsMagic, KnowsTheFilesystemsTheRulesUse) {
