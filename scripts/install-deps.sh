@@ -27,7 +27,14 @@ packages=(
   # shell completions of lockcctl (tests/completions/) and the manual pages
   # (scdoc builds them; man --warnings in man/check-page.sh).
   bash-completion zsh fish scdoc man-db groff-base
+  # the Cockpit page (cockpit/) and its browser test (tests/vm/desktop/):
+  # Cockpit serves the page in the guest, sudo gives its test user
+  # administrative access, Chromium on the host is the browser.
+  cockpit-ws cockpit-bridge cockpit-system sudo chromium
 )
+# npm fetches PatternFly's CSS for the page and Playwright for its test.
+# Debian's npm, unless the machine has Node.js with npm already.
+command -v npm >/dev/null || packages+=(npm)
 
 export DEBIAN_FRONTEND=noninteractive
 missing=()

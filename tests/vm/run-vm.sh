@@ -4,13 +4,18 @@
 # The host kernel refuses BPF LSM programs; this kernel runs them.
 #
 #   run-vm.sh --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS]
-#             [--mem MB] [--cpus N] [--lsm LIST] -- COMMAND [ARGS...]
+#             [--mem MB] [--cpus N] [--lsm LIST] [--forward HOST_PORT:GUEST_PORT]
+#             -- COMMAND [ARGS...]
 #
 # In the guest COMMAND runs in the caller's working directory with
 # LOCKC_VM_OUT=<OUT> and LOCKC_VM_KERNEL=<kernel version>; OUT is mounted
 # writable at the same path as on the host. Results: OUT/guest.log (COMMAND's
 # output), OUT/exit-status, OUT/console.log (serial console).
 # Exit status: 0 only if COMMAND ran and exited 0.
+# --forward gives the guest a network card on a private QEMU user network
+# (restrict=on: no way out) and forwards 127.0.0.1:HOST_PORT on the host to
+# GUEST_PORT in the guest, whose address there is 10.0.2.15
+# (tests/vm/guest/network-up.sh configures it): for a browser on the host.
 # --lsm LIST is the kernel's lsm= (default lockdown,capability,landlock,yama,bpf:
 # lockc's programs need bpf; bench/run.sh adds apparmor to compare with it).
 # Environment: LOCKC_VM_ACCEL=kvm|tcg forces the accelerator (default: TCG,
@@ -29,7 +34,7 @@ usage() {
   exit 2
 }
 
-kernel_pkg='' cache='' out='' timeout_s=1500 mem=4096 cpus=2
+kernel_pkg='' cache='' out='' timeout_s=1500 mem=4096 cpus=2 forward=''
 lsm=lockdown,capability,landlock,yama,bpf
 while (($#)); do
   case $1 in
@@ -40,6 +45,7 @@ while (($#)); do
   --mem) mem=${2-}; shift 2 || usage ;;
   --cpus) cpus=${2-}; shift 2 || usage ;;
   --lsm) lsm=${2-}; shift 2 || usage ;;
+  --forward) forward=${2-}; shift 2 || usage ;;
   --) shift; break ;;
   -h | --help) usage ;;
   *) die "unknown argument: $1 (see --help)" ;;
@@ -50,6 +56,7 @@ done
 [[ $timeout_s =~ ^[0-9]+$ && $mem =~ ^[0-9]+$ && $cpus =~ ^[1-9][0-9]*$ ]] ||
   die "--timeout, --mem and --cpus take numbers"
 [[ $lsm =~ ^[a-z]+(,[a-z]+)*$ ]] || die "--lsm takes a comma-separated list of LSM names"
+[[ -z $forward || $forward =~ ^[0-9]{1,5}:[0-9]{1,5}$ ]] || die "--forward takes HOST_PORT:GUEST_PORT"
 ((EUID == 0)) || die "must run as root (QEMU exports / as root, 9p writes as root)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: apt-get install qemu-system-x86"
 if [[ ! -x /bin/busybox ]] || ldd /bin/busybox >/dev/null 2>&1; then
@@ -193,6 +200,10 @@ qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m "$mem"
   -virtfs "local,path=/,mount_tag=hostroot,$p9,readonly=on"
   -virtfs "local,path=$(qemu_escape "$modules"),mount_tag=modules,$p9,readonly=on"
   -virtfs "local,path=$(qemu_escape "$out"),mount_tag=out,$p9")
+if [[ -n $forward ]]; then
+  qemu+=(-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${forward%%:*}-10.0.2.15:${forward##*:}"
+    -device virtio-net-pci,netdev=net0)
+fi
 
 log "booting $kver ($accel${LOCKC_VM_ICOUNT:+, icount $LOCKC_VM_ICOUNT}, $cpus CPUs, ${mem} MB, lsm=$lsm, timeout ${timeout_s} s); console: $out/console.log"
 start=$(date +%s.%N)

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Runs in the test VM for tests/vm/desktop/run.sh: sets up what a user of
+# lockc's front ends meets (lockcd installed with cmake --install, real
+# Docker with a container that keeps being denied, Cockpit serving lockc's
+# page, users to log in as), tells the host it is ready, waits for the
+# host's browser test, then records lockcd's view for the host to check.
+#
+#   guest.sh BUILD_DIR       (OUT: $LOCKC_VM_OUT)
+#
+# Files in OUT: desktop-ready (key=value: container=<id>), written when the
+# page can be used; desktop-done, written by the host when the browser test
+# has finished; desktop-state.json and desktop-status.json (lockcctl --json
+# list and status) afterwards.
+set -euo pipefail
+build=$1
+out=${LOCKC_VM_OUT:?run in the test VM}
+here=$(cd "$(dirname "$0")" && pwd)
+guest=$here/../guest
+img=lockc-test/busybox:latest
+# The test users' passwords; the VM lives for this test only.
+password=lockc-test-password
+
+log() { echo "desktop-guest: $*"; }
+die() { echo "desktop-guest: ERROR: $*" >&2; exit 1; }
+
+"$guest/network-up.sh"
+"$guest/docker-setup.sh" >/dev/null
+"$guest/install-lockc.sh" "$build"
+systemctl start lockcd.service
+lockcctl --no-pager status | head -n 3
+
+# Cockpit over plain HTTP: the browser comes through QEMU's forward, not
+# from the guest's localhost, and TLS would only slow the emulated guest.
+mkdir -p /etc/cockpit
+printf '[WebService]\nAllowUnencrypted = true\n' >/etc/cockpit/cockpit.conf
+systemctl restart cockpit.socket
+[[ -f /usr/share/cockpit/lockc/manifest.json ]] || die "cmake --install put no page in /usr/share/cockpit/lockc"
+
+# lockc-admin may use administrative access (sudo), lockc-viewer may not;
+# neither is in group lockc, so only administrative access changes policy.
+for user in lockc-admin lockc-viewer; do
+  id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
+  echo "$user:$password" | chpasswd
+done
+usermod -aG sudo lockc-admin
+
+# A container at the default level (baseline) that keeps trying to read
+# host data from /sys: every try is a denial for the page's feed.
+docker rm -f lockc-ui-demo >/dev/null 2>&1 || true
+docker run -d --name lockc-ui-demo "$img" \
+  sh -c 'while :; do cat /sys/kernel/uevent_seqnum 2>/dev/null; sleep 2; done' >/dev/null
+id=$(docker inspect -f '{{.Id}}' lockc-ui-demo)
+for ((i = 0; i < 60; i++)); do
+  lockcctl -q show "$id" >/dev/null 2>&1 && break
+  sleep 1
+done
+lockcctl -q show "$id" >/dev/null || die "lockcd did not register the container $id"
+log "container $id is registered: $(lockcctl --no-pager list | grep -c .) line(s) in lockcctl list"
+
+# Warm Cockpit up once so the browser's first login does not time out.
+curl -fsS -o /dev/null --max-time 120 http://127.0.0.1:9090/ || die "cockpit does not answer on 9090"
+
+printf 'container=%s\npassword=%s\n' "$id" "$password" >"$out/desktop-ready.tmp"
+mv "$out/desktop-ready.tmp" "$out/desktop-ready"
+log "ready; waiting for the host's browser test"
+for ((i = 0; i < 1200; i++)); do
+  [[ -e $out/desktop-done ]] && break
+  sleep 1
+done
+[[ -e $out/desktop-done ]] || die "the host's browser test did not finish within 20 minutes"
+
+lockcctl --json list >"$out/desktop-state.json"
+lockcctl --json status >"$out/desktop-status.json"
+log "lockcd's view recorded"
+docker rm -f lockc-ui-demo >/dev/null
