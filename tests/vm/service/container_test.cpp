@@ -321,6 +321,48 @@ TEST_F(Containers, AContainerStartedWhileLockcdIsStoppedGetsItsLevelWhenItIsBack
     (void)sh("docker rm -f lockc-late");
 }
 
+// Issue 8: the state file is corrupt and the kernel has lost the
+// container's entry too (say a crash between the two): lockcd rebuilds the
+// registration from the runtime, with the level the container's label asks
+// for, not the default one.
+TEST_F(Containers, ACorruptRegistryAndALostKernelEntryAreRebuiltFromTheRuntime) {
+    (void)sh("docker rm -f lockc-rebuilt");
+    // As nobody, /opt/suid/true is a setuid-root exec: denied at
+    // restricted only, so it tells restricted from the default baseline.
+    const std::string suid_exec = "docker exec lockc-rebuilt /opt/suid/true";
+    ASSERT_EQ(sh("docker run -d --name lockc-rebuilt --user 65534 "
+                 "--label org.lockc.level=restricted " +
+                 kSuidImage + " sleep 600")
+                  .status,
+              0);
+    const auto id = container_id("lockc-rebuilt");
+    ASSERT_TRUE(wait_until([&] { return level_of(id) == "restricted"; }, std::chrono::seconds(15)));
+    ASSERT_NE(sh(suid_exec).status, 0) << "restricted did not stop the setuid exec";
+
+    ASSERT_EQ(sh("systemctl stop lockcd").status, 0);
+    ASSERT_EQ(sh("truncate -s 20 /var/lib/lockc/registry.toml").status, 0);
+    // The kernel's entry goes as well: the policies map is keyed by the
+    // cgroup's id, its inode number, little-endian.
+    const auto key = sh("pid=$(docker inspect -f '{{.State.Pid}}' lockc-rebuilt) && "
+                        "cg=$(sed -n 's/^0:://p' /proc/$pid/cgroup) && "
+                        "python3 -c 'import os, struct, sys; "
+                        "print(\" \".join(\"%02x\" % b for b in "
+                        "struct.pack(\"<Q\", os.stat(sys.argv[1]).st_ino)))' /sys/fs/cgroup$cg");
+    ASSERT_EQ(key.status, 0) << key.output;
+    ASSERT_EQ(sh("bpftool map delete pinned /sys/fs/bpf/lockc/maps/policies key hex " + key.output)
+                  .status,
+              0);
+    EXPECT_EQ(sh(suid_exec).status, 0) << "the kernel still had an entry for the container";
+
+    ASSERT_EQ(sh("systemctl start lockcd").status, 0);
+    EXPECT_TRUE(wait_until([&] { return level_of(id) == "restricted"; }, std::chrono::seconds(20)))
+        << "level now: '" << level_of(id) << "'";
+    EXPECT_NE(sh(suid_exec).status, 0) << "the rebuilt entry does not confine at restricted";
+    const auto journal = sh("journalctl --no-pager -u lockcd.service -o cat").output;
+    EXPECT_NE(journal.find("rebuilt the registry"), std::string::npos) << journal;
+    (void)sh("docker rm -f lockc-rebuilt");
+}
+
 TEST_F(Containers, PlainRuncBundlesGetTheLevelOfTheirAnnotations) {
     const std::string args = "sh -c 'test -d /rootfs/etc/docker'";
     const auto privileged =
