@@ -27,6 +27,10 @@ packages=(
   # shell completions of lockcctl (tests/completions/) and the manual pages
   # (scdoc builds them; man --warnings in man/check-page.sh).
   bash-completion zsh fish scdoc man-db groff-base
+  # lockc-notify's VM test (tests/vm/desktop/): a real notification server
+  # (dunst, dunstctl) on an X server without a screen, a session bus, and
+  # setpriv to run it as test users.
+  dunst xvfb dbus-daemon util-linux
 )
 
 export DEBIAN_FRONTEND=noninteractive
