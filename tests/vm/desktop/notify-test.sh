@@ -11,7 +11,12 @@
 #   2. a burst of 50 denials in one container is one notification with the
 #      count in its body, not 50;
 #   3. a user not in group lockc gets no notification, and lockc-notify
-#      says once that it is not authorised.
+#      says once that it is not authorised;
+#   4. when lockc is installed (cmake --install: the user unit is in
+#      /usr/lib/systemd/user), the installed lockc-notify.service started by
+#      a real systemd user manager (user@UID.service, with its own session
+#      bus from dbus-user-session) shows a denial in that user's dunst.
+#      Skipped (and said so) when the unit is not installed.
 #
 #   notify-test.sh --build-dir DIR
 #     DIR: the build tree (DIR/notify/lockc-notify is tested).
@@ -43,9 +48,13 @@ not_authorised_line="not authorised to see lockc's denials (polkit action org.lo
 tab=$'\t'
 say() { echo "notify-test: $*"; }
 pass() { echo "notify-test: PASS: $*"; }
+diagnosing=0
 fail() {
   echo "notify-test: FAIL: $*" >&2
-  diagnostics >&2 || true
+  if ((diagnosing == 0)); then
+    diagnosing=1
+    diagnostics >&2 || true
+  fi
   exit 1
 }
 
@@ -61,6 +70,7 @@ work=$(mktemp -d /tmp/lockc-notify-test.XXXXXX)
 chmod 755 "$work"
 pids=()        # killed in reverse order
 users=()       # removed
+managers=()    # user@UID.service units stopped
 containers=()  # removed
 cleanup() {
   local i
@@ -72,6 +82,7 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
     kill -9 "${pids[i]}" 2>/dev/null || true
   done
+  for m in "${managers[@]}"; do systemctl stop "$m" >/dev/null 2>&1 || true; done
   for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
   for u in "${users[@]}"; do
     userdel --remove "$u" >/dev/null 2>&1 || true
@@ -162,15 +173,25 @@ start_notify() { # USER: lockc-notify as USER, its stderr in $work/notify-USER.l
 declare -A notify_pid
 
 # What dunst has in its history, one notification a line:
-# appname<TAB>summary<TAB>body (newlines in the body as \n).
+# appname<TAB>summary<TAB>body (newlines in the body as \n). The call
+# `dunstctl history` makes, on the user's bus by its address (dunstctl
+# says only "Dunst is not running" whatever went wrong).
 history_of() { # USER
-  as_user "$1" dunstctl history | python3 -c '
+  local json t
+  for ((t = 0; t < 5; t++)); do
+    json=$(as_user "$1" busctl --address="${bus_of[$1]}" --json=short call \
+      org.freedesktop.Notifications /org/freedesktop/Notifications org.dunstproject.cmd0 \
+      NotificationListHistory) && break
+    sleep 1
+  done
+  [[ -n $json ]] || fail "cannot read the history of dunst on $1's session bus"
+  python3 -c '
 import json, sys
 for group in json.load(sys.stdin)["data"]:
     for n in group:
         fields = [n.get(k, {}).get("data", "") for k in ("appname", "summary", "body")]
         print("\t".join(f.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", " ") for f in fields))
-'
+' <<<"$json"
 }
 count_of() { as_user "$1" dunstctl count "$2"; }
 
@@ -189,9 +210,11 @@ diagnostics() {
     echo "--- lockc-notify of $u:"
     cat "$work/notify-$u.log" 2>/dev/null || true
     echo "--- dunst of $u (displayed $(count_of "$u" displayed 2>/dev/null), history):"
-    history_of "$u" 2>/dev/null || true
+    (history_of "$u") 2>/dev/null || true
     tail -5 "$work/dunst-$u.log" 2>/dev/null || true
   done
+  echo "--- lockc-notify in the journal:"
+  journalctl --no-pager -q -n 20 SYSLOG_IDENTIFIER=lockc-notify 2>/dev/null || true
   echo "--- lockcd:"
   journalctl --no-pager -n 30 -u lockcd 2>/dev/null || true
 }
@@ -252,7 +275,7 @@ as_user "$allowed_user" dunstctl close-all
 history_of "$allowed_user" >"$work/history2"
 about2=$(grep -cF "$short2" "$work/history2" || true)
 [[ $about2 == 1 ]] || fail "expected 1 notification about $short2, dunst has $about2: $(cat "$work/history2")"
-pass "50 denials in $short2 made 1 notification (lockc-notify sent $(grep -cF "lockc stopped $short2 " "$work/notify-$allowed_user.log") updates of it)"
+pass "50 denials in $short2 made 1 notification in dunst (lockc-notify made $(grep -cF "lockc stopped $short2 " "$work/notify-$allowed_user.log") Notify calls for it: the first, then updates with replaces_id)"
 body2=$(grep -F "$short2" "$work/history2" | cut -f3)
 more=$(grep -oE '^[0-9]+ more operations denied in '"$short2" <<<"$body2" | cut -d' ' -f1 || true)
 if [[ -z $more ]] || ((more < 49)); then
@@ -288,5 +311,42 @@ kill -0 "${notify_pid[$denied_user]}" 2>/dev/null ||
 [[ $(grep -cF "$not_authorised_line" "$work/notify-$denied_user.log") == 1 ]] ||
   fail "lockc-notify of $denied_user should say once that it is not authorised: $(cat "$work/notify-$denied_user.log")"
 pass "lockc-notify of $denied_user stays idle and said so once"
+
+# ---- 4. The installed user unit under a real systemd user manager ----
+unit=/usr/lib/systemd/user/lockc-notify.service
+unit_user=lockc-notify-unit
+if [[ ! -f $unit ]]; then
+  say "SKIP: $unit is not installed (cmake --install), the user unit is not checked"
+else
+  make_user "$unit_user" lockc
+  uid=$(id -u "$unit_user")
+  managers+=("user@$uid.service")
+  # dunst as the user manager starts it (dunst.service, Type=dbus), with
+  # the test's configuration in the user's own config directory.
+  install -d -o "$unit_user" -g "$unit_user" "/home/$unit_user/.config" "/home/$unit_user/.config/dunst"
+  install -m 644 -o "$unit_user" -g "$unit_user" "$work/dunstrc" "/home/$unit_user/.config/dunst/dunstrc"
+  systemctl start "user@$uid.service" || fail "systemctl start user@$uid.service failed"
+  bus_of[$unit_user]=unix:path=/run/user/$uid/bus
+  wait_for "$limit" "the session bus of user@$uid.service" test -S "/run/user/$uid/bus"
+  as_user_manager() { systemctl --user --machine="$unit_user@" "$@"; }
+  as_user_manager set-environment DISPLAY="$display"
+  as_user_manager start dunst.service || fail "dunst.service did not start for $unit_user"
+  wait_for "$limit" "dunst of $unit_user answering" as_user "$unit_user" dunstctl is-paused
+  as_user_manager start lockc-notify.service || fail "lockc-notify.service did not start for $unit_user"
+  unit_log() { journalctl --no-pager -q -o cat _UID="$uid" SYSLOG_IDENTIFIER=lockc-notify; }
+  unit_subscribed() { unit_log | grep -qF "receiving lockc's denials"; }
+  wait_for "$limit" "lockc-notify.service of $unit_user subscribing (journal)" unit_subscribed
+  pass "lockc-notify.service runs under user@$uid.service ($(as_user_manager show -p ExecStart --value lockc-notify.service | grep -o 'path=[^ ;]*' | head -1)) and receives denials"
+  denied_container lockc-notify-unit 'cat /sys/kernel/uevent_seqnum'
+  short4=${cid:0:12}
+  shown4() { as_user "$unit_user" dunstctl count displayed | grep -qx '[1-9][0-9]*'; }
+  wait_for "$limit" "a notification in $unit_user's dunst" shown4
+  sleep 3
+  as_user "$unit_user" dunstctl close-all
+  history_of "$unit_user" >"$work/history4"
+  grep -qF "lockc stopped $short4 from opening " "$work/history4" ||
+    fail "dunst of $unit_user has no notification about $short4: $(cat "$work/history4")"
+  pass "through the installed unit, $unit_user's dunst shows: $(grep -F "$short4" "$work/history4" | cut -f2 | head -1)"
+fi
 
 say "all checks passed"
