@@ -71,6 +71,7 @@ chmod 755 "$work"
 pids=()        # killed in reverse order
 users=()       # removed
 managers=()    # user@UID.service units stopped
+lingering=()   # users whose lingering is turned off again
 containers=()  # removed
 cleanup() {
   local i
@@ -82,6 +83,7 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
     kill -9 "${pids[i]}" 2>/dev/null || true
   done
+  for u in "${lingering[@]}"; do loginctl disable-linger "$u" >/dev/null 2>&1 || true; done
   for m in "${managers[@]}"; do systemctl stop "$m" >/dev/null 2>&1 || true; done
   for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
   for u in "${users[@]}"; do
@@ -325,6 +327,10 @@ else
   # the test's configuration in the user's own config directory.
   install -d -o "$unit_user" -g "$unit_user" "/home/$unit_user/.config" "/home/$unit_user/.config/dunst"
   install -m 644 -o "$unit_user" -g "$unit_user" "$work/dunstrc" "/home/$unit_user/.config/dunst/dunstrc"
+  # Lingering keeps user@UID.service (and its bus) without a login session:
+  # logind stops a user's manager 10 s after the last session otherwise.
+  lingering+=("$unit_user")
+  loginctl enable-linger "$unit_user" || fail "loginctl enable-linger $unit_user failed"
   systemctl start "user@$uid.service" || fail "systemctl start user@$uid.service failed"
   bus_of[$unit_user]=unix:path=/run/user/$uid/bus
   wait_for "$limit" "the session bus of user@$uid.service" test -S "/run/user/$uid/bus"
