@@ -31,6 +31,10 @@ packages=(
   # Cockpit serves the page in the guest, sudo gives its test user
   # administrative access, Chromium on the host is the browser.
   cockpit-ws cockpit-bridge cockpit-system sudo chromium
+  # lockc-notify's VM test (tests/vm/desktop/): a real notification server
+  # (dunst, dunstctl) on an X server without a screen, a session bus, and
+  # setpriv to run it as test users.
+  dunst xvfb dbus-daemon util-linux
 )
 # npm fetches PatternFly's CSS for the page and Playwright for its test.
 # Debian's npm, unless the machine has Node.js with npm already.

@@ -3,7 +3,8 @@
 # lockc's front ends meets (lockcd installed with cmake --install, real
 # Docker with a container that keeps being denied, Cockpit serving lockc's
 # page, users to log in as), tells the host it is ready, waits for the
-# host's browser test, then records lockcd's view for the host to check.
+# host's browser test, then records lockcd's view for the host to check and
+# runs lockc-notify's test (notify-test.sh) in the guest.
 #
 #   guest.sh BUILD_DIR       (OUT: $LOCKC_VM_OUT)
 #
@@ -70,3 +71,7 @@ lockcctl --json list >"$out/desktop-state.json"
 lockcctl --json status >"$out/desktop-status.json"
 log "lockcd's view recorded"
 docker rm -f lockc-ui-demo >/dev/null
+
+# The desktop's part, in the same boot once the browser is done:
+# lockc-notify and a real notification server (notify-test.sh).
+"$here/notify-test.sh" --build-dir "$build"
