@@ -66,4 +66,6 @@ status = json.load(open(f"{out}/desktop-status.json"))
 assert status["default_level"] == "restricted", f"lockcd's default level is {status['default_level']}"
 print("ok - lockcctl status has the default level restricted")
 PY
+# lockc-notify's checks ran in the guest (notify-test.sh, after the browser).
+grep -E '^notify-test: (PASS|SKIP)' "$out/guest.log" || true
 echo "desktop: all checks passed"
