@@ -12,8 +12,11 @@ const BUS_NAME = "org.lockc.Manager";
 const MANAGER_PATH = "/org/lockc/Manager";
 const MANAGER_IFACE = "org.lockc.Manager";
 const CONTAINER_IFACE = "org.lockc.Container";
-// Decisions has no change signal: the page reads it again this often.
+// Decisions has no change signal: the page reads it again this often, for
+// at most this many containers each time (in turn), so that a host with a
+// thousand containers does not cost lockcd a thousand calls per tick.
 const DECISIONS_REFRESH_MS = 5000;
+const DECISIONS_PER_REFRESH = 100;
 // How long an error stays on screen.
 const ALERT_MS = 15000;
 const RECONNECT_MS = 3000;
@@ -50,6 +53,8 @@ class LockcPage {
     constructor() {
         this.$ = id => document.getElementById(id);
         this.rows = new Map(); // object path -> { proxy, row, decisions }
+        this.byId = new Map(); // container id -> the same entry
+        this.refreshCursor = 0;
         this.feed = new DenialFeed();
         this.words = {};
         this.client = null;
@@ -88,6 +93,7 @@ class LockcPage {
             row.remove();
         }
         this.rows.clear();
+        this.byId.clear();
         this.renderContainers();
         const client = cockpit.dbus(BUS_NAME, { bus: "system", superuser: "try" });
         this.client = client;
@@ -220,6 +226,7 @@ class LockcPage {
         if (!entry) {
             entry = { proxy, decisions: 0, row: this.newRow(proxy) };
             this.rows.set(proxy.path, entry);
+            this.byId.set(proxy.Id, entry);
             this.readDecisions(entry);
         }
         entry.proxy = proxy;
@@ -232,6 +239,7 @@ class LockcPage {
         if (entry) {
             entry.row.remove();
             this.rows.delete(proxy.path);
+            this.byId.delete(entry.proxy.Id);
             this.renderContainers();
         }
     }
@@ -306,19 +314,21 @@ class LockcPage {
         if (document.hidden || !this.client) {
             return;
         }
-        for (const entry of this.rows.values()) {
-            this.readDecisions(entry);
+        const entries = [...this.rows.values()];
+        const count = Math.min(entries.length, DECISIONS_PER_REFRESH);
+        for (let i = 0; i < count; i += 1) {
+            this.readDecisions(entries[(this.refreshCursor + i) % entries.length]);
         }
+        this.refreshCursor = entries.length ? (this.refreshCursor + count) % entries.length : 0;
     }
 
     denied(args) {
         const denial = denialFromArgs(args);
         this.feed.add(denial);
-        for (const entry of this.rows.values()) {
-            if (entry.proxy.Id === denial.container) {
-                entry.decisions += 1;
-                this.renderRow(entry);
-            }
+        const entry = this.byId.get(denial.container);
+        if (entry) {
+            entry.decisions += 1;
+            this.renderRow(entry);
         }
         // Many denials at once: draw the feed once per frame.
         if (!this.renderQueued) {

@@ -7,9 +7,11 @@
 //   LOCKC_CONTAINER     the id of the container the guest keeps denied
 //   LOCKC_PASSWORD      the password of the guest's user lockc-admin
 //   LOCKC_NODE_MODULES  where npm put playwright-core
-//   LOCKC_SHOTS         where screenshots go
+//   LOCKC_SHOTS         where screenshots go: the VM's OUT directory, which
+//                       the guest shares (requests to it go there too)
 // Prints "ok - <check>" per check; the first failure ends the run.
 import { strict as assert } from "node:assert";
+import { readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -28,6 +30,18 @@ const { chromium } = createRequire(path.join(env("LOCKC_NODE_MODULES"), "x.js"))
 
 // The guest is emulated (TCG): Cockpit's first answers take many seconds.
 const SLOW = 180_000;
+
+// A file the guest writes (over the shared OUT directory), once it is there.
+async function fileContents(file) {
+    for (const deadline = Date.now() + SLOW; Date.now() < deadline;) {
+        const text = await readFile(file, "utf8").catch(() => "");
+        if (text.trim()) {
+            return text.trim();
+        }
+        await new Promise(resolve => setTimeout(resolve, 1000));
+    }
+    throw new Error(`the guest wrote no ${file} within ${SLOW / 1000} s`);
+}
 let checks = 0;
 const ok = what => { checks += 1; console.log(`ok - ${what}`); };
 
@@ -79,6 +93,19 @@ try {
         assert.equal(await frame.locator("#default-level").inputValue(), "baseline");
         assert.equal(await frame.locator("#default-mode").inputValue(), "enforce");
         ok("the container table lists the Docker container at baseline, and the defaults");
+
+        // Rows come and go live (ObjectManager): the guest starts a second
+        // container on request, then removes it (guest.sh).
+        await writeFile(path.join(shots, "desktop-request-start"), "");
+        const second = await fileContents(path.join(shots, "desktop-second"));
+        const secondRow = frame.locator(`#container-rows tr[data-container="${second}"]`);
+        await secondRow.waitFor();
+        assert.equal(await frame.locator("#container-count").textContent(), "2");
+        ok("a container started while the page is open appears in the table (InterfacesAdded)");
+        await writeFile(path.join(shots, "desktop-request-stop"), "");
+        await secondRow.waitFor({ state: "detached" });
+        assert.equal(await frame.locator("#container-count").textContent(), "1");
+        ok("it goes from the table once Docker has removed it (InterfacesRemoved)");
 
         // Without administrative access: reading works, changing does not,
         // and the user is told why in words.

@@ -9,7 +9,8 @@
 #   guest.sh BUILD_DIR       (OUT: $LOCKC_VM_OUT)
 #
 # Files in OUT: desktop-ready (key=value: container=<id>), written when the
-# page can be used; desktop-done, written by the host when the browser test
+# page can be used; desktop-request-start/-stop and desktop-second (see
+# below); desktop-done, written by the host when the browser test
 # has finished; desktop-state.json and desktop-status.json (lockcctl --json
 # list and status) afterwards.
 set -euo pipefail
@@ -61,8 +62,22 @@ curl -fsS -o /dev/null --max-time 120 http://127.0.0.1:9090/ || die "cockpit doe
 printf 'container=%s\npassword=%s\n' "$id" "$password" >"$out/desktop-ready.tmp"
 mv "$out/desktop-ready.tmp" "$out/desktop-ready"
 log "ready; waiting for the host's browser test"
+second=lockc-ui-second
 for ((i = 0; i < 1200; i++)); do
   [[ -e $out/desktop-done ]] && break
+  # The browser test asks for a second container while the page is open
+  # (rows must come and go live): desktop-request-start makes it and
+  # answers with its id in desktop-second, desktop-request-stop removes it.
+  if [[ -e $out/desktop-request-start ]]; then
+    rm -f "$out/desktop-request-start"
+    docker run -d --name "$second" "$img" sleep 600 >/dev/null
+    docker inspect -f '{{.Id}}' "$second" >"$out/desktop-second.tmp"
+    mv "$out/desktop-second.tmp" "$out/desktop-second"
+  fi
+  if [[ -e $out/desktop-request-stop ]]; then
+    rm -f "$out/desktop-request-stop"
+    docker rm -f "$second" >/dev/null
+  fi
   sleep 1
 done
 [[ -e $out/desktop-done ]] || die "the host's browser test did not finish within 20 minutes"
