@@ -6,7 +6,11 @@
 # host's browser test, then records lockcd's view for the host to check and
 # runs lockc-notify's test (notify-test.sh) in the guest.
 #
-#   guest.sh BUILD_DIR       (OUT: $LOCKC_VM_OUT)
+#   guest.sh [--unenforced] BUILD_DIR       (OUT: $LOCKC_VM_OUT)
+#
+# --unenforced: the VM was booted without bpf in lsm=; lockcd runs with
+# --allow-unenforced, and there is no Docker and no lockc-notify test: the
+# host only checks what the page says about enforcement.
 #
 # Files in OUT: desktop-ready (key=value: container=<id>), written when the
 # page can be used; desktop-request-start/-stop and desktop-second (see
@@ -14,6 +18,11 @@
 # has finished; desktop-state.json and desktop-status.json (lockcctl --json
 # list and status) afterwards.
 set -euo pipefail
+unenforced=0
+if [[ ${1-} == --unenforced ]]; then
+  unenforced=1
+  shift
+fi
 build=$1
 out=${LOCKC_VM_OUT:?run in the test VM}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,8 +35,17 @@ log() { echo "desktop-guest: $*"; }
 die() { echo "desktop-guest: ERROR: $*" >&2; exit 1; }
 
 "$guest/network-up.sh"
-"$guest/docker-setup.sh" >/dev/null
 "$guest/install-lockc.sh" "$build"
+if ((unenforced)); then
+  grep -qw bpf /sys/kernel/security/lsm && die "--unenforced, but the kernel runs the BPF LSM"
+  # What an administrator does to run lockcd on such a kernel anyway.
+  mkdir -p /run/systemd/system/lockcd.service.d
+  printf '[Service]\nExecStart=\nExecStart=%s --allow-unenforced\n' "$(command -v lockcd)" \
+    >/run/systemd/system/lockcd.service.d/unenforced.conf
+  systemctl daemon-reload
+else
+  "$guest/docker-setup.sh" >/dev/null
+fi
 systemctl start lockcd.service
 lockcctl --no-pager status | head -n 3
 
@@ -42,6 +60,17 @@ systemctl restart cockpit.socket
 # lockc: in limited access polkit refuses it, as it would any user.
 id lockc-admin >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups sudo lockc-admin
 echo "lockc-admin:$password" | chpasswd
+
+if ((unenforced)); then
+  printf 'container=\npassword=%s\n' "$password" >"$out/desktop-ready.tmp"
+  mv "$out/desktop-ready.tmp" "$out/desktop-ready"
+  log "ready (not enforcing); waiting for the host's browser test"
+  for ((i = 0; i < 1200; i++)); do
+    [[ -e $out/desktop-done ]] && exit 0
+    sleep 1
+  done
+  die "the host's browser test did not finish within 20 minutes"
+fi
 
 # A container at the default level (baseline) that keeps trying to read
 # host data from /sys: every try is a denial for the page's feed.
