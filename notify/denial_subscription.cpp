@@ -2,9 +2,8 @@
 
 #include "bus_names.hpp"
 #include "bus_types.hpp"
+#include "client.hpp"
 
-#include <algorithm>
-#include <array>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -26,19 +25,6 @@ constexpr auto kRetryDelay = std::chrono::seconds(60);
 bool means_not_authorised(const std::string &name) {
     return name == "org.freedesktop.DBus.Error.AccessDenied" ||
            name == "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired";
-}
-
-// lockcd is not running and could not be started (see lockcctl's client).
-bool means_unreachable(const std::string &name) {
-    static constexpr std::array<std::string_view, 4> kNames = {
-        "org.freedesktop.DBus.Error.ServiceUnknown",
-        "org.freedesktop.DBus.Error.NameHasNoOwner",
-        "org.freedesktop.DBus.Error.NoReply",
-        "org.freedesktop.DBus.Error.Timeout",
-    };
-    return std::find(kNames.begin(), kNames.end(), name) != kNames.end() ||
-           name.starts_with("org.freedesktop.DBus.Error.Spawn.") ||
-           name.starts_with("org.freedesktop.systemd1.");
 }
 
 } // namespace
@@ -128,7 +114,7 @@ void DenialSubscription::subscribe(Clock::time_point now) {
         } else {
             state_ = SubscriptionState::Waiting;
             retry_at_ = now + kRetryDelay;
-            problem = means_unreachable(e.getName())
+            problem = cli::means_unreachable(e.getName())
                           ? "lockcd is not running (" + e.getName() + "); waiting for it"
                           : "cannot receive lockc's denials (" + e.getName() + ": " +
                                 e.getMessage() + "); trying again later";

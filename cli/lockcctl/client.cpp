@@ -44,26 +44,6 @@ struct CallContext {
     const Authorization *authorization = nullptr;
 };
 
-// Errors that mean lockcd is not there to answer: not running and not
-// activatable (the bus has no service file, or systemd could not start
-// it), gone while answering, or no bus at all.
-bool means_unreachable(const std::string &name) {
-    static constexpr std::array<std::string_view, 9> kNames = {
-        "org.freedesktop.DBus.Error.ServiceUnknown",
-        "org.freedesktop.DBus.Error.NameHasNoOwner",
-        "org.freedesktop.DBus.Error.NoReply",
-        "org.freedesktop.DBus.Error.Timeout",
-        "org.freedesktop.DBus.Error.TimedOut",
-        "org.freedesktop.DBus.Error.NoServer",
-        "org.freedesktop.DBus.Error.Disconnected",
-        "System.Error.ECONNRESET",
-        "System.Error.ENOTCONN",
-    };
-    return std::find(kNames.begin(), kNames.end(), name) != kNames.end() ||
-           name.starts_with("org.freedesktop.DBus.Error.Spawn.") ||
-           name.starts_with("org.freedesktop.systemd1.");
-}
-
 std::string in_parentheses(const std::string &text) {
     return text.empty() ? "" : " (" + text + ")";
 }
@@ -193,6 +173,26 @@ T property(const Properties &properties, const std::string &name, const CallCont
 }
 
 } // namespace
+
+// Errors that mean lockcd is not there to answer: not running and not
+// activatable (the bus has no service file, or systemd could not start
+// it), gone while answering, or no bus at all.
+bool means_unreachable(const std::string &name) {
+    static constexpr std::array<std::string_view, 9> kNames = {
+        "org.freedesktop.DBus.Error.ServiceUnknown",
+        "org.freedesktop.DBus.Error.NameHasNoOwner",
+        "org.freedesktop.DBus.Error.NoReply",
+        "org.freedesktop.DBus.Error.Timeout",
+        "org.freedesktop.DBus.Error.TimedOut",
+        "org.freedesktop.DBus.Error.NoServer",
+        "org.freedesktop.DBus.Error.Disconnected",
+        "System.Error.ECONNRESET",
+        "System.Error.ENOTCONN",
+    };
+    return std::find(kNames.begin(), kNames.end(), name) != kNames.end() ||
+           name.starts_with("org.freedesktop.DBus.Error.Spawn.") ||
+           name.starts_with("org.freedesktop.systemd1.");
+}
 
 Client::Client() {
     try {

@@ -123,4 +123,8 @@ class DenialSubscription {
     sdbus::Slot denied_match_;
 };
 
+// Errors that mean lockcd is not there to answer: not running and not
+// activatable, gone while answering, or no bus at all.
+[[nodiscard]] bool means_unreachable(const std::string &name);
+
 } // namespace lockc::cli
