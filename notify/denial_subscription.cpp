@@ -92,13 +92,16 @@ void DenialSubscription::subscribe(Clock::time_point now) {
         // queue to the bus.
         options["batched"] = sdbus::Variant(true);
         call << options;
-        (void)manager->callMethod(call);
-
-        auto driver = sdbus::createProxy(bus_, kBusDriverName, kBusDriverPath);
-        auto owner = driver->createMethodCall(kBusDriverName, "GetNameOwner");
-        owner << std::string(kBusName);
-        auto reply = driver->callMethod(owner);
-        reply >> daemon_;
+        auto reply = manager->callMethod(call);
+        // The lockcd that accepted the subscription, by its unique name,
+        // from its own reply: asking the bus for the owner afterwards could
+        // name a lockcd that replaced it meanwhile (no subscription there).
+        auto sender = reply.getSender();
+        if (sender.empty()) {
+            throw sdbus::Error("org.freedesktop.DBus.Error.Failed",
+                               "SubscribeDenials reply without a sender");
+        }
+        daemon_ = sender;
         if (state_ != SubscriptionState::Subscribed) {
             log_("receiving lockc's denials");
         }

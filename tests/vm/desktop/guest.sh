@@ -61,15 +61,41 @@ systemctl restart cockpit.socket
 id lockc-admin >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups sudo lockc-admin
 echo "lockc-admin:$password" | chpasswd
 
-if ((unenforced)); then
-  printf 'container=\npassword=%s\n' "$password" >"$out/desktop-ready.tmp"
+# Tells the host the guest is ready for its browser test (container= is
+# the demo container's id, empty when not enforcing).
+announce_ready() {
+  printf 'container=%s\npassword=%s\n' "$1" "$password" >"$out/desktop-ready.tmp"
   mv "$out/desktop-ready.tmp" "$out/desktop-ready"
-  log "ready (not enforcing); waiting for the host's browser test"
+  log "ready${1:+ (container $1)}; waiting for the host's browser test"
+}
+
+# Waits for the host's browser test to finish (desktop-done), serving its
+# requests meanwhile: it asks for a second container while the page is open
+# (rows must come and go live): desktop-request-start makes it and answers
+# with its id in desktop-second, desktop-request-stop removes it.
+serve_browser_test() {
+  local second=lockc-ui-second i
   for ((i = 0; i < 1200; i++)); do
-    [[ -e $out/desktop-done ]] && exit 0
+    [[ -e $out/desktop-done ]] && return 0
+    if [[ -e $out/desktop-request-start ]]; then
+      rm -f "$out/desktop-request-start"
+      docker run -d --name "$second" "$img" sleep 600 >/dev/null
+      docker inspect -f '{{.Id}}' "$second" >"$out/desktop-second.tmp"
+      mv "$out/desktop-second.tmp" "$out/desktop-second"
+    fi
+    if [[ -e $out/desktop-request-stop ]]; then
+      rm -f "$out/desktop-request-stop"
+      docker rm -f "$second" >/dev/null
+    fi
     sleep 1
   done
   die "the host's browser test did not finish within 20 minutes"
+}
+
+if ((unenforced)); then
+  announce_ready ""
+  serve_browser_test
+  exit 0
 fi
 
 # A container at the default level (baseline) that keeps trying to read
@@ -88,28 +114,8 @@ log "container $id is registered: $(lockcctl --no-pager list | grep -c .) line(s
 # Warm Cockpit up once so the browser's first login does not time out.
 curl -fsS -o /dev/null --max-time 120 http://127.0.0.1:9090/ || die "cockpit does not answer on 9090"
 
-printf 'container=%s\npassword=%s\n' "$id" "$password" >"$out/desktop-ready.tmp"
-mv "$out/desktop-ready.tmp" "$out/desktop-ready"
-log "ready; waiting for the host's browser test"
-second=lockc-ui-second
-for ((i = 0; i < 1200; i++)); do
-  [[ -e $out/desktop-done ]] && break
-  # The browser test asks for a second container while the page is open
-  # (rows must come and go live): desktop-request-start makes it and
-  # answers with its id in desktop-second, desktop-request-stop removes it.
-  if [[ -e $out/desktop-request-start ]]; then
-    rm -f "$out/desktop-request-start"
-    docker run -d --name "$second" "$img" sleep 600 >/dev/null
-    docker inspect -f '{{.Id}}' "$second" >"$out/desktop-second.tmp"
-    mv "$out/desktop-second.tmp" "$out/desktop-second"
-  fi
-  if [[ -e $out/desktop-request-stop ]]; then
-    rm -f "$out/desktop-request-stop"
-    docker rm -f "$second" >/dev/null
-  fi
-  sleep 1
-done
-[[ -e $out/desktop-done ]] || die "the host's browser test did not finish within 20 minutes"
+announce_ready "$id"
+serve_browser_test
 
 lockcctl --json list >"$out/desktop-state.json"
 lockcctl --json status >"$out/desktop-status.json"

@@ -20,31 +20,13 @@
 namespace lockc::vmtest {
 namespace {
 
-std::string level_of(const std::string &id) {
-    auto bus = sdbus::createSystemBusConnection();
-    auto manager = sdbus::createProxy(*bus, kBusName, kManagerPath);
-    std::string level;
-    manager->callMethod("GetLevel")
-        .onInterface(kManagerInterface)
-        .withTimeout(kStartTimeout) // may start lockcd
-        .withArguments(id)
-        .storeResultsTo(level);
-    return level;
-}
-
 TEST(BusRestart, EnforcementHoldsAndLockcdAnswersAgainWithItsState) {
     ASSERT_EQ(sh("systemctl start lockcd").status, 0);
     TestCgroup cg("bus-restart");
     {
         auto bus = sdbus::createSystemBusConnection();
-        auto manager = sdbus::createProxy(*bus, kBusName, kManagerPath);
-        sdbus::ObjectPath path;
-        manager->callMethod("RegisterContainer")
-            .onInterface(kManagerInterface)
-            .withArguments(std::string("bus-restart"), std::string("restricted"),
-                           std::string("enforce"),
-                           Options{{"cgroup", sdbus::Variant(cg.path().string())}})
-            .storeResultsTo(path);
+        register_cgroup(*sdbus::createProxy(*bus, kBusName, kManagerPath), "bus-restart",
+                        "restricted", "enforce", cg);
     }
     const pid_t before = main_pid();
     ASSERT_GT(before, 0);
@@ -72,16 +54,14 @@ TEST(BusRestart, EnforcementHoldsAndLockcdAnswersAgainWithItsState) {
     EXPECT_EQ(lapses.load(), 0) << "enforcement lapsed in " << lapses << " of " << checks
                                 << " checks";
     EXPECT_GE(checks.load(), 1);
-    EXPECT_EQ(level_of("bus-restart"), "restricted");
+    auto bus = sdbus::createSystemBusConnection();
+    auto manager = sdbus::createProxy(*bus, kBusName, kManagerPath);
+    EXPECT_EQ(get_on(*manager, "GetLevel", "bus-restart"), "restricted");
     EXPECT_EQ(sysrq_in(cg), EPERM);
     EXPECT_NE(sh("journalctl --no-pager -u lockcd.service -o cat")
                   .output.find("the bus connection failed"),
               std::string::npos);
-    auto bus = sdbus::createSystemBusConnection();
-    auto manager = sdbus::createProxy(*bus, kBusName, kManagerPath);
-    manager->callMethod("UnregisterContainer")
-        .onInterface(kManagerInterface)
-        .withArguments(std::string("bus-restart"), Options{});
+    unregister(*manager, "bus-restart");
 }
 
 } // namespace

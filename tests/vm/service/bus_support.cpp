@@ -41,6 +41,43 @@ sdbus::Variant manager_property(sdbus::IProxy &manager, const std::string &name)
     return value;
 }
 
+void register_cgroup(sdbus::IProxy &manager, const std::string &id, const std::string &level,
+                     const std::string &mode, const TestCgroup &cg) {
+    sdbus::ObjectPath path;
+    manager.callMethod("RegisterContainer")
+        .onInterface(kManagerInterface)
+        .withTimeout(kStartTimeout)
+        .withArguments(id, level, mode,
+                       Options{{"cgroup", sdbus::Variant(cg.path().string())},
+                               {"runtime", sdbus::Variant(std::string("vm-test"))}})
+        .storeResultsTo(path);
+}
+
+void unregister(sdbus::IProxy &manager, const std::string &id) {
+    manager.callMethod("UnregisterContainer")
+        .onInterface(kManagerInterface)
+        .withTimeout(kStartTimeout)
+        .withArguments(id, Options{});
+}
+
+void set_on(sdbus::IProxy &manager, const std::string &method, const std::string &id,
+            const std::string &value) {
+    manager.callMethod(method)
+        .onInterface(kManagerInterface)
+        .withTimeout(kStartTimeout)
+        .withArguments(id, value, Options{});
+}
+
+std::string get_on(sdbus::IProxy &manager, const std::string &method, const std::string &id) {
+    std::string value;
+    manager.callMethod(method)
+        .onInterface(kManagerInterface)
+        .withTimeout(kStartTimeout)
+        .withArguments(id)
+        .storeResultsTo(value);
+    return value;
+}
+
 int open_sysrq() {
     const int fd = ::open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
     if (fd < 0) {

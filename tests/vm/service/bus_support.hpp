@@ -37,6 +37,19 @@ inline constexpr std::chrono::seconds kStartTimeout{120};
 // A property of the manager, read with kStartTimeout.
 sdbus::Variant manager_property(sdbus::IProxy &manager, const std::string &name);
 
+// lockcd's API as the tests call it through `manager`, a proxy of
+// org.lockc.Manager; each call waits up to kStartTimeout (it may start
+// lockcd) and throws sdbus::Error on an error reply.
+// RegisterContainer of the cgroup `cg`, runtime "vm-test".
+void register_cgroup(sdbus::IProxy &manager, const std::string &id, const std::string &level,
+                     const std::string &mode, const TestCgroup &cg);
+void unregister(sdbus::IProxy &manager, const std::string &id);
+// A setter of one container (SetLevel, SetMode): method(id, value, {}).
+void set_on(sdbus::IProxy &manager, const std::string &method, const std::string &id,
+            const std::string &value);
+// A getter of one container (GetLevel, GetMode): method(id).
+std::string get_on(sdbus::IProxy &manager, const std::string &method, const std::string &id);
+
 // Without trailing newlines and spaces.
 std::string trimmed(std::string s);
 // A property of lockcd.service, from systemctl show.

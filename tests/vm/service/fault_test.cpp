@@ -29,35 +29,6 @@
 namespace lockc::vmtest {
 namespace {
 
-void register_in(sdbus::IProxy &manager, const std::string &id, const std::string &level,
-                 const TestCgroup &cg) {
-    sdbus::ObjectPath path;
-    manager.callMethod("RegisterContainer")
-        .onInterface(kManagerInterface)
-        .withTimeout(kStartTimeout) // may start lockcd
-        .withArguments(id, level, std::string("enforce"),
-                       Options{{"cgroup", sdbus::Variant(cg.path().string())},
-                               {"runtime", sdbus::Variant(std::string("vm-test"))}})
-        .storeResultsTo(path);
-}
-
-void set_level_in(sdbus::IProxy &manager, const std::string &id, const std::string &level) {
-    manager.callMethod("SetLevel")
-        .onInterface(kManagerInterface)
-        .withTimeout(kStartTimeout)
-        .withArguments(id, level, Options{});
-}
-
-std::string level_in(sdbus::IProxy &manager, const std::string &id) {
-    std::string level;
-    manager.callMethod("GetLevel")
-        .onInterface(kManagerInterface)
-        .withTimeout(kStartTimeout)
-        .withArguments(id)
-        .storeResultsTo(level);
-    return level;
-}
-
 // The state files as lockcd sees them, with their contents' hashes.
 std::string state_digest(const std::string &dir) {
     return sh("cd " + dir +
@@ -100,11 +71,7 @@ class Faults : public ::testing::Test {
         return ids;
     }
 
-    void unregister(const std::string &id) {
-        manager_->callMethod("UnregisterContainer")
-            .onInterface(kManagerInterface)
-            .withArguments(id, Options{});
-    }
+    void unregister(const std::string &id) { vmtest::unregister(*manager_, id); }
 
     // A drop-in for lockcd.service, applied by a restart; "" removes it.
     static void service_dropin(const std::string &name, const std::string &text) {
@@ -142,7 +109,8 @@ TEST_F(Faults, KillNineInTheMiddleOfAThousandRegistrationsLosesAndInventsNothing
         auto manager = sdbus::createProxy(*bus, kBusName, kManagerPath);
         for (int i = 0; i < kCount; ++i) {
             try {
-                register_in(*manager, prefix + std::to_string(i), "restricted", *cgroups[i]);
+                register_cgroup(*manager, prefix + std::to_string(i), "restricted", "enforce",
+                                *cgroups[i]);
                 succeeded[i] = true;
             } catch (const sdbus::Error &) {
                 // Cut off by the kill; the check below decides if it counts.
@@ -219,32 +187,32 @@ TEST_F(Faults, WithPolkitGoneQueriesAnswerAndChangesAreRefused) {
     ASSERT_NE(pw, nullptr);
     const uid_t admin = pw->pw_uid;
     TestCgroup cg("fault-polkit");
-    register_in(*manager_, "fault-polkit", "baseline", cg);
+    register_cgroup(*manager_, "fault-polkit", "baseline", "enforce", cg);
     const auto as_admin = [&](const std::function<void(sdbus::IProxy &)> &call) {
         return call_in_child(nullptr, admin, call);
     };
     const auto set_to = [](const std::string &level) {
-        return [level](sdbus::IProxy &p) { set_level_in(p, "fault-polkit", level); };
+        return [level](sdbus::IProxy &p) { set_on(p, "SetLevel", "fault-polkit", level); };
     };
     EXPECT_EQ(as_admin(set_to("restricted")), "") << "a member of group lockc may change levels";
-    EXPECT_EQ(level_in(*manager_, "fault-polkit"), "restricted");
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-polkit"), "restricted");
 
     ASSERT_EQ(sh("systemctl mask --runtime polkit.service && systemctl stop polkit.service").status,
               0);
     const auto refused = as_admin(set_to("privileged"));
     EXPECT_TRUE(refused.starts_with("org.freedesktop.DBus.Error.AccessDenied\n")) << refused;
     EXPECT_NE(refused.find("polkit is not available"), std::string::npos) << refused;
-    EXPECT_EQ(as_admin([](sdbus::IProxy &p) { (void)level_in(p, "fault-polkit"); }), "");
-    EXPECT_EQ(level_in(*manager_, "fault-polkit"), "restricted");
+    EXPECT_EQ(as_admin([](sdbus::IProxy &p) { (void)get_on(p, "GetLevel", "fault-polkit"); }), "");
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-polkit"), "restricted");
     EXPECT_EQ(sysrq_in(cg), EPERM);
-    set_level_in(*manager_, "fault-polkit", "baseline"); // root, without polkit
-    EXPECT_EQ(level_in(*manager_, "fault-polkit"), "baseline");
+    set_on(*manager_, "SetLevel", "fault-polkit", "baseline"); // root, without polkit
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-polkit"), "baseline");
 
     ASSERT_EQ(
         sh("systemctl unmask --runtime polkit.service && systemctl start polkit.service").status,
         0);
     EXPECT_EQ(as_admin(set_to("privileged")), "");
-    EXPECT_EQ(level_in(*manager_, "fault-polkit"), "privileged");
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-polkit"), "privileged");
     EXPECT_EQ(sysrq_in(cg), 0);
     unregister("fault-polkit");
     (void)sh("userdel lockc-fault-admin");
@@ -256,16 +224,16 @@ TEST_F(Faults, WithPolkitGoneQueriesAnswerAndChangesAreRefused) {
 TEST_F(Faults, AReadOnlyStateDirectoryFailsChangesCleanlyAndKeepsTheState) {
     TestCgroup kept("fault-ro-kept");
     TestCgroup refused("fault-ro-refused");
-    register_in(*manager_, "fault-ro-kept", "restricted", kept);
+    register_cgroup(*manager_, "fault-ro-kept", "restricted", "enforce", kept);
     service_dropin("read-only-state", "[Service]\nReadOnlyPaths=/var/lib/lockc");
     const std::string state = "/proc/" + std::to_string(main_pid()) + "/root/var/lib/lockc";
     EXPECT_NE(sh("touch " + state + "/probe").status, 0) << "the directory is not read-only";
     const auto before = state_digest("/var/lib/lockc");
 
-    EXPECT_EQ(level_in(*manager_, "fault-ro-kept"), "restricted");
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-ro-kept"), "restricted");
     EXPECT_EQ(sysrq_in(kept), EPERM);
     try {
-        register_in(*manager_, "fault-ro-refused", "restricted", refused);
+        register_cgroup(*manager_, "fault-ro-refused", "restricted", "enforce", refused);
         ADD_FAILURE() << "a registration was accepted that could not be saved";
     } catch (const sdbus::Error &e) {
         EXPECT_EQ(e.getName(), "org.lockc.Error.Failed");
@@ -274,13 +242,13 @@ TEST_F(Faults, AReadOnlyStateDirectoryFailsChangesCleanlyAndKeepsTheState) {
     }
     EXPECT_EQ(sysrq_in(refused), 0) << "a refused registration reached the kernel";
     EXPECT_FALSE(registered_with_prefix("fault-ro-refused").contains("fault-ro-refused"));
-    EXPECT_ANY_THROW(set_level_in(*manager_, "fault-ro-kept", "privileged"));
-    EXPECT_EQ(level_in(*manager_, "fault-ro-kept"), "restricted");
+    EXPECT_ANY_THROW(set_on(*manager_, "SetLevel", "fault-ro-kept", "privileged"));
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-ro-kept"), "restricted");
     EXPECT_EQ(sysrq_in(kept), EPERM);
     EXPECT_EQ(state_digest("/var/lib/lockc"), before);
 
     service_dropin("read-only-state", "");
-    register_in(*manager_, "fault-ro-refused", "restricted", refused);
+    register_cgroup(*manager_, "fault-ro-refused", "restricted", "enforce", refused);
     EXPECT_EQ(sysrq_in(refused), EPERM);
     unregister("fault-ro-refused");
     unregister("fault-ro-kept");
@@ -294,7 +262,7 @@ TEST_F(Faults, AFullStateDirectoryFailsChangesCleanlyAndRecovers) {
     constexpr int kAttempts = 100; // journal lines: far more than a page holds
     const std::string small = kSmallStateDir;
     TestCgroup kept("fault-full-kept");
-    register_in(*manager_, "fault-full-kept", "restricted", kept);
+    register_cgroup(*manager_, "fault-full-kept", "restricted", "enforce", kept);
     std::vector<std::unique_ptr<TestCgroup>> cgroups;
     cgroups.reserve(kAttempts);
     for (int i = 0; i < kAttempts; ++i) {
@@ -306,7 +274,7 @@ TEST_F(Faults, AFullStateDirectoryFailsChangesCleanlyAndRecovers) {
                   .status,
               0);
     service_dropin("full-state", "[Service]\nBindPaths=" + small + ":/var/lib/lockc");
-    EXPECT_EQ(level_in(*manager_, "fault-full-kept"), "restricted");
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-full-kept"), "restricted");
     (void)sh("dd if=/dev/zero of=" + small + "/filler bs=4k 2>/dev/null");
 
     int refused = -1;
@@ -314,7 +282,7 @@ TEST_F(Faults, AFullStateDirectoryFailsChangesCleanlyAndRecovers) {
         const std::string id = "fault-full-" + std::to_string(i);
         const auto before = state_digest(small);
         try {
-            register_in(*manager_, id, "restricted", *cgroups[i]);
+            register_cgroup(*manager_, id, "restricted", "enforce", *cgroups[i]);
             EXPECT_EQ(sysrq_in(*cgroups[i]), EPERM) << id << " was saved, so it counts";
         } catch (const sdbus::Error &e) {
             refused = i;
@@ -329,12 +297,12 @@ TEST_F(Faults, AFullStateDirectoryFailsChangesCleanlyAndRecovers) {
     ASSERT_GE(refused, 0) << "the full directory took " << kAttempts << " registrations";
     std::cout << "with the state directory full, " << refused
               << " registrations still fitted the journal's last page; the next was refused\n";
-    EXPECT_EQ(level_in(*manager_, "fault-full-kept"), "restricted");
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-full-kept"), "restricted");
     EXPECT_EQ(sysrq_in(kept), EPERM);
 
     (void)sh("rm -f " + small + "/filler");
     const std::string again = "fault-full-" + std::to_string(refused);
-    register_in(*manager_, again, "restricted", *cgroups[refused]);
+    register_cgroup(*manager_, again, "restricted", "enforce", *cgroups[refused]);
     EXPECT_EQ(sysrq_in(*cgroups[refused]), EPERM);
     for (const auto &id : registered_with_prefix("fault-full-")) {
         unregister(id);
@@ -359,7 +327,7 @@ TEST_F(Faults, AFullStateDirectoryFailsChangesCleanlyAndRecovers) {
 // build reuses the programs.
 TEST_F(Faults, AnUpgradeReplacesTheProgramsWithoutAMomentUnenforced) {
     TestCgroup registered("fault-upgrade");
-    register_in(*manager_, "fault-upgrade", "restricted", registered);
+    register_cgroup(*manager_, "fault-upgrade", "restricted", "enforce", registered);
     TestCgroup by_pattern("docker-0fa17c0de0upgrade.scope");
     ASSERT_EQ(sysrq_in(by_pattern), EPERM);
     const std::string stop = "/run/lockc-fault-upgrade.stop";
@@ -403,7 +371,7 @@ TEST_F(Faults, AnUpgradeReplacesTheProgramsWithoutAMomentUnenforced) {
     const auto second = loaded_lockc_program_ids();
     ASSERT_EQ(sh("systemctl start lockcd").status, 0);
     EXPECT_TRUE(replaced(second)) << "lockcd did not replace the variant's programs";
-    EXPECT_EQ(level_in(*manager_, "fault-upgrade"), "restricted");
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-upgrade"), "restricted");
     EXPECT_EQ(sysrq_in(by_pattern), EPERM);
     EXPECT_NE(sh("journalctl --no-pager -u lockcd.service -o cat")
                   .output.find("replaced the BPF programs of another lockc build"),
@@ -411,7 +379,7 @@ TEST_F(Faults, AnUpgradeReplacesTheProgramsWithoutAMomentUnenforced) {
 
     const auto third = loaded_lockc_program_ids();
     ASSERT_EQ(sh("systemctl restart lockcd").status, 0);
-    EXPECT_EQ(level_in(*manager_, "fault-upgrade"), "restricted");
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-upgrade"), "restricted");
     EXPECT_EQ(loaded_lockc_program_ids(), third) << "the same build loaded its programs again";
 
     (void)sh("touch " + stop);

@@ -29,14 +29,7 @@ class ServiceTest : public ::testing::Test {
 
     void register_cgroup(const std::string &id, const std::string &level, const std::string &mode,
                          const TestCgroup &cg) {
-        sdbus::ObjectPath path;
-        manager()
-            ->callMethod("RegisterContainer")
-            .onInterface(kManagerInterface)
-            .withArguments(id, level, mode,
-                           Options{{"cgroup", sdbus::Variant(cg.path().string())},
-                                   {"runtime", sdbus::Variant(std::string("vm-test"))}})
-            .storeResultsTo(path);
+        vmtest::register_cgroup(*manager(), id, level, mode, cg);
     }
 
     // Registered by the name its cgroup will have: pending until then.
@@ -60,29 +53,14 @@ class ServiceTest : public ::testing::Test {
         }
     }
 
-    void unregister(const std::string &id) {
-        manager()
-            ->callMethod("UnregisterContainer")
-            .onInterface(kManagerInterface)
-            .withArguments(id, Options{});
-    }
+    void unregister(const std::string &id) { vmtest::unregister(*manager(), id); }
 
     void set(const std::string &method, const std::string &id, const std::string &value) {
-        manager()
-            ->callMethod(method)
-            .onInterface(kManagerInterface)
-            .withArguments(id, value, Options{});
+        set_on(*manager(), method, id, value);
     }
 
     std::string get(const std::string &method, const std::string &id) {
-        std::string value;
-        manager()
-            ->callMethod(method)
-            .onInterface(kManagerInterface)
-            .withTimeout(kStartTimeout) // may start lockcd
-            .withArguments(id)
-            .storeResultsTo(value);
-        return value;
+        return get_on(*manager(), method, id);
     }
 
     // The D-Bus error name of `call` made by `nobody` on its own connection
