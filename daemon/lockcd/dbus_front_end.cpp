@@ -7,22 +7,18 @@
 #include "text.hpp"
 #include "validation.hpp"
 
-#include <systemd/sd-bus.h>
-
 #include <poll.h>
 #include <sys/random.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cstdlib>
 #include <memory>
 
 namespace lockc {
 
 namespace {
 
-using bus::kContainerInterface;
 using bus::kManagerInterface;
 
 sdbus::Error to_dbus_error(const std::exception &e) {
@@ -69,16 +65,6 @@ bool interactive_option(OptionReader &reader) {
 }
 
 } // namespace
-
-std::string container_path(const std::string &id) {
-    char *raw = nullptr;
-    const int r = sd_bus_path_encode(kContainerPathPrefix, id.c_str(), &raw);
-    const std::unique_ptr<char, decltype(&std::free)> owned(raw, &std::free);
-    if (r < 0 || raw == nullptr) {
-        throw api::ApiError(api::kFailed, "cannot encode an object path for " + id);
-    }
-    return raw;
-}
 
 // ---- ManagerObject ----
 
@@ -504,85 +490,12 @@ void ManagerObject::emit_changed(const std::vector<std::string> &properties) {
     emitPropertiesChangedSignal(kManagerInterface, properties);
 }
 
-// ---- ContainerObject ----
-
-ContainerObject::ContainerObject(sdbus::IConnection &connection, Service &service, std::string id)
-    : AdaptorInterfaces(connection, container_path(id)), service_(service), id_(std::move(id)) {
-    registerAdaptor();
-    emitInterfacesAddedSignal({kContainerInterface});
-}
-
-ContainerObject::~ContainerObject() {
-    try {
-        emitInterfacesRemovedSignal({kContainerInterface});
-    } catch (const std::exception &e) {
-        log::warning(std::string("cannot announce a removed container: ") + e.what());
-    }
-    unregisterAdaptor();
-}
-
-const ContainerRecord &ContainerObject::record() const {
-    return service_.container(id_);
-}
-
-std::string ContainerObject::Id() {
-    return id_;
-}
-
-std::string ContainerObject::Level() {
-    return guarded([&] { return std::string(lockc::to_string(record().level)); });
-}
-
-std::string ContainerObject::Mode() {
-    return guarded([&] { return std::string(lockc::to_string(record().mode)); });
-}
-
-std::string ContainerObject::Runtime() {
-    return guarded([&] { return record().runtime; });
-}
-
-std::string ContainerObject::State() {
-    return guarded([&] {
-        service_.refresh_pending();
-        return std::string(lockc::to_string(service_.state_of(record())));
-    });
-}
-
-std::string ContainerObject::CgroupPath() {
-    return guarded([&] {
-        service_.refresh_pending();
-        return record().cgroup_path;
-    });
-}
-
-uint64_t ContainerObject::CgroupId() {
-    return guarded([&] {
-        service_.refresh_pending();
-        return record().cgroup_id;
-    });
-}
-
-std::string ContainerObject::PendingName() {
-    return guarded([&] { return record().pending_name; });
-}
-
-uint64_t ContainerObject::RegisteredAt() {
-    return guarded([&] { return record().registered_usec; });
-}
-
-std::map<std::string, uint64_t> ContainerObject::Decisions() {
-    return guarded([&] { return service_.decisions_of(record()); });
-}
-
-void ContainerObject::emit_changed(const std::vector<std::string> &properties) {
-    emitPropertiesChangedSignal(kContainerInterface, properties);
-}
-
 // ---- FrontEnd ----
 
 FrontEnd::FrontEnd(sdbus::IConnection &connection, Service &service)
     : connection_(connection), service_(service),
       manager_(std::make_unique<ManagerObject>(connection, *this, service)),
+      containers_(connection, service),
       bus_driver_(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
       authorizer_(std::make_unique<Authorizer>(connection)) {
     bus_driver_->uponSignal("NameOwnerChanged")
@@ -598,23 +511,18 @@ FrontEnd::FrontEnd(sdbus::IConnection &connection, Service &service)
         });
     bus_driver_->finishRegistration();
 
-    for (const auto *record : service_.containers()) {
-        add_container(*record);
-    }
     ServiceListener listener;
     listener.container_added = [this](const ContainerRecord &r) {
-        add_container(r);
+        containers_.announce_added(r.id);
         count_changed_ = true;
     };
     listener.container_removed = [this](const std::string &id) {
-        remove_container(id);
+        containers_.announce_removed(id);
         count_changed_ = true;
     };
     listener.container_changed = [this](const ContainerRecord &r,
                                         const std::vector<std::string> &properties) {
-        if (const auto it = containers_.find(r.id); it != containers_.end()) {
-            it->second->emit_changed(properties);
-        }
+        containers_.announce_changed(r.id, properties);
     };
     listener.defaults_changed = [this] { manager_->emit_changed({"DefaultLevel", "DefaultMode"}); };
     listener.denial = [this](const Denial &d) { signal_denial(d); };
@@ -721,14 +629,6 @@ void FrontEnd::rebuild_subscriber_lists() {
     for (const auto &[name, batched] : subscribers_) {
         (batched ? batched_subscribers_ : single_subscribers_).push_back(name);
     }
-}
-
-void FrontEnd::add_container(const ContainerRecord &record) {
-    containers_[record.id] = std::make_unique<ContainerObject>(connection_, service_, record.id);
-}
-
-void FrontEnd::remove_container(const std::string &id) {
-    containers_.erase(id);
 }
 
 void FrontEnd::subscribe(const std::string &bus_name, bool batched) {

@@ -1,9 +1,10 @@
 // The D-Bus face of the Service: /org/lockc/Manager (org.lockc.Manager,
-// ObjectManager, Properties), one object per container, polkit checks on
-// every change, and Denied signals sent to subscribers only.
+// ObjectManager, Properties), the containers' objects (container_objects.hpp),
+// polkit checks on every change, and Denied signals sent to subscribers only.
 #pragma once
 
 #include "authorizer.hpp"
+#include "container_objects.hpp"
 #include "bus_names.hpp"
 #include "service.hpp"
 #include "systemd_units.hpp"
@@ -32,9 +33,6 @@ using bus::kBusName;
 using bus::kContainerPathPrefix;
 using bus::kManagerPath;
 inline constexpr std::size_t kMaxSubscribers = 64;
-
-// The object path of a container id (sd_bus_path_encode).
-[[nodiscard]] std::string container_path(const std::string &id);
 
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::lockc::Manager_adaptor, sdbus::ObjectManager_adaptor,
@@ -111,37 +109,6 @@ class ManagerObject final
     Service &service_;
 };
 
-class ContainerObject final
-    : public sdbus::AdaptorInterfaces<org::lockc::Container_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
-  public:
-    ContainerObject(sdbus::IConnection &connection, Service &service, std::string id);
-    ContainerObject(const ContainerObject &) = delete;
-    ContainerObject &operator=(const ContainerObject &) = delete;
-    ContainerObject(ContainerObject &&) = delete;
-    ContainerObject &operator=(ContainerObject &&) = delete;
-    ~ContainerObject();
-
-    void emit_changed(const std::vector<std::string> &properties);
-
-  private:
-    std::string Id() override;
-    std::string Level() override;
-    std::string Mode() override;
-    std::string Runtime() override;
-    std::string State() override;
-    std::string CgroupPath() override;
-    uint64_t CgroupId() override;
-    std::string PendingName() override;
-    uint64_t RegisteredAt() override;
-    std::map<std::string, uint64_t> Decisions() override;
-
-    [[nodiscard]] const ContainerRecord &record() const;
-
-    Service &service_;
-    std::string id_;
-};
-
 class FrontEnd {
   public:
     FrontEnd(sdbus::IConnection &connection, Service &service);
@@ -179,19 +146,17 @@ class FrontEnd {
     [[nodiscard]] std::uint64_t signals_suppressed() const noexcept { return signals_suppressed_; }
 
   private:
-    void add_container(const ContainerRecord &record);
     void signal_denial(const Denial &denial);
     // Whether `bytes` more may join lockcd's queue to the bus; resets the
     // count once sd-bus says the queue is empty.
     [[nodiscard]] bool may_queue(std::size_t bytes);
     void count_suppressed(std::uint64_t denials);
     void rebuild_subscriber_lists();
-    void remove_container(const std::string &id);
 
     sdbus::IConnection &connection_;
     Service &service_;
     std::unique_ptr<ManagerObject> manager_;
-    std::map<std::string, std::unique_ptr<ContainerObject>> containers_;
+    ContainerObjects containers_;
     // Subscribers by unique name: true for batched (DeniedBatch).
     std::map<std::string, bool> subscribers_;
     std::vector<std::string> single_subscribers_;  // from subscribers_

@@ -720,6 +720,11 @@ const ContainerRecord &Service::container(const std::string &id) {
     return find(id);
 }
 
+const ContainerRecord *Service::find_container(const std::string &id) const noexcept {
+    const auto it = containers_.find(id);
+    return it == containers_.end() ? nullptr : &it->second;
+}
+
 std::vector<const ContainerRecord *> Service::containers() {
     std::vector<const ContainerRecord *> out;
     out.reserve(containers_.size());

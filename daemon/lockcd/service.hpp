@@ -105,6 +105,8 @@ class Service {
 
     // Throws ApiError(NotFound).
     [[nodiscard]] const ContainerRecord &container(const std::string &id);
+    // nullptr when `id` is not registered.
+    [[nodiscard]] const ContainerRecord *find_container(const std::string &id) const noexcept;
     [[nodiscard]] std::vector<const ContainerRecord *> containers();
     [[nodiscard]] std::size_t container_count() const noexcept { return containers_.size(); }
     [[nodiscard]] ContainerState state_of(const ContainerRecord &record) const;

@@ -13,7 +13,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
 #include <memory>
+#include <ostream>
 #include <thread>
 
 namespace lockc::test {
@@ -371,6 +375,132 @@ TEST_F(LockcdTest, UnregisterRemovesTheContainerEverywhere) {
     EXPECT_EQ(registry_text().find("gone"), std::string::npos) << registry_text();
     // The cgroup can be registered again, under another id.
     EXPECT_EQ(call_as_root(register_call("again", "", "", cgroup_option(cg.relative()))).error, "");
+}
+
+namespace {
+
+struct PropertyDeclaration {
+    std::string type;
+    std::string emits_changed; // the EmitsChangedSignal annotation; "true" without one
+    bool operator==(const PropertyDeclaration &) const = default;
+};
+
+// For gtest's failure messages.
+[[maybe_unused]] void PrintTo(const PropertyDeclaration &d, std::ostream *os) {
+    *os << d.type << " (EmitsChangedSignal " << d.emits_changed << ")";
+}
+
+std::string without_comments(std::string xml) {
+    for (auto at = xml.find("<!--"); at != std::string::npos; at = xml.find("<!--", at)) {
+        const auto end = xml.find("-->", at);
+        xml.erase(at, end == std::string::npos ? std::string::npos : end + 3 - at);
+    }
+    return xml;
+}
+
+std::string attribute(const std::string &tag, const std::string &name) {
+    const auto at = tag.find(" " + name + "=\"");
+    if (at == std::string::npos) {
+        return "";
+    }
+    const auto start = at + name.size() + 3;
+    return tag.substr(start, tag.find('"', start) - start);
+}
+
+// The properties of org.lockc.Container in introspection XML, as written
+// by hand (dbus/) or by sd-bus (lockcd's answer).
+std::map<std::string, PropertyDeclaration> container_properties(const std::string &text) {
+    const auto xml = without_comments(text);
+    const auto start = xml.find("<interface name=\"org.lockc.Container\">");
+    if (start == std::string::npos) {
+        return {};
+    }
+    const auto body = xml.substr(start, xml.find("</interface>", start) - start);
+    std::map<std::string, PropertyDeclaration> out;
+    for (auto at = body.find("<property "); at != std::string::npos;
+         at = body.find("<property ", at + 1)) {
+        const auto tag_end = body.find('>', at);
+        const auto tag = body.substr(at, tag_end - at);
+        PropertyDeclaration declaration{attribute(tag, "type"), "true"};
+        if (!tag.ends_with("/")) {
+            const auto inner = body.substr(tag_end, body.find("</property>", tag_end) - tag_end);
+            const auto note = inner.find("\"org.freedesktop.DBus.Property.EmitsChangedSignal\"");
+            if (note != std::string::npos) {
+                declaration.emits_changed =
+                    attribute(inner.substr(note, inner.find('>', note) - note), "value");
+            }
+        }
+        out[attribute(tag, "name")] = declaration;
+    }
+    return out;
+}
+
+std::string introspect(sdbus::IProxy &proxy) {
+    std::string xml;
+    proxy.callMethod("Introspect")
+        .onInterface("org.freedesktop.DBus.Introspectable")
+        .storeResultsTo(xml);
+    return xml;
+}
+
+} // namespace
+
+// lockcd serves the container objects from a table of its own
+// (container_objects.cpp), not from code generated from the XML: what a
+// client introspects must be what the XML documents, property by property,
+// down to whether a change is signalled.
+TEST_F(LockcdTest, ContainerObjectsAreIntrospectedAsTheXmlDocumentsThem) {
+    TestCgroup cg("lockc-test-introspect");
+    ASSERT_EQ(call_as_root(register_call("intro", "", "", cgroup_option(cg.relative()))).error, "");
+    std::ifstream file(LOCKC_DBUS_XML);
+    const std::string documented((std::istreambuf_iterator<char>(file)),
+                                 std::istreambuf_iterator<char>());
+    const auto expected = container_properties(documented);
+    ASSERT_EQ(expected.size(), 10U) << "the parser no longer reads " << LOCKC_DBUS_XML;
+    const auto served =
+        container_properties(introspect(*object("/org/lockc/Manager/container/intro")));
+    EXPECT_EQ(served, expected);
+    for (const auto &[name, declaration] : expected) {
+        EXPECT_TRUE(served.contains(name)) << name;
+    }
+}
+
+// Every registered container, and only those, is an object: listed as a
+// node, answering at its path; an unregistered id, a deeper path or a
+// path next to the prefix answers UnknownObject.
+TEST_F(LockcdTest, ContainerPathsNameExactlyTheRegisteredContainers) {
+    TestCgroup one("lockc-test-node-1");
+    TestCgroup two("lockc-test-node-2");
+    ASSERT_EQ(call_as_root(register_call("n-1", "", "", cgroup_option(one.relative()))).error, "");
+    ASSERT_EQ(call_as_root(register_call("web/2", "", "", cgroup_option(two.relative()))).error,
+              "");
+    const auto listing = introspect(*object("/org/lockc/Manager/container"));
+    EXPECT_NE(listing.find("<node name=\"n_2d1\""), std::string::npos) << listing;
+    EXPECT_NE(listing.find("<node name=\"web_2f2\""), std::string::npos) << listing;
+    EXPECT_EQ(object("/org/lockc/Manager/container/web_2f2")
+                  ->getProperty("Id")
+                  .onInterface(kContainerInterface)
+                  .get<std::string>(),
+              "web/2");
+    const auto error_of = [&](const std::string &path) {
+        try {
+            (void)object(path)->getProperty("Id").onInterface(kContainerInterface);
+            return std::string();
+        } catch (const sdbus::Error &e) {
+            return e.getName();
+        }
+    };
+    EXPECT_EQ(error_of("/org/lockc/Manager/container/nobody"),
+              "org.freedesktop.DBus.Error.UnknownObject");
+    EXPECT_EQ(error_of("/org/lockc/Manager/container/web_2f2/x"),
+              "org.freedesktop.DBus.Error.UnknownObject");
+    EXPECT_EQ(error_of("/org/lockc/Manager/containers"),
+              "org.freedesktop.DBus.Error.UnknownObject");
+    EXPECT_EQ(call_as_root(unregister_call("web/2")).error, "");
+    EXPECT_EQ(error_of("/org/lockc/Manager/container/web_2f2"),
+              "org.freedesktop.DBus.Error.UnknownObject");
+    EXPECT_EQ(introspect(*object("/org/lockc/Manager/container")).find("web_2f2"),
+              std::string::npos);
 }
 
 // ---- Bad input: a clear error, and nothing changes ----
