@@ -19,6 +19,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -249,14 +250,9 @@ class Lockcd {
         }
     }
 
-    [[nodiscard]] pid_t pid() {
-        std::uint32_t pid = 0;
-        driver_->callMethod("GetConnectionUnixProcessID")
-            .onInterface(kBusDriverInterface)
-            .withArguments(std::string(kBusName))
-            .storeResultsTo(pid);
-        return static_cast<pid_t>(pid);
-    }
+    [[nodiscard]] pid_t pid() { return pid_of(kBusName); }
+    // The bus daemon's own pid (dbus-daemon answers for its driver's name).
+    [[nodiscard]] pid_t bus_pid() { return pid_of(kBusDriverName); }
 
     template <typename T> [[nodiscard]] T property(const std::string &name) {
         return manager_->getProperty(name).onInterface(kManagerInterface).get<T>();
@@ -317,6 +313,15 @@ class Lockcd {
     }
 
   private:
+    [[nodiscard]] pid_t pid_of(const std::string &name) {
+        std::uint32_t pid = 0;
+        driver_->callMethod("GetConnectionUnixProcessID")
+            .onInterface(kBusDriverInterface)
+            .withArguments(name)
+            .storeResultsTo(pid);
+        return static_cast<pid_t>(pid);
+    }
+
     std::unique_ptr<sdbus::IConnection> connection_;
     std::unique_ptr<sdbus::IProxy> manager_;
     std::unique_ptr<sdbus::IProxy> driver_;
@@ -331,6 +336,29 @@ struct MemoryStatus {
     std::uint64_t file_kib = 0;
     std::uint64_t hwm_kib = 0;
 };
+
+// The CPU time (user + system) a process has used so far, in seconds.
+inline double cpu_seconds_of(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The fields after the command name, which may hold spaces and ')'.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) {
+        throw std::runtime_error("cannot read /proc/" + std::to_string(pid) + "/stat");
+    }
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    // state is field 3; utime and stime are fields 14 and 15.
+    constexpr int kBeforeUtime = 11;
+    for (int i = 0; i < kBeforeUtime && fields >> field; ++i) {
+    }
+    unsigned long long utime = 0;
+    unsigned long long stime = 0;
+    if (!(fields >> utime >> stime)) {
+        throw std::runtime_error("no CPU times in /proc/" + std::to_string(pid) + "/stat");
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 inline MemoryStatus memory_of(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");

@@ -6,6 +6,9 @@
 //   queries  GetLevel of a registered container: p50 and p99 latency
 //   memory   lockcd's VmRSS idle, with N registered containers and after
 //            unregistering them again: bytes per container
+//   concurrent  GetLevel from many clients at once, each on its own
+//            connection: latencies, calls per second, and the CPU time
+//            lockcd and the bus daemon spend per call
 //   breakdown  the p50 latency of calls that do more and more of what a
 //            registration does (bus round trip, read, refused and
 //            authorized privileged calls): where a registration's time goes
@@ -20,7 +23,9 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -30,12 +35,14 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
 
 using lockc::bench::CgroupTree;
 using lockc::bench::Clock;
+using lockc::bench::cpu_seconds_of;
 using lockc::bench::fixed;
 using lockc::bench::kKiB;
 using lockc::bench::load_average;
@@ -50,7 +57,8 @@ using lockc::bench::Target;
 constexpr const char *kUsage =
     "usage: lockc-dbus-bench [options]\n"
     "Benchmarks org.lockc.Manager on the system bus (DBUS_SYSTEM_BUS_ADDRESS when set).\n"
-    "Run as root. With none of --pairs, --queries, --memory, --breakdown: all four.\n"
+    "Run as root. With none of --pairs, --queries, --memory, --breakdown, --concurrent: all\n"
+    "five.\n"
     "\n"
     "  --pairs N            RegisterContainer+UnregisterContainer pairs per round (2000)\n"
     "  --queries N          GetLevel calls per round (10000)\n"
@@ -58,6 +66,8 @@ constexpr const char *kUsage =
     "                       unregistering them\n"
     "  --breakdown N        N calls per round of each step from a bare round trip to a\n"
     "                       privileged call, to see where a registration's time goes (2000)\n"
+    "  --concurrent N       N clients at once, each on its own connection, calling GetLevel\n"
+    "                       for 3 s per round (100)\n"
     "  --containers N       containers registered in each memory round (10000)\n"
     "  --rounds R           rounds of each measurement (5)\n"
     "  --warmup N           calls before the first round of pairs and queries (200)\n"
@@ -74,11 +84,14 @@ struct Settings {
     bool queries = false;
     bool memory = false;
     bool breakdown = false;
+    bool concurrent = false;
     bool smoke = false;
     std::size_t pair_count = 2000;
     std::size_t query_count = 10000;
     std::size_t container_count = 10000;
     std::size_t breakdown_count = 2000;
+    std::size_t clients = 100;
+    std::chrono::milliseconds concurrent_time{3000};
     std::size_t rounds = 5;
     std::size_t warmup = 200;
     std::size_t background = 0;
@@ -122,6 +135,10 @@ std::optional<Settings> parse_arguments(std::span<char *const> args) {
             s.breakdown = true;
             s.breakdown_count = parse_count(arg, value(), 1);
             counts_given = true;
+        } else if (arg == "--concurrent") {
+            s.concurrent = true;
+            s.clients = parse_count(arg, value(), 1);
+            counts_given = true;
         } else if (arg == "--containers") {
             s.container_count = parse_count(arg, value(), 1);
             counts_given = true;
@@ -144,8 +161,8 @@ std::optional<Settings> parse_arguments(std::span<char *const> args) {
             throw std::invalid_argument("unknown argument '" + std::string(arg) + "'");
         }
     }
-    if (!s.pairs && !s.queries && !s.memory && !s.breakdown) {
-        s.pairs = s.queries = s.memory = s.breakdown = true;
+    if (!s.pairs && !s.queries && !s.memory && !s.breakdown && !s.concurrent) {
+        s.pairs = s.queries = s.memory = s.breakdown = s.concurrent = true;
     }
     if (s.smoke) {
         if (counts_given) {
@@ -155,6 +172,8 @@ std::optional<Settings> parse_arguments(std::span<char *const> args) {
         s.query_count = 200;
         s.container_count = 50;
         s.breakdown_count = 50;
+        s.clients = 4;
+        s.concurrent_time = std::chrono::milliseconds(200);
         s.rounds = 2;
         s.warmup = 10;
     }
@@ -330,6 +349,107 @@ void bench_queries(const Settings &s, Lockcd &lockcd, CgroupTree &cgroups, Repor
                   Target{1000, false, "<= 1 ms"});
     report.figure("dbus.getlevel_max", "GetLevel latency max", "us", worst, 1);
     report.figure("dbus.getlevel_per_second", "GetLevel calls per second", "calls/s", rates, 0);
+}
+
+// GetLevel from many clients at once: what one lockcd behind one bus daemon
+// answers, how long a caller waits, and which of the two spends the CPU.
+void bench_concurrent(const Settings &s, Lockcd &lockcd, CgroupTree &cgroups, Report &report,
+                      const SignalGuard &signals) {
+    std::cout << "\nGetLevel from " << s.clients
+              << " clients at once, each on its own connection and thread, each calling as "
+                 "soon as it has its answer\n  "
+              << fixed(static_cast<double>(s.concurrent_time.count()) / 1000, 1) << " s per round, "
+              << s.background << " other containers registered\n";
+    constexpr std::size_t kTargets = 10;
+    Registrations guard(lockcd, signals);
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < kTargets; ++i) {
+        ids.push_back(id_prefix() + "concurrent" + std::to_string(i));
+        guard.add(ids.back(), cgroups.child("concurrent" + std::to_string(i)));
+    }
+    struct Client {
+        std::unique_ptr<sdbus::IConnection> connection = sdbus::createSystemBusConnection();
+        std::unique_ptr<sdbus::IProxy> manager =
+            sdbus::createProxy(*connection, lockc::bus::kBusName, lockc::bus::kManagerPath);
+        std::vector<double> us;
+        std::string error;
+    };
+    std::vector<Client> clients(s.clients);
+    const pid_t daemon = lockcd.pid();
+    const pid_t bus = lockcd.bus_pid();
+    std::vector<double> p50;
+    std::vector<double> p99;
+    std::vector<double> rates;
+    std::vector<double> daemon_cpu;
+    std::vector<double> bus_cpu;
+    for (std::size_t round = 0; round < s.rounds; ++round) {
+        std::atomic<bool> stop{false};
+        const double daemon_before = cpu_seconds_of(daemon);
+        const double bus_before = cpu_seconds_of(bus);
+        const auto start = Clock::now();
+        {
+            std::vector<std::jthread> threads;
+            threads.reserve(clients.size());
+            for (std::size_t c = 0; c < clients.size(); ++c) {
+                threads.emplace_back([&, c] {
+                    auto &client = clients[c];
+                    client.us.clear();
+                    try {
+                        for (std::size_t k = c; !stop; ++k) {
+                            const auto t0 = Clock::now();
+                            std::string level;
+                            client.manager->callMethod("GetLevel")
+                                .onInterface(lockc::bus::kManagerInterface)
+                                .withArguments(ids[k % kTargets])
+                                .storeResultsTo(level);
+                            client.us.push_back(
+                                std::chrono::duration<double, std::micro>(Clock::now() - t0)
+                                    .count());
+                        }
+                    } catch (const std::exception &e) {
+                        client.error = e.what();
+                    }
+                });
+            }
+            while (Clock::now() - start < s.concurrent_time && !signals.pending()) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+            stop = true;
+        }
+        signals.check();
+        const double elapsed = seconds_since(start);
+        std::vector<double> us;
+        for (const auto &client : clients) {
+            if (!client.error.empty()) {
+                throw std::runtime_error("a client's GetLevel failed: " + client.error);
+            }
+            us.insert(us.end(), client.us.begin(), client.us.end());
+        }
+        if (us.empty()) {
+            throw std::runtime_error("no GetLevel was answered in a round");
+        }
+        std::sort(us.begin(), us.end());
+        const auto calls = static_cast<double>(us.size());
+        p50.push_back(percentile(us, 0.50));
+        p99.push_back(percentile(us, 0.99));
+        rates.push_back(calls / elapsed);
+        daemon_cpu.push_back((cpu_seconds_of(daemon) - daemon_before) * 1e6 / calls);
+        bus_cpu.push_back((cpu_seconds_of(bus) - bus_before) * 1e6 / calls);
+        std::cout << "    round " << round + 1 << ": " << us.size() << " calls, "
+                  << fixed(rates.back(), 0) << "/s, p50 " << fixed(p50.back(), 1) << " us, p99 "
+                  << fixed(p99.back(), 1) << " us; CPU per call: lockcd "
+                  << fixed(daemon_cpu.back(), 1) << " us, bus " << fixed(bus_cpu.back(), 1)
+                  << " us\n";
+    }
+    report.figure("dbus.concurrent_getlevel_p50", "GetLevel p50, clients at once", "us", p50, 1);
+    report.figure("dbus.concurrent_getlevel_p99", "GetLevel p99, clients at once", "us", p99, 1);
+    report.figure("dbus.concurrent_getlevel_per_second",
+                  "GetLevel calls per second, clients at once", "calls/s", rates, 0);
+    report.figure("dbus.concurrent_lockcd_cpu_per_call", "lockcd CPU time per GetLevel", "us",
+                  daemon_cpu, 1);
+    report.figure("dbus.concurrent_bus_cpu_per_call", "bus daemon CPU time per GetLevel", "us",
+                  bus_cpu, 1);
+    report.info("concurrent_clients", std::to_string(s.clients));
 }
 
 // p50 latencies of calls that do more and more of what a registration does.
@@ -546,7 +666,7 @@ int run(const Settings &s) {
 
     CgroupTree cgroups;
     std::cout << "  cgroups: " << cgroups.absolute().string() << " (removed afterwards)\n";
-    if (s.pairs || s.queries || s.breakdown) {
+    if (s.pairs || s.queries || s.breakdown || s.concurrent) {
         Registrations background(lockcd, signals);
         fill_background(s, cgroups, background, signals);
         if (s.pairs) {
@@ -557,6 +677,9 @@ int run(const Settings &s) {
         }
         if (s.breakdown) {
             bench_breakdown(s, lockcd, cgroups, report, signals);
+        }
+        if (s.concurrent) {
+            bench_concurrent(s, lockcd, cgroups, report, signals);
         }
     }
     if (s.memory) {
