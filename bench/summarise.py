@@ -14,21 +14,26 @@ those ratios with their min and max.
 
 The hook benchmark's "apparmor" configuration exists only when the guest's
 kernel ran AppArmor (environment.tsv's lsm lists it); --check then requires
-its figures too.
+its figures too. Its "floor" configuration (an empty BPF LSM program on
+each of lockc's hooks) is in every run since it was added; older output
+directories have none, and their summary leaves it out.
 """
 import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-HOOK_CONFIGS = ["off", "apparmor", "host", "baseline", "denied"]
+HOOK_CONFIGS = ["off", "floor", "apparmor", "host", "baseline", "denied"]
 HOOK_LOOPS = ["open", "stat", "exec", "mount", "connect"]
 # (configuration, baseline configuration, target ratio or None, what it means)
 HOOK_RATIOS = [
+    ("floor", "off", None, "empty BPF LSM programs on lockc's hooks / off"),
     ("apparmor", "off", None, "AppArmor docker-default-like profile / off"),
     ("host", "off", 1.02, "host process, lockc on / off"),
     ("baseline", "off", 1.05, "baseline container, allowed / lockc off"),
     ("denied", "baseline", 1.5, "denied with event / allowed in a container"),
+    ("host", "floor", None, "host process, lockc / empty programs"),
+    ("baseline", "floor", None, "baseline container, lockc / empty programs"),
 ]
 DENIABLE = {"open", "mount", "connect"}
 
@@ -82,8 +87,10 @@ def hook_section(out, problems, env):
         table[(config, loop)][int(rnd)] = float(ns)
     # Without AppArmor in the kernel there is no apparmor configuration.
     with_apparmor = apparmor_active(env) or any(c == "apparmor" for c, _ in table)
-    configs = [c for c in HOOK_CONFIGS if c != "apparmor" or with_apparmor]
-    ratio_specs = [x for x in HOOK_RATIOS if x[0] in configs]
+    with_floor = any(c == "floor" for c, _ in table)
+    configs = [c for c in HOOK_CONFIGS
+               if (c != "apparmor" or with_apparmor) and (c != "floor" or with_floor)]
+    ratio_specs = [x for x in HOOK_RATIOS if x[0] in configs and x[1] in configs]
     for config in configs:
         for loop in HOOK_LOOPS:
             if not table.get((config, loop)):
@@ -96,7 +103,8 @@ def hook_section(out, problems, env):
         "",
         f"Nanoseconds per operation, median [min–max] of {len(rounds)} rounds "
         f"(the {len(configs)} configurations back to back for each loop in each round; "
-        "off: lockc's programs detached from their hooks).",
+        "off: lockc's programs detached from their hooks; floor: lockc's off and an "
+        "empty program on each of its hooks).",
         "",
         "| loop | " + " | ".join(configs) + " |",
         "| --- |" + " ---: |" * len(configs),

@@ -6,6 +6,7 @@
 //
 //   lockc-bench-switch off PIN_DIR STASH_DIR
 //   lockc-bench-switch on  PIN_DIR STASH_DIR
+//   lockc-bench-switch load OBJECT STASH_DIR
 //
 // off: each LSM program's link pin (PIN_DIR/links/NAME) is replaced by a
 // pin of the program itself (STASH_DIR/NAME); with the link's last
@@ -13,8 +14,12 @@
 // code. on: each stashed program gets a new link, pinned where the old one
 // was. Maps are untouched, so entries and counters survive. The cgroup
 // tracepoints stay attached: no benchmark loop creates cgroups.
+// load: loads the BPF object OBJECT (the benchmark's floor, floor.bpf.o)
+// and pins each of its programs in STASH_DIR, unattached, for "on" with
+// another PIN_DIR (whose links/ it fills).
 // Benchmarks only: while off, nothing is enforced.
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <unistd.h>
 
@@ -22,6 +27,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -115,17 +121,52 @@ int on(const fs::path &links, const fs::path &stash) {
     return 0;
 }
 
+struct ObjectCloser {
+    void operator()(bpf_object *object) const noexcept { bpf_object__close(object); }
+};
+
+int load(const fs::path &object_file, const fs::path &stash) {
+    const std::unique_ptr<bpf_object, ObjectCloser> object(
+        bpf_object__open_file(object_file.c_str(), nullptr));
+    if (!object) {
+        fail("cannot open " + object_file.string(), errno);
+    }
+    if (const int err = bpf_object__load(object.get()); err != 0) {
+        fail("cannot load " + object_file.string(), -err);
+    }
+    fs::create_directories(stash);
+    int n = 0;
+    bpf_program *prog = nullptr;
+    bpf_object__for_each_program(prog, object.get()) {
+        const fs::path pin = stash / bpf_program__name(prog);
+        if (bpf_obj_pin(bpf_program__fd(prog), pin.c_str()) != 0) {
+            fail("cannot pin " + pin.string(), errno);
+        }
+        ++n;
+    }
+    std::cout << n << " programs loaded\n";
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-    if (argc != 4 || (std::string_view(argv[1]) != "on" && std::string_view(argv[1]) != "off")) {
-        std::cerr << "usage: lockc-bench-switch on|off PIN_DIR STASH_DIR\n";
+    const std::string_view command = argc == 4 ? argv[1] : "";
+    if (command != "on" && command != "off" && command != "load") {
+        std::cerr << "usage: lockc-bench-switch on|off PIN_DIR STASH_DIR\n"
+                     "       lockc-bench-switch load OBJECT STASH_DIR\n";
         return 2;
     }
     const fs::path links = fs::path(argv[2]) / "links";
     const fs::path stash = argv[3];
     try {
-        return std::string_view(argv[1]) == "off" ? off(links, stash) : on(links, stash);
+        if (command == "load") {
+            return load(argv[2], stash);
+        }
+        if (command == "on") {
+            fs::create_directories(links);
+        }
+        return command == "off" ? off(links, stash) : on(links, stash);
     } catch (const std::exception &e) {
         std::cerr << "lockc-bench-switch: " << e.what() << "\n";
         return 1;

@@ -5,6 +5,10 @@
 #
 #   off       lockc's LSM programs off their hooks (lockc-bench-switch off):
 #             no lockc code runs on any hook, as if it were not loaded
+#   floor     lockc still off; an empty program (floor.bpf.c) on each of
+#             lockc's hooks instead: what any BPF LSM pays on these hooks
+#             before its program does anything (the trampoline); lockc's
+#             own cost is what host and baseline add on top
 #   apparmor  (only when AppArmor is among the kernel's LSMs) lockc still
 #             off; the caller is in a cgroup of its own, confined by
 #             lockc-bench-docker-default.apparmor (modelled on Docker's
@@ -35,6 +39,7 @@
 # for the time each program spends per call (not timed: stats cost time).
 #
 #   hooks.sh BUILD_DIR OUT_DIR ROUNDS SECONDS_PER_LOOP
+# The floor is loaded once too and switched the same way.
 # Writes OUT_DIR/hooks.tsv (round config loop ops ns_per_op) and
 # OUT_DIR/hooks-progs.tsv (config program run_cnt run_time_ns).
 set -euo pipefail
@@ -46,6 +51,9 @@ exit0=$build/bench/hooks/lockc-bench-exit0
 switch=$build/bench/hooks/lockc-bench-switch
 pins=/sys/fs/bpf/lockc
 stash=/sys/fs/bpf/lockc-bench-stash
+floor_obj=$build/bench/hooks/floor.bpf.o
+floor_pins=/sys/fs/bpf/lockc-bench-floor
+floor_stash=/sys/fs/bpf/lockc-bench-floor-stash
 cg_root=/sys/fs/cgroup/lockc-bench
 scratch=/run/lockc-bench
 aa_profile=lockc-bench-docker-default
@@ -71,7 +79,7 @@ stop_reader() {
 cleanup() {
   stop_reader
   "$enforcer" uninstall >/dev/null 2>&1 || true
-  rm -rf "$stash"
+  rm -rf "$stash" "$floor_pins" "$floor_stash"
   rmdir "$cg_root"/baseline "$cg_root"/restricted "$cg_root"/apparmor "$cg_root" 2>/dev/null || true
   if [[ -n $apparmor ]]; then
     apparmor_parser -R -K "$aa_file" >/dev/null 2>&1 || true
@@ -85,6 +93,9 @@ load() {
   "$enforcer" load >/dev/null
   "$enforcer" set lockc-bench/baseline baseline enforce >/dev/null
   "$enforcer" set lockc-bench/restricted restricted enforce >/dev/null
+  rm -rf "$floor_pins" "$floor_stash"
+  floor_programs=$("$switch" load "$floor_obj" "$floor_stash")
+  floor_programs=${floor_programs%% programs*}
   # Denials are events: drain them as lockcd would, or the ring buffer
   # fills and the denied loop would time the drop path instead. The reader
   # holds the maps only, not the links.
@@ -103,6 +114,16 @@ switch() { # off|on
   [[ -n $lsm_programs ]] || lsm_programs=$2
   ((lsm_programs > 0 && $2 == lsm_programs)) ||
     die "switching $1 moved $2 programs, not $lsm_programs"
+}
+
+# The floor's programs on their hooks or off them: exactly as many as
+# lockc has, or the floor would not be the floor of what lockc does.
+floor() { # on|off
+  local said
+  said=$("$switch" "$1" "$floor_pins" "$floor_stash")
+  said=${said%% programs*}
+  ((said == floor_programs && said == lsm_programs)) ||
+    die "the floor has $floor_programs programs and switching $1 moved $said; lockc has $lsm_programs"
 }
 
 # Under software emulation a process that is still starting (the reader
@@ -133,8 +154,8 @@ warm() { # lockc-hookbench arguments
   seconds=0.2 run warm 0 "$@" >/dev/null
 }
 
-[[ -x $bench && -x $exit0 && -x $switch && -x $enforcer ]] ||
-  die "build $build first (lockc-hookbench, lockc-bench-switch, lockc-enforcer)"
+[[ -x $bench && -x $exit0 && -x $switch && -x $enforcer && -f $floor_obj ]] ||
+  die "build $build first (lockc-hookbench, lockc-bench-switch, floor.bpf.o, lockc-enforcer)"
 mkdir -p "$scratch" "$token_dir" "$(dirname "$denied_sock")" "$cg_root"/baseline "$cg_root"/restricted \
   "$cg_root"/apparmor
 echo "not a real token" >"$token"
@@ -145,7 +166,7 @@ exit0=$scratch/exit0
 
 # AppArmor: when the kernel runs it (lsm= lists it, as with bench/run.sh),
 # its configuration is required; otherwise (CI's boots) it is skipped.
-configs=(off host baseline denied)
+configs=(off floor host baseline denied)
 if grep -qw apparmor /sys/kernel/security/lsm && [[ -d /sys/kernel/security/apparmor ]]; then
   command -v apparmor_parser >/dev/null ||
     die "AppArmor is active but apparmor_parser is missing: install Debian's apparmor"
@@ -153,7 +174,7 @@ if grep -qw apparmor /sys/kernel/security/lsm && [[ -d /sys/kernel/security/appa
   # a tmpfs, and a compiled profile is not worth keeping.
   apparmor_parser -r -K "$aa_file" || die "apparmor_parser could not load $aa_file"
   apparmor=$aa_profile
-  configs=(off apparmor host baseline denied)
+  configs=(off floor apparmor host baseline denied)
 else
   log "AppArmor is not among the kernel's LSMs: no apparmor configuration"
 fi
@@ -169,6 +190,11 @@ for ((r = 1; r <= rounds; r++)); do
     settle
     warm --loops "$loop" --connect-target "$allowed_sock"
     run off "$r" --loops "$loop" --connect-target "$allowed_sock"
+    floor on
+    settle
+    warm --loops "$loop" --connect-target "$allowed_sock"
+    run floor "$r" --loops "$loop" --connect-target "$allowed_sock"
+    floor off
     if [[ -n $apparmor ]]; then
       # The confined paths through AppArmor's hooks are translated anew too.
       warm --loops "$loop" --connect-target "$allowed_sock" --cgroup "$cg_root/apparmor" \
