@@ -192,7 +192,7 @@ static __always_inline int lsm_ret(int ret)
 struct subject {
 	struct lockc_policy *policy; /* NULL: host task, never confined */
 	__u64 policy_cgroup_id;
-	__u64 cgroup_id;
+	__u64 cgroup_id; /* 0 for the calling task: read when an event needs it */
 };
 
 static __always_inline struct cgroup *task_cgroup(struct task_struct *task)
@@ -254,7 +254,9 @@ static __always_inline void current_subject(struct subject *s)
 
 	s->policy = NULL;
 	s->policy_cgroup_id = 0;
-	s->cgroup_id = bpf_get_current_cgroup_id();
+	/* Only a denial's event shows the task's own cgroup: deny() reads it
+	 * then, and no allowed call pays for the helper. */
+	s->cgroup_id = 0;
 	if (level > LOCKC_CGROUP_MAX_DEPTH)
 		level = LOCKC_CGROUP_MAX_DEPTH;
 	for (int i = 0; i < LOCKC_CGROUP_MAX_DEPTH; i++) {
@@ -373,7 +375,8 @@ static __always_inline int deny(const struct subject *s, enum lockc_hook hook,
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
 	e->time_ns = bpf_ktime_get_boot_ns();
-	e->cgroup_id = s->cgroup_id;
+	/* Events are the calling task's (current_subject() left it 0). */
+	e->cgroup_id = s->cgroup_id ? s->cgroup_id : bpf_get_current_cgroup_id();
 	e->policy_cgroup_id = s->policy_cgroup_id;
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
