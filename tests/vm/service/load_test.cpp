@@ -21,10 +21,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -32,6 +34,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace lockc::vmtest {
@@ -74,6 +77,63 @@ std::size_t rss_kib(pid_t pid) {
     }
     return 0;
 }
+
+// The CPU time of everything in a cgroup so far: cpu.stat's usage_usec,
+// which cgroup v2 keeps with or without the cpu controller.
+std::uint64_t cpu_usec(const std::filesystem::path &cgroup) {
+    std::ifstream stat(cgroup / "cpu.stat");
+    std::string key;
+    std::uint64_t value = 0;
+    while (stat >> key >> value) {
+        if (key == "usage_usec") {
+            return value;
+        }
+    }
+    return 0;
+}
+
+// Where the CPU went during one phase: lockcd, dbus-daemon and the
+// flooders' cgroups, read before and after.
+class CpuUse {
+  public:
+    explicit CpuUse(std::vector<std::filesystem::path> flooders) : flooders_(std::move(flooders)) {
+        start();
+    }
+    void start() {
+        at_ = std::chrono::steady_clock::now();
+        before_ = now();
+    }
+    // "lockcd N us of CPU per call (P% of one CPU), dbus-daemon ..., flooders P%".
+    [[nodiscard]] std::string said(std::size_t calls) const {
+        const auto after = now();
+        const double wall_us =
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - at_)
+                .count();
+        const auto part = [&](std::size_t i, const char *who) {
+            const auto used = static_cast<double>(after[i] - before_[i]);
+            return std::string(who) + " " +
+                   std::to_string(static_cast<long>(used / static_cast<double>(calls))) +
+                   " us of CPU per call (" +
+                   std::to_string(static_cast<long>(100 * used / wall_us)) + "% of one CPU)";
+        };
+        const auto flooders = static_cast<double>(after[2] - before_[2]);
+        return part(0, "lockcd") + ", " + part(1, "dbus-daemon") + ", flooders " +
+               std::to_string(static_cast<long>(100 * flooders / wall_us)) + "% of one CPU";
+    }
+
+  private:
+    [[nodiscard]] std::array<std::uint64_t, 3> now() const {
+        std::uint64_t flooding = 0;
+        for (const auto &cg : flooders_) {
+            flooding += cpu_usec(cg);
+        }
+        return {cpu_usec(kUnits / "lockcd.service"), cpu_usec(kUnits / "dbus.service"), flooding};
+    }
+    inline static const std::filesystem::path kUnits = "/sys/fs/cgroup/system.slice";
+    std::vector<std::filesystem::path> flooders_;
+    std::chrono::steady_clock::time_point at_;
+    std::array<std::uint64_t, 3> before_{};
+};
 
 // A task that stays in `cg` until killed.
 pid_t park_in(const TestCgroup &cg) {
@@ -145,6 +205,7 @@ class DenialCounter {
 
 struct ClientTally {
     std::vector<std::chrono::microseconds> query_latencies;
+    std::size_t changes = 0; // SetLevel calls
     int errors = 0;
     std::string first_error;
     std::map<int, std::string> last_level; // container -> what this client set last
@@ -168,6 +229,7 @@ ClientTally run_client(int client, std::chrono::steady_clock::time_point until) 
                     .onInterface(kManagerInterface)
                     .withArguments(id_of(own), level, Options{});
                 tally.last_level[own] = level;
+                ++tally.changes;
                 continue;
             }
             const int target = static_cast<int>((seed >> 8) % kContainers);
@@ -202,6 +264,14 @@ std::vector<ClientTally> run_clients(std::chrono::seconds how_long) {
         t.join();
     }
     return tallies;
+}
+
+std::size_t calls_of(const std::vector<ClientTally> &tallies) {
+    std::size_t calls = 0;
+    for (const auto &t : tallies) {
+        calls += t.query_latencies.size() + t.changes;
+    }
+    return std::max<std::size_t>(calls, 1);
 }
 
 // "N GetLevel calls, p50 .. us, p99 .. us, max .. us", and every error.
@@ -256,8 +326,15 @@ TEST(Load, AThousandContainersAHundredClientsAndTenFloodersAtOnce) {
     const std::uint64_t drops_before = counter(*manager, "KernelDrops");
     const std::uint64_t suppressed_before = counter(*manager, "SignalsSuppressed");
 
+    std::vector<std::filesystem::path> flooding;
+    flooding.reserve(kFlooders);
+    for (int i = 0; i < kFlooders; ++i) {
+        flooding.push_back(cgroups[static_cast<std::size_t>(i)]->path());
+    }
+    CpuUse cpu(flooding);
     // The same clients without the flood first: the baseline of the ratio.
     const auto quiet = run_clients(kQuiet);
+    const auto quiet_cpu = cpu.said(calls_of(quiet));
 
     const std::string stop = "/run/lockc-load.stop";
     (void)sh("rm -f " + stop);
@@ -266,7 +343,9 @@ TEST(Load, AThousandContainersAHundredClientsAndTenFloodersAtOnce) {
     for (int i = 0; i < kFlooders; ++i) {
         flooders.push_back(flood_in(*cgroups[static_cast<std::size_t>(i)], stop));
     }
+    cpu.start();
     const auto storm = run_clients(kStorm);
+    const auto storm_cpu = cpu.said(calls_of(storm));
     (void)sh("touch " + stop);
     for (const pid_t pid : flooders) {
         ::waitpid(pid, nullptr, 0);
@@ -307,7 +386,9 @@ TEST(Load, AThousandContainersAHundredClientsAndTenFloodersAtOnce) {
               << " denials decided, " << dropped << " dropped in the kernel, " << suppressed
               << " signals suppressed, " << subscriber.count() << " signalled; lockcd RSS "
               << rss_idle << " KiB idle, " << rss_loaded << " KiB with " << kContainers
-              << " containers, " << rss_storm << " KiB after the storm\n";
+              << " containers, " << rss_storm << " KiB after the storm\n"
+              << "load: CPU without flooders: " << quiet_cpu
+              << "\nload: CPU with flooders: " << storm_cpu << "\n";
     EXPECT_LE(rss_storm, kRssLimitKib);
     EXPECT_GT(expected.size(), 0U);
 
