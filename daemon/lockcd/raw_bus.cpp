@@ -10,7 +10,7 @@ namespace lockc {
 namespace {
 
 // sdbus-c++ 1.2 (Debian 12's) has no accessor for a connection's sd_bus
-// (later versions have one) and no way to adopt an sd_bus made elsewhere.
+// and no way to adopt an sd_bus made elsewhere.
 // A message keeps its sd_bus_message in the protected member
 // Message::msg_; a pointer to that member, formed through a derived class
 // as the language allows, reads it from any message, and
