@@ -13,11 +13,10 @@
 #include <bpf/bpf_helpers.h>
 
 #define EMPTY_ON(hook)                                                                             \
-	SEC("lsm/" #hook)                                                                          \
-	int floor_##hook(void *ctx)                                                                \
-	{                                                                                          \
-		return 0;                                                                          \
-	}
+    SEC("lsm/" #hook)                                                                              \
+    int floor_##hook(void *ctx) {                                                                  \
+        return 0;                                                                                  \
+    }
 
 EMPTY_ON(bpf)
 EMPTY_ON(bprm_committed_creds)
