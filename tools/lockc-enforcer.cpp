@@ -30,14 +30,23 @@ constexpr std::string_view kUsage =
 volatile std::sig_atomic_t g_stop = 0;
 
 int load() {
-    auto e = lockc::Enforcer::open();
+    lockc::EnforcerOptions options;
+    options.defer_attach = true; // new maps get the rules before programs run
+    auto e = lockc::Enforcer::open(options);
     e.apply_rules(lockc::default_rules());
-    if (!e.reattached()) {
-        e.configure(lockc::default_settings());
+    e.attach();
+    if (const auto abi = e.replaced_abi()) {
+        // This tool has no registry: only pattern entries carry over.
+        std::cout << "replaced the pinned programs of ABI " << *abi
+                  << " (new maps: registered entries were not carried over)\n";
+    } else {
+        std::cout << (e.replaced_build() ? "replaced the pinned programs of another build\n"
+                      : e.reattached()   ? "reattached to pinned programs\n"
+                                         : "loaded and pinned\n");
     }
-    std::cout << (e.replaced_build() ? "replaced the pinned programs of another build\n"
-                  : e.reattached()   ? "reattached to pinned programs\n"
-                                     : "loaded and pinned\n");
+    if (e.classified_existing() > 0) {
+        std::cout << "gave " << e.classified_existing() << " existing cgroups entries\n";
+    }
     return 0;
 }
 

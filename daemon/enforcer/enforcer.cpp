@@ -1,11 +1,14 @@
 #include "enforcer.hpp"
 
+#include "cgroup.hpp"
 #include "error.hpp"
+#include "existing_cgroups.hpp"
 #include "kernel_support.hpp"
 #include "lockc.skel.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -201,6 +204,7 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
 
     Enforcer e;
     e.pin_dir_ = options.pin_dir;
+    e.cgroup_mount_ = options.cgroup_mount;
     e.skel_.reset(lockc_bpf__open());
     if (!e.skel_) {
         throw_system("cannot open the BPF object", errno);
@@ -229,29 +233,27 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
                              : "lockc is not loaded (nothing of this version pinned in " +
                                    e.pin_dir_.string() + ")");
     }
-    if (pinned && !same_abi) {
-        // Maps of another layout cannot be reused; the old programs keep
-        // their maps until their links are replaced below.
-        for (auto name : kPinnedMaps) {
-            fs::remove(maps_dir(e.pin_dir_) / name);
-        }
-        fs::remove(maps_dir(e.pin_dir_) / kBuildMap);
-    }
 
     create_dir(maps_dir(e.pin_dir_));
     create_dir(links_dir(e.pin_dir_));
-    bpf_map *map = nullptr;
-    bpf_object__for_each_map(map, e.skel_->obj) {
-        const std::string name = bpf_map__name(map);
-        if (std::ranges::find(kPinnedMaps, name) == kPinnedMaps.end() && name != kBuildMap) {
-            continue;
-        }
-        const fs::path pin = maps_dir(e.pin_dir_) / name;
-        if (bpf_map__set_pin_path(map, pin.c_str()) != 0) {
-            throw_system("cannot set the pin path of map " + name, errno);
+    if (same_abi) {
+        // The pinned maps hold the state: the new programs are loaded on
+        // them and replace the old ones at once, each attached before the
+        // old one's pin goes.
+        bpf_map *map = nullptr;
+        bpf_object__for_each_map(map, e.skel_->obj) {
+            const std::string name = bpf_map__name(map);
+            if (std::ranges::find(kPinnedMaps, name) == kPinnedMaps.end() && name != kBuildMap) {
+                continue;
+            }
+            const fs::path pin = maps_dir(e.pin_dir_) / name;
+            if (bpf_map__set_pin_path(map, pin.c_str()) != 0) {
+                throw_system("cannot set the pin path of map " + name, errno);
+            }
         }
     }
-    if (!fs::exists(maps_dir(e.pin_dir_) / "events") &&
+    // A pinned ring buffer keeps its size.
+    if ((!same_abi || !fs::exists(maps_dir(e.pin_dir_) / "events")) &&
         bpf_map__set_max_entries(e.skel_->maps.events, options.ringbuf_bytes) != 0) {
         throw Error(ErrorKind::InvalidArgument,
                     "invalid ring buffer size " + std::to_string(options.ringbuf_bytes));
@@ -262,37 +264,113 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
                         " (needs the BPF LSM active: 'lsm=...,bpf')");
     }
 
+    if (same_abi) {
+        e.attach_programs(true);
+        e.attach_programs(false);
+        e.pin_links();
+        e.record_build();
+        e.reattached_ = true;
+        e.replaced_build_ = all_links;
+        e.open_pinned_maps();
+        return e;
+    }
+
+    // New maps, pinned only once the programs are attached: until then
+    // the pins (and the links) are whatever was there, still deciding.
+    if (pinned && fs::exists(links_dir(e.pin_dir_)) && !fs::is_empty(links_dir(e.pin_dir_))) {
+        e.replaced_abi_ = pinned->abi_version;
+    }
+    e.attached_ = false;
+    e.open_loaded_maps();
+    e.configure(default_settings());
+    if (!options.defer_attach) {
+        e.attach();
+    }
+    return e;
+}
+
+void Enforcer::attach() {
+    if (attached_) {
+        return;
+    }
+    attach_programs(true);
+    const fs::path mount = cgroup_mount_.empty() ? cgroup2_mount() : cgroup_mount_;
+    classified_existing_ =
+        classify_existing_cgroups(mount, settings(), map_fd("policies"), map_fd("pending"));
+    attach_programs(false);
+    pin_links();
+    pin_maps();
+    // Last: a loader that stopped before this leaves no build (or the old
+    // one), and the next one loads again.
+    record_build();
+    attached_ = true;
+}
+
+void Enforcer::attach_programs(bool tracing) {
     bpf_program *prog = nullptr;
-    bpf_object__for_each_program(prog, e.skel_->obj) {
+    bpf_object__for_each_program(prog, skel_->obj) {
+        if ((bpf_program__type(prog) == BPF_PROG_TYPE_TRACING) != tracing) {
+            continue;
+        }
         bpf_link *raw = bpf_program__attach(prog);
         if (raw == nullptr) {
             throw_system(std::string("cannot attach program ") + bpf_program__name(prog), errno);
         }
-        std::unique_ptr<bpf_link, LinkDeleter> link(raw);
-        const fs::path pin = links_dir(e.pin_dir_) / bpf_program__name(prog);
-        // A link pinned by an earlier, incomplete or older load: the new
-        // link is attached already, so replacing the pin leaves no gap.
+        links_.emplace_back(bpf_program__name(prog), raw);
+    }
+}
+
+void Enforcer::pin_links() {
+    for (const auto &[name, link] : links_) {
+        if (bpf_link__pin_path(link.get()) != nullptr) {
+            continue; // pinned by an earlier call
+        }
+        // The pin of an earlier load (older, another ABI's or incomplete):
+        // the new link is attached already, so replacing the pin leaves no
+        // gap; the old program detaches when its last reference goes.
+        const fs::path pin = links_dir(pin_dir_) / name;
         fs::remove(pin);
         if (bpf_link__pin(link.get(), pin.c_str()) != 0) {
             throw_system("cannot pin link " + pin.string(), errno);
         }
-        e.links_.push_back(std::move(link));
     }
-    // Last: a loader that stopped half way leaves the old build's id, and
-    // the next one replaces every link again.
+}
+
+void Enforcer::pin_maps() {
+    bpf_map *map = nullptr;
+    bpf_object__for_each_map(map, skel_->obj) {
+        const std::string name = bpf_map__name(map);
+        if (std::ranges::find(kPinnedMaps, name) == kPinnedMaps.end() && name != kBuildMap) {
+            continue;
+        }
+        // Another ABI's map of this name: its programs are detached (their
+        // links' pins are gone), so nothing reads it any more.
+        const fs::path pin = maps_dir(pin_dir_) / name;
+        fs::remove(pin);
+        if (bpf_map__pin(map, pin.c_str()) != 0) {
+            throw_system("cannot pin map " + pin.string(), errno);
+        }
+    }
+}
+
+void Enforcer::record_build() {
     const std::uint64_t id = build_id();
-    if (bpf_map_update_elem(bpf_map__fd(e.skel_->maps.build), &kZero, &id, BPF_ANY) != 0) {
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.build), &kZero, &id, BPF_ANY) != 0) {
         throw_system("cannot record the programs' build", errno);
     }
-    // Maps of the same ABI were reused: the state is an earlier loader's.
-    e.reattached_ = pinned && same_abi;
-    e.replaced_build_ = pinned && same_abi && all_links;
-    e.open_pinned_maps();
+}
 
-    if (!pinned || !same_abi) {
-        e.configure(default_settings());
+void Enforcer::open_loaded_maps() {
+    maps_.clear();
+    for (auto name : kPinnedMaps) {
+        const bpf_map *map = bpf_object__find_map_by_name(skel_->obj, std::string(name).c_str());
+        UniqueFd fd(map == nullptr ? -1 : ::fcntl(bpf_map__fd(map), F_DUPFD_CLOEXEC, 0));
+        if (!fd.valid()) {
+            throw_system("cannot open map " + std::string(name), errno);
+        }
+        maps_.emplace_back(std::string(name), std::move(fd));
     }
-    return e;
+    open_ring_buffer();
 }
 
 void Enforcer::open_pinned_maps() {
@@ -305,6 +383,10 @@ void Enforcer::open_pinned_maps() {
         }
         maps_.emplace_back(std::string(name), std::move(fd));
     }
+    open_ring_buffer();
+}
+
+void Enforcer::open_ring_buffer() {
     sink_ = std::make_unique<EventSink>();
     ring_buffer *rb = ring_buffer__new(
         map_fd("events"),

@@ -35,6 +35,14 @@ struct EnforcerOptions {
     // false: only reattach; throw Error(NotFound) when nothing is pinned
     // (for tools that inspect state and must not start enforcing).
     bool load_if_missing = true;
+    // When the maps are new (nothing pinned, or another ABI's state that
+    // cannot be reused): true makes open() load the programs without
+    // attaching them, so that the caller fills the maps first and then
+    // calls attach(); programs of another ABI attached meanwhile go on
+    // deciding. false: open() attaches at once, with the default settings.
+    bool defer_attach = false;
+    // Where cgroup v2 is mounted, for attach(); empty: found then.
+    std::filesystem::path cgroup_mount;
 };
 
 struct PolicyEntry {
@@ -75,6 +83,28 @@ class Enforcer {
     // the old one's link was dropped, on the same maps, so no operation
     // went undecided in between.
     [[nodiscard]] bool replaced_build() const noexcept { return replaced_build_; }
+    // The ABI of the programs attached before this load, when it was
+    // another one: their maps could not be reused, so attach() filled new
+    // ones before replacing them.
+    [[nodiscard]] std::optional<std::uint32_t> replaced_abi() const noexcept {
+        return replaced_abi_;
+    }
+
+    // False between an open() with defer_attach that loaded new maps and
+    // attach(): the maps can be filled, nothing of this load decides yet.
+    [[nodiscard]] bool attached() const noexcept { return attached_; }
+    // Attaches the loaded programs, replacing any pinned ones, and pins
+    // them and their maps. In order: the cgroup tracepoints (new cgroups
+    // get entries in these maps from then on), then the cgroups that exist
+    // get the entries they would have got at creation
+    // (classify_existing_cgroups()), then the LSM programs; only then are
+    // the old links' pins replaced, which detaches the old programs. So
+    // with another ABI's programs attached before, every operation is
+    // decided by old or new programs or both, never by neither. Does
+    // nothing when attached. On an error the old programs stay.
+    void attach();
+    // How many existing cgroups attach() gave an entry.
+    [[nodiscard]] std::size_t classified_existing() const noexcept { return classified_existing_; }
 
     // Default level and mode, container-like cgroup names.
     void configure(const Settings &settings);
@@ -130,6 +160,13 @@ class Enforcer {
   private:
     Enforcer() = default;
     void open_pinned_maps();
+    void open_loaded_maps();
+    void open_ring_buffer();
+    // Attaches the programs of one kind (tracing or LSM) into links_.
+    void attach_programs(bool tracing);
+    void pin_links();
+    void pin_maps();
+    void record_build();
     [[nodiscard]] int map_fd(std::string_view name) const;
     [[nodiscard]] int ringbuf_fd() const;
 
@@ -144,10 +181,15 @@ class Enforcer {
     };
 
     std::filesystem::path pin_dir_;
+    std::filesystem::path cgroup_mount_;
     bool reattached_ = false;
     bool replaced_build_ = false;
+    std::optional<std::uint32_t> replaced_abi_;
+    bool attached_ = true;
+    std::size_t classified_existing_ = 0;
     std::unique_ptr<lockc_bpf, SkelDeleter> skel_;
-    std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+    // The links this object attached, by program name.
+    std::vector<std::pair<std::string, std::unique_ptr<bpf_link, LinkDeleter>>> links_;
     std::vector<std::pair<std::string, UniqueFd>> maps_;
     // Where the ring buffer's C callback delivers; on the heap so that its
     // address, given to libbpf, survives moves of the Enforcer.

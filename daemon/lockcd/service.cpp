@@ -87,23 +87,64 @@ Service::Service(ServiceOptions options)
         if (!kernel_.supported()) {
             throw Error(ErrorKind::KernelUnsupported, kernel_.problem);
         }
-        enforcer_.emplace(Enforcer::open(options_.enforcer));
+        // New maps are filled (rules, settings, the registry) before any
+        // program of this load decides: see attach_enforcer().
+        EnforcerOptions enforcer_options = options_.enforcer;
+        enforcer_options.defer_attach = true;
+        enforcer_options.cgroup_mount = cgroup_mount_;
+        enforcer_.emplace(Enforcer::open(enforcer_options));
         if (enforcer_->replaced_build()) {
             log::notice("replaced the BPF programs of another lockc build with this one's, "
                         "without a gap; every container's entry was kept");
         }
         enforcer_->apply_rules(rules_of(config_));
     } catch (const Error &e) {
-        enforcer_.reset();
-        if (!options_.allow_unenforced) {
-            throw ApiError(e.kind() == ErrorKind::KernelUnsupported ? api::kKernelUnsupported
-                                                                    : api::kFailed,
-                           e.what());
-        }
-        problem_ = e.what();
-        log::warning("not enforcing (started with --allow-unenforced): " + problem_);
+        without_enforcer(e);
     }
     restore();
+    attach_enforcer();
+}
+
+void Service::without_enforcer(const Error &e) {
+    enforcer_.reset();
+    if (!options_.allow_unenforced) {
+        throw ApiError(e.kind() == ErrorKind::KernelUnsupported ? api::kKernelUnsupported
+                                                                : api::kFailed,
+                       e.what());
+    }
+    problem_ = e.what();
+    log::warning("not enforcing (started with --allow-unenforced): " + problem_);
+}
+
+void Service::attach_enforcer() {
+    if (!enforcer_ || enforcer_->attached()) {
+        return;
+    }
+    // The maps are new (first load, or another ABI's state that cannot be
+    // reused) and restore() has filled them. Programs of another ABI still
+    // decide until these are attached, so there is no moment without
+    // enforcement; only what neither the registry nor the container
+    // patterns know is lost (docs/architecture.md).
+    try {
+        enforcer_->attach();
+    } catch (const Error &e) {
+        without_enforcer(e);
+        return;
+    }
+    // Registrations by name whose cgroups existed got their entries now.
+    refresh_pending();
+    const auto found = std::to_string(enforcer_->classified_existing());
+    if (const auto abi = enforcer_->replaced_abi()) {
+        log::notice("replaced the BPF programs of a lockc with another map layout (ABI " +
+                    std::to_string(*abi) + ", now " + std::to_string(LOCKC_ABI_VERSION) +
+                    ") without a gap: the new maps were filled from the registry, and " + found +
+                    " existing cgroups were given entries by their names, before the new "
+                    "programs were attached");
+    } else if (enforcer_->classified_existing() > 0) {
+        log::notice("gave " + found +
+                    " cgroups that existed before lockc was loaded the entries their names "
+                    "call for (a registration by name, or a container pattern)");
+    }
 }
 
 Service::~Service() {

@@ -8,6 +8,7 @@
 #include "config.hpp"
 #include "denial_journal.hpp"
 #include "enforcer.hpp"
+#include "error.hpp"
 #include "kernel_support.hpp"
 #include "registry.hpp"
 
@@ -176,6 +177,10 @@ class Service {
 
   private:
     void restore();
+    // Attaches programs loaded on new maps, once restore() has filled them.
+    void attach_enforcer();
+    // No enforcer after `e`: throws, unless started with --allow-unenforced.
+    void without_enforcer(const Error &e);
     // restore()'s step for registrations by name: binds those whose cgroup
     // exists, forgets those whose cgroup came and went meanwhile.
     void drop_consumed_pending();

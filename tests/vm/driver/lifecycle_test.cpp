@@ -307,6 +307,71 @@ TEST(Loader, UninstallEndsEnforcement) {
     EXPECT_TRUE(Enforcer::open(attach_only).reattached());
 }
 
+// A load on new maps decides nothing until attach(): the caller fills the
+// maps first. attach() then gives the cgroups that exist the entries their
+// names call for, as the cgroup_mkdir program would have at their creation:
+// a pending registration, or a container pattern's default (phase RUNNING:
+// they may have run for long). Cgroups inside a container and cgroups with
+// an entry are left alone.
+TEST(Loader, ANewLoadDecidesNothingUntilAttachedThenClassifiesExistingCgroups) {
+    close_enforcer();
+    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    ASSERT_TRUE(
+        wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
+    TestCgroup by_pattern("docker-0e1515f1edea.scope");
+    TestCgroup inside(by_pattern, "inner");
+    TestCgroup by_name("lockc-named-early");
+    TestCgroup plain("not-a-container");
+    TestCgroup registered("registered-early");
+
+    EnforcerOptions deferred;
+    deferred.defer_attach = true;
+    auto e = Enforcer::open(deferred);
+    EXPECT_FALSE(e.attached());
+    EXPECT_FALSE(e.replaced_abi());
+    EXPECT_FALSE(std::filesystem::exists("/sys/fs/bpf/lockc/maps/policies"))
+        << "pinned before attached";
+    e.apply_rules(test_rules());
+    e.set_policy(registered.id(), Level::Restricted, Mode::Enforce);
+    e.add_pending("lockc-named-early", Level::Restricted, Mode::Audit);
+    EXPECT_EQ(run_child(&registered.path(), nullptr, syslog_size).err, 0)
+        << "programs decided before attach()";
+
+    e.attach();
+    EXPECT_TRUE(e.attached());
+    EXPECT_GE(e.classified_existing(), 2u);
+    const auto pattern_entry = e.policy(by_pattern.id());
+    ASSERT_TRUE(pattern_entry);
+    EXPECT_EQ(pattern_entry->level, Level::Baseline);
+    EXPECT_EQ(pattern_entry->origin, LOCKC_ORIGIN_PATTERN);
+    EXPECT_EQ(pattern_entry->phase, Phase::Running);
+    const auto named_entry = e.policy(by_name.id());
+    ASSERT_TRUE(named_entry);
+    EXPECT_EQ(named_entry->level, Level::Restricted);
+    EXPECT_EQ(named_entry->mode, Mode::Audit);
+    EXPECT_EQ(named_entry->origin, LOCKC_ORIGIN_PENDING);
+    EXPECT_EQ(named_entry->phase, Phase::Running);
+    EXPECT_TRUE(e.pending_names().empty()) << "a pending name was used and kept";
+    const auto registered_entry = e.policy(registered.id());
+    ASSERT_TRUE(registered_entry);
+    EXPECT_EQ(registered_entry->origin, LOCKC_ORIGIN_REGISTERED) << "the scan overwrote it";
+    EXPECT_FALSE(e.policy(inside.id()));
+    EXPECT_FALSE(e.policy(plain.id()));
+
+    EXPECT_EQ(run_child(&registered.path(), nullptr, syslog_size).err, EPERM);
+    EXPECT_EQ(run_child(&inside.path(), nullptr, syslog_size).err, EPERM);
+    EXPECT_EQ(run_child(&plain.path(), nullptr, syslog_size).err, 0);
+    // Pinned now: a loader that may not load finds it all.
+    EnforcerOptions attach_only;
+    attach_only.load_if_missing = false;
+    const auto found = Enforcer::open(attach_only);
+    EXPECT_TRUE(found.reattached());
+    EXPECT_TRUE(found.policy(registered.id()));
+    for (const auto *cg : {&by_pattern, &by_name, &registered}) {
+        e.remove_policy(cg->id());
+    }
+}
+
 TEST(RingBuffer, DeliveredPlusDroppedEqualsDenied) {
     close_enforcer();
     Enforcer::uninstall("/sys/fs/bpf/lockc");

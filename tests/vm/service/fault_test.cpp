@@ -3,6 +3,7 @@
 // full. Nothing is lost, nothing is invented, every refusal is clean, and the
 // kernel keeps enforcing throughout.
 #include "bus_support.hpp"
+#include "cgroup.hpp"
 #include "vm_support.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <fstream>
@@ -317,6 +319,74 @@ TEST_F(Faults, AFullStateDirectoryFailsChangesCleanlyAndRecovers) {
     EXPECT_TRUE(registered_with_prefix("fault-full-").empty());
 }
 
+// A task in a cgroup that tries a denied open every millisecond (often
+// enough to see any gap a load could leave; not a flood) until stopped.
+class DeniedOpenWatcher {
+  public:
+    explicit DeniedOpenWatcher(const TestCgroup &cgroup) {
+        (void)sh("rm -f " + stop_file_ + " " + tally_file_);
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            std::ofstream(cgroup.path() / "cgroup.procs") << ::getpid() << std::flush;
+            long attempts = 0;
+            long allowed = 0;
+            while (::access(stop_file_.c_str(), F_OK) != 0) {
+                ++attempts;
+                allowed += open_sysrq() == 0 ? 1 : 0;
+                ::usleep(1000);
+            }
+            std::ofstream(tally_file_) << attempts << " " << allowed << std::flush;
+            ::_exit(0);
+        }
+    }
+    DeniedOpenWatcher(const DeniedOpenWatcher &) = delete;
+    DeniedOpenWatcher &operator=(const DeniedOpenWatcher &) = delete;
+    DeniedOpenWatcher(DeniedOpenWatcher &&) = delete;
+    DeniedOpenWatcher &operator=(DeniedOpenWatcher &&) = delete;
+    ~DeniedOpenWatcher() { (void)stop(); }
+
+    [[nodiscard]] bool running() const { return pid_ > 0; }
+
+    struct Tally {
+        long attempts = -1;
+        long allowed = -1;
+    };
+    // Stops the task; what it tried and what got through.
+    Tally stop() {
+        Tally tally;
+        if (pid_ <= 0) {
+            return tally;
+        }
+        (void)sh("touch " + stop_file_);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+        std::ifstream(tally_file_) >> tally.attempts >> tally.allowed;
+        (void)sh("rm -f " + stop_file_ + " " + tally_file_);
+        return tally;
+    }
+
+  private:
+    std::string stop_file_ = "/run/lockc-fault-watcher.stop";
+    std::string tally_file_ = "/run/lockc-fault-watcher.tally";
+    pid_t pid_ = -1;
+};
+
+// Waits until no program of `before` is loaded and some are.
+bool programs_replaced(const std::set<std::uint32_t> &before) {
+    return wait_until(
+        [&] {
+            const auto now = loaded_lockc_program_ids();
+            return !now.empty() &&
+                   std::ranges::none_of(now, [&](std::uint32_t id) { return before.contains(id); });
+        },
+        std::chrono::seconds(30));
+}
+
+bool journal_has(const std::string &text) {
+    return sh("journalctl --no-pager -u lockcd.service -o cat").output.find(text) !=
+           std::string::npos;
+}
+
 // Upgrading lockc while containers run, as a package does: lockcd stops,
 // a loader of another build of the BPF object (same ABI; the real build
 // with LOCKC_TEST_VARIANT) takes over, then lockcd of this build starts and
@@ -330,33 +400,8 @@ TEST_F(Faults, AnUpgradeReplacesTheProgramsWithoutAMomentUnenforced) {
     register_cgroup(*manager_, "fault-upgrade", "restricted", "enforce", registered);
     TestCgroup by_pattern("docker-0fa17c0de0upgrade.scope");
     ASSERT_EQ(sysrq_in(by_pattern), EPERM);
-    const std::string stop = "/run/lockc-fault-upgrade.stop";
-    const std::string tally = "/run/lockc-fault-upgrade.tally";
-    (void)sh("rm -f " + stop + " " + tally);
-    const pid_t watcher = ::fork();
-    if (watcher == 0) {
-        std::ofstream(registered.path() / "cgroup.procs") << ::getpid() << std::flush;
-        long attempts = 0;
-        long allowed = 0;
-        while (::access(stop.c_str(), F_OK) != 0) {
-            ++attempts;
-            allowed += open_sysrq() == 0 ? 1 : 0;
-            ::usleep(1000); // sees any gap a load could leave; not a flood
-        }
-        std::ofstream(tally) << attempts << " " << allowed << std::flush;
-        ::_exit(0);
-    }
-    ASSERT_GT(watcher, 0);
-    const auto replaced = [](const std::set<std::uint32_t> &before) {
-        return wait_until(
-            [&] {
-                const auto now = loaded_lockc_program_ids();
-                return !now.empty() && std::ranges::none_of(now, [&](std::uint32_t id) {
-                    return before.contains(id);
-                });
-            },
-            std::chrono::seconds(30));
-    };
+    DeniedOpenWatcher watcher(registered);
+    ASSERT_TRUE(watcher.running());
 
     const auto first = loaded_lockc_program_ids();
     ASSERT_EQ(sh("systemctl stop lockcd").status, 0);
@@ -365,35 +410,98 @@ TEST_F(Faults, AnUpgradeReplacesTheProgramsWithoutAMomentUnenforced) {
     EXPECT_NE(variant.output.find("replaced the pinned programs of another build"),
               std::string::npos)
         << variant.output;
-    EXPECT_TRUE(replaced(first)) << "the variant build did not replace the programs";
+    EXPECT_TRUE(programs_replaced(first)) << "the variant build did not replace the programs";
     EXPECT_EQ(sysrq_in(by_pattern), EPERM);
 
     const auto second = loaded_lockc_program_ids();
     ASSERT_EQ(sh("systemctl start lockcd").status, 0);
-    EXPECT_TRUE(replaced(second)) << "lockcd did not replace the variant's programs";
+    EXPECT_TRUE(programs_replaced(second)) << "lockcd did not replace the variant's programs";
     EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-upgrade"), "restricted");
     EXPECT_EQ(sysrq_in(by_pattern), EPERM);
-    EXPECT_NE(sh("journalctl --no-pager -u lockcd.service -o cat")
-                  .output.find("replaced the BPF programs of another lockc build"),
-              std::string::npos);
+    EXPECT_TRUE(journal_has("replaced the BPF programs of another lockc build"));
 
     const auto third = loaded_lockc_program_ids();
     ASSERT_EQ(sh("systemctl restart lockcd").status, 0);
     EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-upgrade"), "restricted");
     EXPECT_EQ(loaded_lockc_program_ids(), third) << "the same build loaded its programs again";
 
-    (void)sh("touch " + stop);
-    ::waitpid(watcher, nullptr, 0);
-    std::ifstream in(tally);
-    long attempts = -1;
-    long allowed = -1;
-    in >> attempts >> allowed;
-    std::cout << "during two takeovers and a restart, " << attempts << " denied opens were tried, "
-              << allowed << " got through\n";
-    EXPECT_GT(attempts, 100);
-    EXPECT_EQ(allowed, 0) << "enforcement lapsed during the upgrade";
-    (void)sh("rm -f " + stop + " " + tally);
+    const auto tally = watcher.stop();
+    std::cout << "during two takeovers and a restart, " << tally.attempts
+              << " denied opens were tried, " << tally.allowed << " got through\n";
+    EXPECT_GT(tally.attempts, 100);
+    EXPECT_EQ(tally.allowed, 0) << "enforcement lapsed during the upgrade";
     unregister("fault-upgrade");
+}
+
+// Upgrading to a lockc whose maps have another layout (another ABI): the
+// attached programs' maps cannot be reused. lockcd loads its programs on
+// new maps, fills them from its registry and from the cgroups that exist
+// (as the cgroup_mkdir program would have), and only then attaches them;
+// the old programs go when their pins are replaced. The old release is
+// played by the ABI variant's loader, which first takes over from lockcd
+// the same way (it has no registry, so the registered entry is then set
+// through it, as the old lockcd would have). While lockcd takes over, a
+// task in the registered restricted cgroup tries a denied open every
+// millisecond: none gets through, and both entries hold afterwards.
+TEST_F(Faults, AnAbiChangeFillsTheNewMapsBeforeTheOldProgramsGo) {
+    TestCgroup registered("fault-abi");
+    register_cgroup(*manager_, "fault-abi", "restricted", "enforce", registered);
+    TestCgroup by_pattern("docker-0fa17c0de0abi.scope");
+    TestCgroup inside(by_pattern, "inner");
+    ASSERT_EQ(sysrq_in(by_pattern), EPERM);
+
+    const std::string old_release = LOCKC_ENFORCER_ABI_VARIANT;
+    ASSERT_EQ(sh("systemctl stop lockcd").status, 0);
+    const auto first = loaded_lockc_program_ids();
+    const auto load = sh(old_release + " load");
+    ASSERT_EQ(load.status, 0) << load.output;
+    EXPECT_NE(load.output.find("replaced the pinned programs of ABI " +
+                               std::to_string(LOCKC_ABI_VERSION)),
+              std::string::npos)
+        << load.output;
+    EXPECT_TRUE(programs_replaced(first)) << "the other ABI's loader did not replace the programs";
+    EXPECT_EQ(sysrq_in(by_pattern), EPERM) << "the other ABI did not classify a running container";
+    EXPECT_EQ(sysrq_in(inside), EPERM);
+    const auto relative = registered.path().lexically_relative(cgroup2_mount()).string();
+    const auto set = sh(old_release + " set " + relative + " restricted");
+    ASSERT_EQ(set.status, 0) << set.output;
+    ASSERT_EQ(sysrq_in(registered), EPERM);
+
+    DeniedOpenWatcher watcher(registered);
+    ASSERT_TRUE(watcher.running());
+    ::usleep(200'000); // the watcher is trying before lockcd starts
+    const auto second = loaded_lockc_program_ids();
+    ASSERT_EQ(sh("systemctl start lockcd").status, 0);
+    EXPECT_TRUE(programs_replaced(second)) << "lockcd did not replace the other ABI's programs";
+    const auto tally = watcher.stop();
+    std::cout << "while lockcd replaced programs of another ABI, " << tally.attempts
+              << " denied opens were tried, " << tally.allowed << " got through\n";
+    EXPECT_GT(tally.attempts, 50);
+    EXPECT_EQ(tally.allowed, 0) << "enforcement lapsed during the ABI change";
+
+    EXPECT_EQ(get_on(*manager_, "GetLevel", "fault-abi"), "restricted");
+    EXPECT_EQ(sysrq_in(registered), EPERM);
+    EXPECT_EQ(sysrq_in(by_pattern), EPERM);
+    EXPECT_EQ(sysrq_in(inside), EPERM);
+    EXPECT_TRUE(journal_has("with another map layout (ABI 1004, now " +
+                            std::to_string(LOCKC_ABI_VERSION) + ")"));
+    // The pins are this ABI's now, and the old programs are gone: the next
+    // start reuses everything.
+    EnforcerOptions attach_only;
+    attach_only.load_if_missing = false;
+    const auto pinned = Enforcer::open(attach_only);
+    EXPECT_EQ(pinned.settings().abi_version, static_cast<std::uint32_t>(LOCKC_ABI_VERSION));
+    // (lockcd's discovery may since have registered it as a Docker
+    // container: the level and phase are what count.)
+    const auto entry = pinned.policy(by_pattern.id());
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry->level, Level::Baseline);
+    EXPECT_EQ(entry->phase, Phase::Running);
+    EXPECT_FALSE(pinned.policy(inside.id())) << "a cgroup inside a container got its own entry";
+    const auto third = loaded_lockc_program_ids();
+    ASSERT_EQ(sh("systemctl restart lockcd").status, 0);
+    EXPECT_EQ(loaded_lockc_program_ids(), third);
+    unregister("fault-abi");
 }
 
 } // namespace

@@ -1,0 +1,28 @@
+// Classifying the cgroups that exist when lockc's maps are new: what the
+// cgroup_mkdir program would have done had it been attached when they were
+// made.
+#pragma once
+
+#include "lockc_shared.h"
+
+#include <cstddef>
+#include <filesystem>
+
+namespace lockc {
+
+// Walks the cgroup tree under `mount` (at most LOCKC_CGROUP_MAX_DEPTH deep)
+// and gives each cgroup with no entry on its path from the root the entry
+// lockc_cgroup_mkdir would have given it: its name's pending registration
+// (taken from `pending_fd`) or, when its name matches one of `settings`'
+// patterns, the default level. Cgroups below an entry are left alone: they
+// inherit it. Entries are written with BPF_NOEXIST, so one made meanwhile
+// (by user space or the attached mkdir program) wins. Found cgroups may
+// have run for a long time, so their entries start in phase RUNNING, not
+// SETUP: a container half way through its setup is then held to its
+// running rules (it may fail to start; it never starts weaker).
+// Returns how many entries were written.
+std::size_t classify_existing_cgroups(const std::filesystem::path &mount,
+                                      const lockc_settings &settings, int policies_fd,
+                                      int pending_fd);
+
+} // namespace lockc
