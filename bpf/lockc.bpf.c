@@ -56,6 +56,14 @@ struct {
 	__type(value, struct lockc_policy);
 } policies SEC(".maps");
 
+/* Cgroup levels that hold entries (lockc_shared.h, LOCKC_ENTRY_LEVELS). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOCKC_ENTRY_LEVELS);
+	__type(key, __u32);
+	__type(value, __u32);
+} entry_levels SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LOCKC_MAX_PENDING);
@@ -245,7 +253,8 @@ static __always_inline void subject_of_cgroup(struct cgroup *cgrp, struct subjec
  * than following cgroup pointers with bpf_probe_read_kernel() (three probe
  * reads per level): measured by instruction count, a host process's open()
  * cost 18.8% more with lockc on before, 6.5% after (docs/benchmarks.md).
- * Same search as subject_of_cgroup().
+ * Same search as subject_of_cgroup(), but levels where no entry was ever
+ * made are skipped (entry_levels).
  */
 static __always_inline void current_subject(struct subject *s)
 {
@@ -264,6 +273,15 @@ static __always_inline void current_subject(struct subject *s)
 
 		if (at < 1)
 			break;
+		/* No entry was ever made at this level (its flag is set before
+		 * the first one is written): nothing to look up. An array
+		 * lookup is inlined by the verifier, a few instructions where
+		 * the helper and the hash lookup cost some 170. */
+		__u32 at_key = at;
+		__u32 *made = bpf_map_lookup_elem(&entry_levels, &at_key);
+
+		if (made && !*made)
+			continue;
 		__u64 id = bpf_get_current_ancestor_cgroup_id(at);
 
 		if (!id)
@@ -569,6 +587,18 @@ static __always_inline bool name_matches(const char *name, __u32 len, const char
 	return true;
 }
 
+/* Before an entry is made for cgrp: the hooks look at its level from now
+ * on. Levels past LOCKC_ENTRY_LEVELS have no flag (and are deeper than
+ * the hooks look, LOCKC_CGROUP_MAX_DEPTH). */
+static __always_inline void mark_entry_level(struct cgroup *cgrp)
+{
+	__u32 level = BPF_CORE_READ(cgrp, level);
+	__u32 *made = bpf_map_lookup_elem(&entry_levels, &level);
+
+	if (made)
+		*made = 1;
+}
+
 SEC("tp_btf/cgroup_mkdir")
 int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 {
@@ -602,6 +632,7 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		struct lockc_policy p = *want;
 
 		p.origin = LOCKC_ORIGIN_PENDING;
+		mark_entry_level(cgrp);
 		if (bpf_map_update_elem(&policies, &id, &p, BPF_ANY))
 			count_classify_failure();
 		/* One-shot: the name belongs to this cgroup now. */
@@ -628,6 +659,7 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		    .phase = LOCKC_PHASE_SETUP,
 		    .origin = LOCKC_ORIGIN_PATTERN,
 		};
+		mark_entry_level(cgrp);
 		/* BPF_NOEXIST: an entry user space registered first wins. */
 		long err = bpf_map_update_elem(&policies, &id, &p, BPF_NOEXIST);
 

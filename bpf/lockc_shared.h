@@ -17,7 +17,7 @@
 #ifdef LOCKC_TEST_ABI_VERSION
 #define LOCKC_ABI_VERSION LOCKC_TEST_ABI_VERSION
 #else
-#define LOCKC_ABI_VERSION 4
+#define LOCKC_ABI_VERSION 5
 #endif
 
 /* Policy levels, ordered from weakest to strictest. */
@@ -107,6 +107,16 @@ struct lockc_policy {
 /* Entries are looked for at cgroup levels 1..32 (the root, level 0, never
  * has one); a task deeper than that is judged by its ancestors. */
 #define LOCKC_CGROUP_MAX_DEPTH 32
+/*
+ * The entry_levels map: one __u32 flag per cgroup level (index = level),
+ * set to 1 once an entry was made for a cgroup at that level. Whoever
+ * makes an entry (the cgroup_mkdir program, the loader) sets the flag
+ * first; nobody clears one while the maps live. The hooks skip the lookup
+ * at a level whose flag is 0: no entry can be there. Host tasks, whose
+ * path has no entry, pay only for the levels containers use. (ABI 5: maps
+ * of ABI 4 have entries and no flags, and are never reused.)
+ */
+#define LOCKC_ENTRY_LEVELS 64
 
 struct lockc_pending_key {
 	char name[LOCKC_CGROUP_NAME_LEN]; /* cgroup directory name, NUL padded */

@@ -27,8 +27,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // Maps shared between loaders (and with user space); scratch maps are not.
-constexpr std::array<std::string_view, 8> kPinnedMaps = {
-    "policies", "pending", "settings", "path_rules", "fs_rules", "dev_rules", "events", "counters",
+constexpr std::array<std::string_view, 9> kPinnedMaps = {
+    "policies",  "pending", "settings", "path_rules",   "fs_rules",
+    "dev_rules", "events",  "counters", "entry_levels",
 };
 
 // The build of the attached programs (see build_id()); kept apart from
@@ -295,8 +296,8 @@ void Enforcer::attach() {
     }
     attach_programs(true);
     const fs::path mount = cgroup_mount_.empty() ? cgroup2_mount() : cgroup_mount_;
-    classified_existing_ =
-        classify_existing_cgroups(mount, settings(), map_fd("policies"), map_fd("pending"));
+    classified_existing_ = classify_existing_cgroups(mount, settings(), map_fd("policies"),
+                                                     map_fd("pending"), map_fd("entry_levels"));
     attach_programs(false);
     pin_links();
     pin_maps();
@@ -469,6 +470,7 @@ void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
     const int fd = map_fd("policies");
     const bool exists = bpf_map_lookup_elem(fd, &cgroup_id, &p) == 0;
     if (!exists) {
+        mark_entry_level(cgroup_id);
         p = {};
         p.phase = static_cast<std::uint8_t>(phase.value_or(Phase::Running));
     } else if (phase) {
@@ -483,6 +485,44 @@ void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
     if (bpf_map_update_elem(fd, &cgroup_id, &p, BPF_ANY) != 0) {
         throw_system("cannot write the policy of cgroup " + std::to_string(cgroup_id), errno);
     }
+}
+
+void Enforcer::mark_entry_level(std::uint64_t cgroup_id) {
+    if (cgroup_mount_.empty()) {
+        cgroup_mount_ = cgroup2_mount();
+    }
+    std::optional<fs::path> path;
+    try {
+        path = cgroup_path_of_id(cgroup_mount_, cgroup_id);
+    } catch (const Error &) {
+        // Below: every level.
+    }
+    int first = 1;
+    int last = LOCKC_CGROUP_MAX_DEPTH;
+    if (path) {
+        // "/a/b" is at level 2; the root, at 0, never has a looked-up entry.
+        first = last = static_cast<int>(std::distance(path->begin(), path->end())) - 1;
+    }
+    // Unknown (gone, or outside this cgroup namespace): every level, as
+    // an entry that is never looked up would be an escape.
+    for (int level = std::max(first, 1); level <= std::min(last, LOCKC_CGROUP_MAX_DEPTH); ++level) {
+        const auto key = static_cast<std::uint32_t>(level);
+        const std::uint32_t one = 1;
+        if (bpf_map_update_elem(map_fd("entry_levels"), &key, &one, BPF_ANY) != 0) {
+            throw_system("cannot mark cgroup level " + std::to_string(level), errno);
+        }
+    }
+}
+
+std::vector<int> Enforcer::entry_levels() const {
+    std::vector<int> out;
+    for (std::uint32_t level = 0; level < LOCKC_ENTRY_LEVELS; ++level) {
+        std::uint32_t made = 0;
+        if (bpf_map_lookup_elem(map_fd("entry_levels"), &level, &made) == 0 && made != 0) {
+            out.push_back(static_cast<int>(level));
+        }
+    }
+    return out;
 }
 
 void Enforcer::remove_policy(std::uint64_t cgroup_id) {

@@ -124,6 +124,9 @@ class Enforcer {
                     std::optional<std::uint32_t> tag = std::nullopt);
     // Throws Error(NotFound) if there is no entry.
     void remove_policy(std::uint64_t cgroup_id);
+    // The cgroup levels at which entries were ever made: the hooks look
+    // nowhere else (LOCKC_ENTRY_LEVELS in lockc_shared.h).
+    [[nodiscard]] std::vector<int> entry_levels() const;
     [[nodiscard]] std::optional<PolicyEntry> policy(std::uint64_t cgroup_id) const;
     [[nodiscard]] std::vector<std::pair<std::uint64_t, PolicyEntry>> policies() const;
 
@@ -168,6 +171,9 @@ class Enforcer {
     void pin_maps();
     void record_build();
     [[nodiscard]] int map_fd(std::string_view name) const;
+    // Flags the level of a cgroup about to get its first entry (every
+    // level when it cannot be told).
+    void mark_entry_level(std::uint64_t cgroup_id);
     [[nodiscard]] int ringbuf_fd() const;
 
     struct SkelDeleter {

@@ -32,10 +32,22 @@ std::vector<NamePattern> patterns_of(const lockc_settings &s) {
     return out;
 }
 
-// Writes an entry unless the cgroup has one; true when written.
-bool write_entry(int policies_fd, std::uint64_t id, lockc_policy p) {
+struct Maps {
+    int policies;
+    int pending;
+    int levels;
+};
+
+// Writes an entry for a cgroup at `level` unless it has one; true when
+// written. The level's flag first: the hooks look there from then on.
+bool write_entry(const Maps &maps, std::uint64_t id, int level, lockc_policy p) {
+    const auto key = static_cast<std::uint32_t>(level);
+    const std::uint32_t one = 1;
+    if (bpf_map_update_elem(maps.levels, &key, &one, BPF_ANY) != 0) {
+        throw_system("cannot mark cgroup level " + std::to_string(level), errno);
+    }
     p.phase = LOCKC_PHASE_RUNNING;
-    if (bpf_map_update_elem(policies_fd, &id, &p, BPF_NOEXIST) == 0) {
+    if (bpf_map_update_elem(maps.policies, &id, &p, BPF_NOEXIST) == 0) {
         return true;
     }
     if (errno == EEXIST) {
@@ -52,7 +64,8 @@ struct Dir {
 } // namespace
 
 std::size_t classify_existing_cgroups(const fs::path &mount, const lockc_settings &settings,
-                                      int policies_fd, int pending_fd) {
+                                      int policies_fd, int pending_fd, int levels_fd) {
+    const Maps maps{policies_fd, pending_fd, levels_fd};
     const auto patterns = patterns_of(settings);
     // Enough for any host; bounds the walk if cgroups are made faster than
     // it reads them.
@@ -86,7 +99,7 @@ std::size_t classify_existing_cgroups(const fs::path &mount, const lockc_setting
             std::memcpy(key.name, name.data(), name.size());
             if (bpf_map_lookup_elem(pending_fd, &key, &p) == 0) {
                 p.origin = LOCKC_ORIGIN_PENDING;
-                written += write_entry(policies_fd, id, p) ? 1 : 0;
+                written += write_entry(maps, id, dir.depth + 1, p) ? 1 : 0;
                 // One-shot, as in the program: the name is this cgroup's now.
                 bpf_map_delete_elem(pending_fd, &key);
                 continue;
@@ -99,7 +112,7 @@ std::size_t classify_existing_cgroups(const fs::path &mount, const lockc_setting
                 q.level = settings.default_level;
                 q.mode = settings.default_mode;
                 q.origin = LOCKC_ORIGIN_PATTERN;
-                written += write_entry(policies_fd, id, q) ? 1 : 0;
+                written += write_entry(maps, id, dir.depth + 1, q) ? 1 : 0;
                 continue;
             }
             if (dir.depth + 1 < LOCKC_CGROUP_MAX_DEPTH) {

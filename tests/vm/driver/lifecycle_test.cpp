@@ -75,6 +75,99 @@ TEST(Inheritance, DeepNestingDoesNotHideATaskFromItsContainer) {
     EXPECT_EQ(r.err, EPERM);
 }
 
+// The hooks skip the cgroup levels where no entry was ever made
+// (entry_levels). An entry at a level nothing used before, by either
+// writer (the loader, the cgroup_mkdir program), is found at once.
+TEST(EntryLevels, AnEntryAtANewLevelIsFoundAtOnce) {
+    // Fresh maps: no level is flagged but those of the cgroups that exist.
+    close_enforcer();
+    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    ASSERT_TRUE(
+        wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
+    reopen_enforcer();
+    const auto flagged = [](int level) {
+        return std::ranges::count(enforcer().entry_levels(), level) == 1;
+    };
+    // /lockc-test/levels/l3/l4/l5, then two branches: l6/l7/l8 and
+    // b6/b7/b8/docker-....scope. Removed innermost first (the reverse of
+    // their making).
+    const TestCgroup top("levels");
+    struct Nest {
+        std::vector<std::unique_ptr<TestCgroup>> made;
+        const TestCgroup &add(const TestCgroup &parent, const std::string &name) {
+            made.push_back(std::make_unique<TestCgroup>(parent, name));
+            return *made.back();
+        }
+        Nest() = default;
+        Nest(const Nest &) = delete;
+        Nest &operator=(const Nest &) = delete;
+        Nest(Nest &&) = delete;
+        Nest &operator=(Nest &&) = delete;
+        ~Nest() {
+            while (!made.empty()) {
+                made.pop_back();
+            }
+        }
+    } nest;
+    const TestCgroup *fork = &top;
+    for (int level = 3; level <= 5; ++level) {
+        fork = &nest.add(*fork, "l" + std::to_string(level));
+    }
+    const TestCgroup *loader_branch = fork;
+    const TestCgroup *program_branch = fork;
+    const TestCgroup *by_loader = nullptr;
+    for (int level = 6; level <= 8; ++level) {
+        loader_branch = &nest.add(*loader_branch, "l" + std::to_string(level));
+        program_branch = &nest.add(*program_branch, "b" + std::to_string(level));
+        by_loader = by_loader == nullptr ? loader_branch : by_loader; // level 6
+    }
+    for (int level = 3; level <= 9; ++level) {
+        ASSERT_FALSE(flagged(level)) << "level " << level << " was flagged with no entry there";
+    }
+
+    enforcer().set_policy(by_loader->id(), Level::Baseline, Mode::Enforce);
+    EXPECT_TRUE(flagged(6));
+    EXPECT_EQ(run_child(&by_loader->path(), nullptr, syslog_size).err, EPERM);
+    EXPECT_EQ(run_child(&loader_branch->path(), nullptr, syslog_size).err, EPERM)
+        << "a task below the entry";
+    EXPECT_EQ(run_child(&fork->path(), nullptr, syslog_size).err, 0) << "a task above it";
+
+    // Level 9, by its name alone: the program flags the level itself.
+    const TestCgroup &by_program = nest.add(*program_branch, "docker-1e7e15.scope");
+    EXPECT_TRUE(flagged(9));
+    ASSERT_TRUE(enforcer().policy(by_program.id()));
+    EXPECT_EQ(run_child(&by_program.path(), nullptr, syslog_size).err, EPERM);
+    EXPECT_FALSE(flagged(7)) << "a level with no entry was flagged";
+    enforcer().remove_policy(by_loader->id());
+    // by_program's entry goes with its cgroup (cgroup_rmdir).
+}
+
+// Whatever made them, every entry's level is flagged: an entry at a level
+// the hooks skip would confine nothing. Run after the tests above have
+// made entries every way there is.
+TEST(EntryLevels, EveryEntrysLevelIsFlagged) {
+    TestCgroup outer("levels-every");
+    TestCgroup pattern(outer, "libpod-5ca1ab1e.scope");
+    enforcer().set_policy(outer.id(), Level::Restricted, Mode::Enforce);
+    TestCgroup inside(outer, "docker-1n51de.scope"); // inherits: no entry of its own
+    const auto levels = enforcer().entry_levels();
+    std::size_t checked = 0;
+    for (const auto &[id, entry] : enforcer().policies()) {
+        const auto path = cgroup_path_of_id(cgroup2_mount(), id);
+        if (!path) {
+            continue; // gone: no task can be in it
+        }
+        const auto level = static_cast<int>(std::distance(path->begin(), path->end())) - 1;
+        EXPECT_EQ(std::ranges::count(levels, level), 1)
+            << path->string() << " has an entry at level " << level << ", not flagged";
+        ++checked;
+    }
+    EXPECT_GE(checked, 2u);
+    EXPECT_FALSE(enforcer().policy(inside.id()));
+    enforcer().remove_policy(outer.id());
+    enforcer().remove_policy(pattern.id());
+}
+
 TEST(Inheritance, NearestEntryWins) {
     TestCgroup outer("near-outer");
     TestCgroup inner(outer, "inner");
@@ -357,6 +450,10 @@ TEST(Loader, ANewLoadDecidesNothingUntilAttachedThenClassifiesExistingCgroups) {
     EXPECT_EQ(registered_entry->origin, LOCKC_ORIGIN_REGISTERED) << "the scan overwrote it";
     EXPECT_FALSE(e.policy(inside.id()));
     EXPECT_FALSE(e.policy(plain.id()));
+    // Every entry here is at level 2 (/lockc-test/<name>); nothing at 1.
+    const auto levels = e.entry_levels();
+    EXPECT_EQ(std::ranges::count(levels, 2), 1);
+    EXPECT_EQ(std::ranges::count(levels, 1), 0);
 
     EXPECT_EQ(run_child(&registered.path(), nullptr, syslog_size).err, EPERM);
     EXPECT_EQ(run_child(&inside.path(), nullptr, syslog_size).err, EPERM);
@@ -553,6 +650,8 @@ namespace {
 // is the strictest, never privileged.
 TEST(Registration, OutOfRangeLevelInTheMapCountsAsRestricted) {
     TestCgroup cg("bad-level");
+    // Made through the enforcer first, so that its level is looked at.
+    enforcer().set_policy(cg.id(), Level::Privileged, Mode::Enforce);
     const int fd = bpf_obj_get("/sys/fs/bpf/lockc/maps/policies");
     ASSERT_GE(fd, 0);
     lockc_policy p{};
