@@ -1385,15 +1385,17 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, s
 		if (len > (__u32)plen)
 			len = plen;
 	}
-	bpf_probe_read_kernel(sc->buf, LOCKC_PATH_LEN, sc->key.path);
-	sc->buf[BOUND(len, 0xff)] = 0;
 	finish_key(&sc->key, LOCKC_SPACE_UNIX_SOCKET, len);
 	bool found;
 	__u8 d = path_rule_deny(&sc->key, level_of(&s), &found);
 
-	if (d)
-		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_SOCKET, sc->buf);
-	return 0; /* not a listed engine socket */
+	if (!d)
+		return 0; /* not a listed engine socket */
+	/* The event's copy of the name, only now: an allowed connect does not
+	 * pay for it. finish_key() put a '/' at len, cut there. */
+	bpf_probe_read_kernel(sc->buf, LOCKC_PATH_LEN, sc->key.path);
+	sc->buf[BOUND(len, 0xff)] = 0;
+	return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_SOCKET, sc->buf);
 }
 
 /* ---- restricted only -------------------------------------------------------- */

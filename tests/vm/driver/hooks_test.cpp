@@ -572,6 +572,11 @@ TEST_P(HookMatrix, DecisionAndExactlyOneEvent) {
     if (!op.target.empty()) {
         EXPECT_NE(e.target.find(op.target), std::string::npos) << describe(e);
     }
+    if (op.hook == LOCKC_HOOK_UNIX_CONNECT) {
+        // The socket's name is the whole target (not the rule key's form,
+        // which ends in '/').
+        EXPECT_EQ(e.target, op.target);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, HookMatrix, ::testing::ValuesIn(all_cases()), case_name);
