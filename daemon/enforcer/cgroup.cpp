@@ -36,6 +36,12 @@ std::uint64_t cgroup_id(const std::filesystem::path &path) {
     return id;
 }
 
+bool is_hierarchy_root(const std::filesystem::path &dir) {
+    std::error_code ec;
+    return std::filesystem::exists(dir / "cgroup.procs", ec) &&
+           !std::filesystem::exists(dir / "cgroup.type", ec);
+}
+
 std::filesystem::path cgroup2_mount() {
     std::ifstream in("/proc/self/mounts");
     std::string device;

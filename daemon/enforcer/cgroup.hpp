@@ -11,6 +11,12 @@ namespace lockc {
 // /sys/fs/cgroup/unified on a hybrid one). Throws if it is not mounted.
 [[nodiscard]] std::filesystem::path cgroup2_mount();
 
+// Whether `dir` is the root of the cgroup v2 hierarchy (not a cgroup
+// namespace's root, nor a bind mount of a subtree): only then is a path's
+// depth under it the kernel's cgroup level. Told by cgroup.type, a file
+// every cgroup but the root has.
+[[nodiscard]] bool is_hierarchy_root(const std::filesystem::path &dir);
+
 // The id of the cgroup v2 directory at `path` (what the kernel's
 // bpf_get_current_cgroup_id() returns for tasks in it). Throws on error.
 [[nodiscard]] std::uint64_t cgroup_id(const std::filesystem::path &path);

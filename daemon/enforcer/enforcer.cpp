@@ -296,8 +296,9 @@ void Enforcer::attach() {
     }
     attach_programs(true);
     const fs::path mount = cgroup_mount_.empty() ? cgroup2_mount() : cgroup_mount_;
-    classified_existing_ = classify_existing_cgroups(mount, settings(), map_fd("policies"),
-                                                     map_fd("pending"), map_fd("entry_levels"));
+    classified_existing_ =
+        classify_existing_cgroups(mount, is_hierarchy_root(mount), settings(), map_fd("policies"),
+                                  map_fd("pending"), map_fd("entry_levels"));
     attach_programs(false);
     pin_links();
     pin_maps();
@@ -497,14 +498,20 @@ void Enforcer::mark_entry_level(std::uint64_t cgroup_id) {
     } catch (const Error &) {
         // Below: every level.
     }
+    if (!mount_is_root_) {
+        mount_is_root_ = is_hierarchy_root(cgroup_mount_);
+    }
     int first = 1;
     int last = LOCKC_CGROUP_MAX_DEPTH;
     if (path) {
         // "/a/b" is at level 2; the root, at 0, never has a looked-up entry.
-        first = last = static_cast<int>(std::distance(path->begin(), path->end())) - 1;
+        first = static_cast<int>(std::distance(path->begin(), path->end())) - 1;
+        // Under a cgroup namespace's root (lockcd in a container) the depth
+        // is the level less an unknown number: that level or any deeper.
+        last = *mount_is_root_ ? first : LOCKC_CGROUP_MAX_DEPTH;
     }
-    // Unknown (gone, or outside this cgroup namespace): every level, as
-    // an entry that is never looked up would be an escape.
+    // Unknown (gone, or outside this mount): every level, as an entry
+    // that is never looked up would be an escape.
     for (int level = std::max(first, 1); level <= std::min(last, LOCKC_CGROUP_MAX_DEPTH); ++level) {
         const auto key = static_cast<std::uint32_t>(level);
         const std::uint32_t one = 1;

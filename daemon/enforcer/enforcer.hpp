@@ -188,6 +188,8 @@ class Enforcer {
 
     std::filesystem::path pin_dir_;
     std::filesystem::path cgroup_mount_;
+    // Whether cgroup_mount_ shows the whole hierarchy (is_hierarchy_root()).
+    std::optional<bool> mount_is_root_;
     bool reattached_ = false;
     bool replaced_build_ = false;
     std::optional<std::uint32_t> replaced_abi_;

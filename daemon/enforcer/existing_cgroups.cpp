@@ -36,15 +36,20 @@ struct Maps {
     int policies;
     int pending;
     int levels;
+    bool mount_is_root;
 };
 
-// Writes an entry for a cgroup at `level` unless it has one; true when
-// written. The level's flag first: the hooks look there from then on.
-bool write_entry(const Maps &maps, std::uint64_t id, int level, lockc_policy p) {
-    const auto key = static_cast<std::uint32_t>(level);
-    const std::uint32_t one = 1;
-    if (bpf_map_update_elem(maps.levels, &key, &one, BPF_ANY) != 0) {
-        throw_system("cannot mark cgroup level " + std::to_string(level), errno);
+// Writes an entry for a cgroup `depth` below the mount unless it has one;
+// true when written. The level's flag first: the hooks look there from
+// then on.
+bool write_entry(const Maps &maps, std::uint64_t id, int depth, lockc_policy p) {
+    const int last = maps.mount_is_root ? depth : LOCKC_CGROUP_MAX_DEPTH;
+    for (int level = depth; level <= last; ++level) {
+        const auto key = static_cast<std::uint32_t>(level);
+        const std::uint32_t one = 1;
+        if (bpf_map_update_elem(maps.levels, &key, &one, BPF_ANY) != 0) {
+            throw_system("cannot mark cgroup level " + std::to_string(level), errno);
+        }
     }
     p.phase = LOCKC_PHASE_RUNNING;
     if (bpf_map_update_elem(maps.policies, &id, &p, BPF_NOEXIST) == 0) {
@@ -63,9 +68,10 @@ struct Dir {
 
 } // namespace
 
-std::size_t classify_existing_cgroups(const fs::path &mount, const lockc_settings &settings,
-                                      int policies_fd, int pending_fd, int levels_fd) {
-    const Maps maps{policies_fd, pending_fd, levels_fd};
+std::size_t classify_existing_cgroups(const fs::path &mount, bool mount_is_root,
+                                      const lockc_settings &settings, int policies_fd,
+                                      int pending_fd, int levels_fd) {
+    const Maps maps{policies_fd, pending_fd, levels_fd, mount_is_root};
     const auto patterns = patterns_of(settings);
     // Enough for any host; bounds the walk if cgroups are made faster than
     // it reads them.

@@ -20,9 +20,11 @@ namespace lockc {
 // have run for a long time, so their entries start in phase RUNNING, not
 // SETUP: a container half way through its setup is then held to its
 // running rules (it may fail to start; it never starts weaker).
-// Each entry's level is flagged in `levels_fd` (entry_levels) first.
+// Each entry's level is flagged in `levels_fd` (entry_levels) first: its
+// depth under `mount` when `mount_is_root` (is_hierarchy_root()), else
+// that depth and every deeper level, one of which is the kernel's.
 // Returns how many entries were written.
-std::size_t classify_existing_cgroups(const std::filesystem::path &mount,
+std::size_t classify_existing_cgroups(const std::filesystem::path &mount, bool mount_is_root,
                                       const lockc_settings &settings, int policies_fd,
                                       int pending_fd, int levels_fd);
 

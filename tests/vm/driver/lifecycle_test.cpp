@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/klog.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -140,6 +142,39 @@ TEST(EntryLevels, AnEntryAtANewLevelIsFoundAtOnce) {
     EXPECT_FALSE(flagged(7)) << "a level with no entry was flagged";
     enforcer().remove_policy(by_loader->id());
     // by_program's entry goes with its cgroup (cgroup_rmdir).
+}
+
+// lockcd in a container sees the cgroup tree from below its root (a cgroup
+// namespace's mount, or a bind mount of a subtree): a path's depth there
+// is not the kernel's level, which may be any deeper one. All of those
+// are flagged, so the entry is still found.
+TEST(EntryLevels, SeenFromASubtreeEveryLevelFromTheDepthDownIsFlagged) {
+    const TestCgroup top("subtree");
+    const TestCgroup inner(top, "c"); // level 3: lockc-test, subtree, c
+    const std::string view = "/run/lockc-cgroup-subtree";
+    std::filesystem::create_directories(view);
+    ASSERT_EQ(::mount(top.path().c_str(), view.c_str(), nullptr, MS_BIND, nullptr), 0)
+        << std::strerror(errno);
+    ASSERT_FALSE(is_hierarchy_root(view));
+    ASSERT_TRUE(is_hierarchy_root(cgroup2_mount()));
+    close_enforcer();
+    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    ASSERT_TRUE(
+        wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
+    EnforcerOptions from_below;
+    from_below.cgroup_mount = view;
+    reopen_enforcer(from_below);
+    enforcer().set_policy(inner.id(), Level::Baseline, Mode::Enforce); // "/c" there: depth 1
+    const auto levels = enforcer().entry_levels();
+    const auto r = run_child(&inner.path(), nullptr, syslog_size);
+    enforcer().remove_policy(inner.id());
+    close_enforcer();
+    EXPECT_EQ(::umount2(view.c_str(), MNT_DETACH), 0);
+    reopen_enforcer(); // reattaches: the same maps, seen from the root again
+    EXPECT_EQ(r.err, EPERM) << "the entry at level 3 was not looked up";
+    for (int level = 1; level <= LOCKC_CGROUP_MAX_DEPTH; ++level) {
+        EXPECT_EQ(std::ranges::count(levels, level), 1) << "level " << level;
+    }
 }
 
 // Whatever made them, every entry's level is flagged: an entry at a level
