@@ -42,6 +42,16 @@ bool is_hierarchy_root(const std::filesystem::path &dir) {
            !std::filesystem::exists(dir / "cgroup.type", ec);
 }
 
+int cgroup_depth(const std::filesystem::path &relative) {
+    int depth = 0;
+    for (const auto &part : relative.relative_path()) {
+        if (!part.empty()) {
+            ++depth;
+        }
+    }
+    return depth;
+}
+
 std::filesystem::path cgroup2_mount() {
     std::ifstream in("/proc/self/mounts");
     std::string device;

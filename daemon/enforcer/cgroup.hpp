@@ -17,6 +17,11 @@ namespace lockc {
 // every cgroup but the root has.
 [[nodiscard]] bool is_hierarchy_root(const std::filesystem::path &dir);
 
+// The depth of a cgroup path relative to the cgroup mount ("/a/b" is at 2,
+// "/" at 0): the kernel's cgroup level when the mount is the hierarchy's
+// root.
+[[nodiscard]] int cgroup_depth(const std::filesystem::path &relative);
+
 // The id of the cgroup v2 directory at `path` (what the kernel's
 // bpf_get_current_cgroup_id() returns for tasks in it). Throws on error.
 [[nodiscard]] std::uint64_t cgroup_id(const std::filesystem::path &path);

@@ -1,6 +1,7 @@
 #include "enforcer.hpp"
 
 #include "cgroup.hpp"
+#include "entry_levels.hpp"
 #include "error.hpp"
 #include "existing_cgroups.hpp"
 #include "kernel_support.hpp"
@@ -35,6 +36,11 @@ constexpr std::array<std::string_view, 9> kPinnedMaps = {
 // The build of the attached programs (see build_id()); kept apart from
 // kPinnedMaps, which older loaders pinned without it.
 constexpr std::string_view kBuildMap = "build";
+
+// Whether a map of the skeleton is pinned (shared with the next loader).
+bool is_pinned_map(std::string_view name) {
+    return name == kBuildMap || std::ranges::find(kPinnedMaps, name) != kPinnedMaps.end();
+}
 
 constexpr std::uint32_t kZero = 0;
 // What the ring buffer callback returns to make libbpf stop (ENOSPC is
@@ -244,7 +250,7 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
         bpf_map *map = nullptr;
         bpf_object__for_each_map(map, e.skel_->obj) {
             const std::string name = bpf_map__name(map);
-            if (std::ranges::find(kPinnedMaps, name) == kPinnedMaps.end() && name != kBuildMap) {
+            if (!is_pinned_map(name)) {
                 continue;
             }
             const fs::path pin = maps_dir(e.pin_dir_) / name;
@@ -295,9 +301,9 @@ void Enforcer::attach() {
         return;
     }
     attach_programs(true);
-    const fs::path mount = cgroup_mount_.empty() ? cgroup2_mount() : cgroup_mount_;
+    const fs::path &mount = cgroup_mount();
     classified_existing_ =
-        classify_existing_cgroups(mount, is_hierarchy_root(mount), settings(), map_fd("policies"),
+        classify_existing_cgroups(mount, *mount_is_root_, settings(), map_fd("policies"),
                                   map_fd("pending"), map_fd("entry_levels"));
     attach_programs(false);
     pin_links();
@@ -342,7 +348,7 @@ void Enforcer::pin_maps() {
     bpf_map *map = nullptr;
     bpf_object__for_each_map(map, skel_->obj) {
         const std::string name = bpf_map__name(map);
-        if (std::ranges::find(kPinnedMaps, name) == kPinnedMaps.end() && name != kBuildMap) {
+        if (!is_pinned_map(name)) {
             continue;
         }
         // Another ABI's map of this name: its programs are detached (their
@@ -488,37 +494,27 @@ void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
     }
 }
 
-void Enforcer::mark_entry_level(std::uint64_t cgroup_id) {
+const fs::path &Enforcer::cgroup_mount() {
     if (cgroup_mount_.empty()) {
         cgroup_mount_ = cgroup2_mount();
-    }
-    std::optional<fs::path> path;
-    try {
-        path = cgroup_path_of_id(cgroup_mount_, cgroup_id);
-    } catch (const Error &) {
-        // Below: every level.
     }
     if (!mount_is_root_) {
         mount_is_root_ = is_hierarchy_root(cgroup_mount_);
     }
-    int first = 1;
-    int last = LOCKC_CGROUP_MAX_DEPTH;
-    if (path) {
-        // "/a/b" is at level 2; the root, at 0, never has a looked-up entry.
-        first = static_cast<int>(std::distance(path->begin(), path->end())) - 1;
-        // Under a cgroup namespace's root (lockcd in a container) the depth
-        // is the level less an unknown number: that level or any deeper.
-        last = *mount_is_root_ ? first : LOCKC_CGROUP_MAX_DEPTH;
-    }
-    // Unknown (gone, or outside this mount): every level, as an entry
-    // that is never looked up would be an escape.
-    for (int level = std::max(first, 1); level <= std::min(last, LOCKC_CGROUP_MAX_DEPTH); ++level) {
-        const auto key = static_cast<std::uint32_t>(level);
-        const std::uint32_t one = 1;
-        if (bpf_map_update_elem(map_fd("entry_levels"), &key, &one, BPF_ANY) != 0) {
-            throw_system("cannot mark cgroup level " + std::to_string(level), errno);
+    return cgroup_mount_;
+}
+
+void Enforcer::mark_entry_level(std::uint64_t cgroup_id) {
+    std::optional<int> depth;
+    try {
+        if (const auto path = cgroup_path_of_id(cgroup_mount(), cgroup_id)) {
+            depth = cgroup_depth(*path);
         }
+    } catch (const Error &) {
+        // Unknown (gone, or outside this mount): every level, as an entry
+        // that is never looked up would be an escape.
     }
+    flag_entry_levels(map_fd("entry_levels"), depth, *mount_is_root_);
 }
 
 std::vector<int> Enforcer::entry_levels() const {

@@ -174,6 +174,8 @@ class Enforcer {
     // Flags the level of a cgroup about to get its first entry (every
     // level when it cannot be told).
     void mark_entry_level(std::uint64_t cgroup_id);
+    // The cgroup v2 mount lockc reads; fills mount_is_root_ too.
+    const std::filesystem::path &cgroup_mount();
     [[nodiscard]] int ringbuf_fd() const;
 
     struct SkelDeleter {

@@ -1,6 +1,7 @@
 #include "existing_cgroups.hpp"
 
 #include "cgroup.hpp"
+#include "entry_levels.hpp"
 #include "error.hpp"
 #include "policy.hpp"
 
@@ -43,14 +44,7 @@ struct Maps {
 // true when written. The level's flag first: the hooks look there from
 // then on.
 bool write_entry(const Maps &maps, std::uint64_t id, int depth, lockc_policy p) {
-    const int last = maps.mount_is_root ? depth : LOCKC_CGROUP_MAX_DEPTH;
-    for (int level = depth; level <= last; ++level) {
-        const auto key = static_cast<std::uint32_t>(level);
-        const std::uint32_t one = 1;
-        if (bpf_map_update_elem(maps.levels, &key, &one, BPF_ANY) != 0) {
-            throw_system("cannot mark cgroup level " + std::to_string(level), errno);
-        }
-    }
+    flag_entry_levels(maps.levels, depth, maps.mount_is_root);
     p.phase = LOCKC_PHASE_RUNNING;
     if (bpf_map_update_elem(maps.policies, &id, &p, BPF_NOEXIST) == 0) {
         return true;

@@ -23,6 +23,15 @@ TEST(Cgroup, UnknownPidIsNotFound) {
     }
 }
 
+TEST(Cgroup, DepthCountsTheNamesBelowTheMount) {
+    EXPECT_EQ(cgroup_depth("/"), 0);
+    EXPECT_EQ(cgroup_depth(""), 0);
+    EXPECT_EQ(cgroup_depth("/system.slice"), 1);
+    EXPECT_EQ(cgroup_depth("/system.slice/docker-1.scope"), 2);
+    EXPECT_EQ(cgroup_depth("/a/b/c/"), 3);
+    EXPECT_EQ(cgroup_depth("a/b"), 2);
+}
+
 TEST(Cgroup, RootIdMatchesItsInodeNumber) {
     const auto root = cgroup2_mount();
     struct stat st {};

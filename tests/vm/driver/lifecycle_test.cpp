@@ -192,7 +192,7 @@ TEST(EntryLevels, EveryEntrysLevelIsFlagged) {
         if (!path) {
             continue; // gone: no task can be in it
         }
-        const auto level = static_cast<int>(std::distance(path->begin(), path->end())) - 1;
+        const int level = cgroup_depth(*path);
         EXPECT_EQ(std::ranges::count(levels, level), 1)
             << path->string() << " has an entry at level " << level << ", not flagged";
         ++checked;
