@@ -88,9 +88,15 @@ std::optional<std::uint64_t> pinned_build_id(const fs::path &pin_dir) {
 
 // The settings record of a pinned settings map, if there is one.
 std::optional<lockc_settings> pinned_settings(const fs::path &pin_dir) {
-    const UniqueFd fd(bpf_obj_get((maps_dir(pin_dir) / "settings").c_str()));
+    const fs::path pin = maps_dir(pin_dir) / "settings";
+    const UniqueFd fd(bpf_obj_get(pin.c_str()));
     if (!fd.valid()) {
-        return std::nullopt;
+        // Only a missing pin means "not loaded": any other error (no more
+        // fds, no permission) is said as it is, not as a missing lockc.
+        if (errno == ENOENT) {
+            return std::nullopt;
+        }
+        throw_system("cannot open pinned map " + pin.string(), errno);
     }
     lockc_settings s{};
     // A map of another layout is another ABI (abi_version 0 here): never

@@ -73,6 +73,11 @@ TestCgroup::TestCgroup(const TestCgroup &parent, const std::string &name)
     id_ = cgroup_id(path_);
 }
 
+TestCgroup::TestCgroup(const fs::path &parent, const std::string &name) : path_(parent / name) {
+    fs::create_directory(path_);
+    id_ = cgroup_id(path_);
+}
+
 TestCgroup::~TestCgroup() {
     // Children exit before this runs; rmdir fails only if one is left.
     ::rmdir(path_.c_str());

@@ -28,11 +28,15 @@ inline constexpr const char *kTestEngineSocket = "/run/lockc-vm-engine.sock";
 // such rules are configuration, not only restricted's built-in ones.
 inline constexpr const char *kTestOpenRuleFile = "/run/lockc-vm-open-rule/denied";
 
-// A cgroup directory under /sys/fs/cgroup/lockc-test, removed on scope exit.
+// A cgroup directory (under /sys/fs/cgroup/lockc-test unless said
+// otherwise), removed on scope exit.
 class TestCgroup {
   public:
     explicit TestCgroup(const std::string &name);
     TestCgroup(const TestCgroup &parent, const std::string &name);
+    // In a cgroup outside lockc-test: system.slice, say, where Docker's
+    // scopes are, siblings of dbus.service and lockcd.service.
+    TestCgroup(const std::filesystem::path &parent, const std::string &name);
     TestCgroup(const TestCgroup &) = delete;
     TestCgroup &operator=(const TestCgroup &) = delete;
     ~TestCgroup();

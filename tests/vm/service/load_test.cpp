@@ -9,7 +9,10 @@
 // TCG emulation it is not asserted.
 //
 // The "containers" are cgroups with a sleeping task, registered as a runtime
-// would register them: 1,000 Docker containers do not fit the test VM.
+// would register them: 1,000 Docker containers do not fit the test VM. The
+// flooding ones are scopes in system.slice, where Docker (systemd cgroup
+// driver) puts its containers: there they compete for CPU with
+// dbus.service and lockcd.service as siblings, each with its own weight.
 #include "bus_support.hpp"
 #include "vm_support.hpp"
 
@@ -308,8 +311,12 @@ TEST(Load, AThousandContainersAHundredClientsAndTenFloodersAtOnce) {
     std::vector<pid_t> tasks;
     cgroups.reserve(kContainers);
     tasks.reserve(kContainers);
+    const std::filesystem::path system_slice = "/sys/fs/cgroup/system.slice";
     for (int i = 0; i < kContainers; ++i) {
-        cgroups.push_back(std::make_unique<TestCgroup>(parent, "c" + std::to_string(i)));
+        const auto name = "c" + std::to_string(i);
+        cgroups.push_back(i < kFlooders ? std::make_unique<TestCgroup>(
+                                              system_slice, "lockc-load-" + name + ".scope")
+                                        : std::make_unique<TestCgroup>(parent, name));
         tasks.push_back(park_in(*cgroups.back()));
         sdbus::ObjectPath path;
         manager->callMethod("RegisterContainer")
