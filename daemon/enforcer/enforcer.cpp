@@ -511,9 +511,12 @@ const fs::path &Enforcer::cgroup_mount() {
 }
 
 void Enforcer::mark_entry_level(std::uint64_t cgroup_id) {
+    // Outside the try: no cgroup v2 mount is an error to report, and it
+    // leaves mount_is_root_ unset.
+    const fs::path &mount = cgroup_mount();
     std::optional<int> depth;
     try {
-        if (const auto path = cgroup_path_of_id(cgroup_mount(), cgroup_id)) {
+        if (const auto path = cgroup_path_of_id(mount, cgroup_id)) {
             depth = cgroup_depth(*path);
         }
     } catch (const Error &) {
