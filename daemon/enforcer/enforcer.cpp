@@ -217,7 +217,7 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
 
     Enforcer e;
     e.pin_dir_ = options.pin_dir;
-    e.cgroup_mount_ = options.cgroup_mount;
+    e.requested_cgroup_mount_ = options.cgroup_mount;
     e.skel_.reset(lockc_bpf__open());
     if (!e.skel_) {
         throw_system("cannot open the BPF object", errno);
@@ -307,9 +307,9 @@ void Enforcer::attach() {
         return;
     }
     attach_programs(true);
-    const fs::path &mount = cgroup_mount();
+    const auto &view = cgroup_view();
     classified_existing_ =
-        classify_existing_cgroups(mount, *mount_is_root_, settings(), map_fd("policies"),
+        classify_existing_cgroups(view.mount, view.is_root, settings(), map_fd("policies"),
                                   map_fd("pending"), map_fd("entry_levels"));
     attach_programs(false);
     pin_links();
@@ -500,30 +500,29 @@ void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
     }
 }
 
-const fs::path &Enforcer::cgroup_mount() {
-    if (cgroup_mount_.empty()) {
-        cgroup_mount_ = cgroup2_mount();
+const Enforcer::CgroupView &Enforcer::cgroup_view() {
+    if (!cgroup_view_) {
+        CgroupView view;
+        view.mount = requested_cgroup_mount_.empty() ? cgroup2_mount() : requested_cgroup_mount_;
+        view.is_root = is_hierarchy_root(view.mount);
+        cgroup_view_ = std::move(view);
     }
-    if (!mount_is_root_) {
-        mount_is_root_ = is_hierarchy_root(cgroup_mount_);
-    }
-    return cgroup_mount_;
+    return *cgroup_view_;
 }
 
 void Enforcer::mark_entry_level(std::uint64_t cgroup_id) {
-    // Outside the try: no cgroup v2 mount is an error to report, and it
-    // leaves mount_is_root_ unset.
-    const fs::path &mount = cgroup_mount();
+    // Outside the try: no cgroup v2 mount is an error to report.
+    const auto &view = cgroup_view();
     std::optional<int> depth;
     try {
-        if (const auto path = cgroup_path_of_id(mount, cgroup_id)) {
+        if (const auto path = cgroup_path_of_id(view.mount, cgroup_id)) {
             depth = cgroup_depth(*path);
         }
     } catch (const Error &) {
         // Unknown (gone, or outside this mount): every level, as an entry
         // that is never looked up would be an escape.
     }
-    flag_entry_levels(map_fd("entry_levels"), depth, *mount_is_root_);
+    flag_entry_levels(map_fd("entry_levels"), depth, view.is_root);
 }
 
 std::vector<int> Enforcer::entry_levels() const {

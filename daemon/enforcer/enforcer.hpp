@@ -174,8 +174,13 @@ class Enforcer {
     // Flags the level of a cgroup about to get its first entry (every
     // level when it cannot be told).
     void mark_entry_level(std::uint64_t cgroup_id);
-    // The cgroup v2 mount lockc reads; fills mount_is_root_ too.
-    const std::filesystem::path &cgroup_mount();
+    // The cgroup v2 mount lockc reads, and whether it shows the whole
+    // hierarchy (is_hierarchy_root()): found once, on first use.
+    struct CgroupView {
+        std::filesystem::path mount;
+        bool is_root = false;
+    };
+    const CgroupView &cgroup_view();
     [[nodiscard]] int ringbuf_fd() const;
 
     struct SkelDeleter {
@@ -189,9 +194,8 @@ class Enforcer {
     };
 
     std::filesystem::path pin_dir_;
-    std::filesystem::path cgroup_mount_;
-    // Whether cgroup_mount_ shows the whole hierarchy (is_hierarchy_root()).
-    std::optional<bool> mount_is_root_;
+    std::filesystem::path requested_cgroup_mount_; // EnforcerOptions::cgroup_mount
+    std::optional<CgroupView> cgroup_view_;
     bool reattached_ = false;
     bool replaced_build_ = false;
     std::optional<std::uint32_t> replaced_abi_;
