@@ -258,7 +258,9 @@ def events_section(out, problems):
         "## Decision events to D-Bus",
         "",
         "Per requested rate (denials/s, `max`: back to back) and delivery mode (`single`: "
-        "a `Denied` signal per denial; `batched`: `DeniedBatch` signals), over the rounds: "
+        "a `Denied` signal per denial; `batched`: `DeniedBatch` signals; `coalesced`: "
+        "`DeniedCoalesced` signals, repeats counted, every 100 ms; received counts each "
+        "entry's repeats, age is that of its first denial), over the rounds: "
         "denials made per second, the share delivered to one subscriber, what was lost and "
         "where (summed over the rounds: ring buffer drops, signals suppressed by lockcd), "
         "whether every decision is accounted for (drops + suppressed + received = "

@@ -3,7 +3,7 @@
 // names) reaches the page through textContent, never as markup.
 import {
     DenialFeed, compareIds, denialFromArgs, enforcementSummary, explainError, formatTime,
-    operationWords, totalDecisions,
+    operationWords, resultText, totalDecisions,
 } from "./model.js";
 
 /* global cockpit */
@@ -140,16 +140,19 @@ class LockcPage {
         client.call(MANAGER_PATH, MANAGER_IFACE, "DescribeLevels", [])
                 .then(([levels]) => { this.words = operationWords(levels); })
                 .catch(() => {}); // words are a nicety; the hook name stays
-        client.subscribe({ path: MANAGER_PATH, interface: MANAGER_IFACE, member: "Denied" },
-                         (_path, _iface, _signal, args) => this.denied(args));
+        // "coalesced": a container repeating one denial costs the bus (and
+        // this page) one entry per 100 ms, with its count, not a signal each.
+        client.subscribe({ path: MANAGER_PATH, interface: MANAGER_IFACE, member: "DeniedCoalesced" },
+                         (_path, _iface, _signal, [entries]) => entries.forEach(e => this.denied(e)));
         this.subscribe(client);
     }
 
-    // Denied signals go to subscribers only (they name host paths), and
+    // Denial signals go to subscribers only (they name host paths), and
     // polkit decides who may subscribe.
     subscribe(client) {
         const status = this.$("feed-status");
-        client.call(MANAGER_PATH, MANAGER_IFACE, "SubscribeDenials", [{}])
+        client.call(MANAGER_PATH, MANAGER_IFACE, "SubscribeDenials",
+                    [{ coalesced: { t: "b", v: true } }])
                 .then(() => {
                     status.textContent = "Live: denials appear here as the kernel makes them.";
                     status.dataset.state = "live";
@@ -327,7 +330,7 @@ class LockcPage {
         this.feed.add(denial);
         const entry = this.byId.get(denial.container);
         if (entry) {
-            entry.decisions += 1;
+            entry.decisions += denial.count;
             this.renderRow(entry);
         }
         // Many denials at once: draw the feed once per frame.
@@ -350,7 +353,7 @@ class LockcPage {
                 cell("Operation", d.hook, this.words[d.hook] ? { title: this.words[d.hook] } : {}),
                 cell("Target", d.target || "—", { class: "lockc-target" }),
                 cell("Process", `${d.comm} (pid ${d.pid}, uid ${d.uid})`),
-                cell("Result", d.result),
+                cell("Result", resultText(d)),
             ]);
         });
         this.$("denial-rows").replaceChildren(...rows);

@@ -65,17 +65,27 @@ export function formatTime(microseconds, locale) {
         "." + String(date.getMilliseconds()).padStart(3, "0");
 }
 
-// The arguments of a Denied signal (or one element of DeniedBatch) as a
-// record; the order is the API's (dbus/org.lockc.Manager.xml).
+// The arguments of a Denied signal, or one element of DeniedBatch or
+// DeniedCoalesced, as a record; the order is the API's
+// (dbus/org.lockc.Manager.xml). DeniedCoalesced adds the last time and how
+// many times the same denial was made (time is then the first).
 export function denialFromArgs(args) {
-    const [container, level, mode, hook, target, pid, uid, comm, errnum, time] = args;
+    const [container, level, mode, hook, target, pid, uid, comm, errnum, time, last, count] = args;
     return {
         container, level, mode, hook, target, pid, uid, comm,
         errnum: Number(errnum),
         time: Number(time),
+        last: Number(last ?? time),
+        count: Math.max(Number(count ?? 1), 1),
         // errnum 0: audit mode, the operation was allowed and reported.
         result: Number(errnum) > 0 ? "denied" : "audited",
     };
+}
+
+// What the feed's Result column says: "denied", or "denied 37×" for a
+// denial made 37 times in a row.
+export function resultText(denial) {
+    return denial.count > 1 ? `${denial.result} ${denial.count}×` : denial.result;
 }
 
 // The operations DescribeLevels puts into words, as hook -> words, from
@@ -106,7 +116,7 @@ export class DenialFeed {
         if (this.entries.length > this.limit) {
             this.entries.length = this.limit;
         }
-        this.total += 1;
+        this.total += denial.count ?? 1;
     }
 }
 

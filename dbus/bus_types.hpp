@@ -30,4 +30,11 @@ using DenialEntry =
     sdbus::Struct<std::string, std::string, std::string, std::string, std::string, std::uint32_t,
                   std::uint32_t, std::string, std::int32_t, std::uint64_t>;
 
+// One element of DeniedCoalesced: DenialEntry's fields (time the first
+// time), then the last time and the count.
+using CoalescedDenialEntry =
+    sdbus::Struct<std::string, std::string, std::string, std::string, std::string, std::uint32_t,
+                  std::uint32_t, std::string, std::int32_t, std::uint64_t, std::uint64_t,
+                  std::uint32_t>;
+
 } // namespace lockc::bus

@@ -146,7 +146,7 @@ std::optional<NotificationText> DenialDigest::add(const cli::Denial &denial,
     }
     Burst &burst = it->second;
     burst.latest = denial;
-    ++burst.count;
+    burst.count += std::max<std::uint32_t>(denial.count, 1);
     burst.last_denial = now;
     burst.pending = true;
     if (now < burst.next_send) {

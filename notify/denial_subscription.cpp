@@ -58,8 +58,8 @@ DenialSubscription::DenialSubscription(sdbus::IConnection &system_bus,
                       });
     denied_match_ =
         bus_.addMatch(std::string("type='signal',sender='") + kBusName + "',path='" + kManagerPath +
-                          "',interface='" + kManagerInterface + "',member='DeniedBatch'",
-                      [this](sdbus::Message &message) { on_batch(message); });
+                          "',interface='" + kManagerInterface + "',member='DeniedCoalesced'",
+                      [this](sdbus::Message &message) { on_coalesced(message); });
     subscribe(Clock::now());
 }
 
@@ -87,10 +87,10 @@ void DenialSubscription::subscribe(Clock::time_point now) {
         bus::Options options;
         // Never ask for a password: there is nobody to ask.
         options["interactive"] = sdbus::Variant(false);
-        // One signal per pass of lockcd's loop instead of one per denial:
-        // a burst reaches the digest instead of being dropped at lockcd's
-        // queue to the bus.
-        options["batched"] = sdbus::Variant(true);
+        // Repeats counted, one signal per 100 ms instead of one per denial:
+        // a burst reaches the digest, with its count, instead of being
+        // dropped at lockcd's queue to the bus, and costs the bus little.
+        options["coalesced"] = sdbus::Variant(true);
         call << options;
         auto reply = manager->callMethod(call);
         // The lockcd that accepted the subscription, by its unique name,
@@ -143,22 +143,22 @@ void DenialSubscription::on_owner_changed(const std::string &old_owner,
     }
 }
 
-void DenialSubscription::on_batch(sdbus::Message &message) {
+void DenialSubscription::on_coalesced(sdbus::Message &message) {
     if (daemon_.empty() || message.getSender() != daemon_) {
         return;
     }
-    std::vector<bus::DenialEntry> batch;
+    std::vector<bus::CoalescedDenialEntry> entries;
     try {
-        message >> batch;
+        message >> entries;
     } catch (const sdbus::Error &) {
         return; // not the documented signature: nothing to show
     }
     // Nothing may be thrown through sd-bus: process() rethrows it.
     try {
-        for (const auto &entry : batch) {
+        for (const auto &entry : entries) {
             cli::Denial d;
             std::tie(d.container, d.level, d.mode, d.hook, d.target, d.pid, d.uid, d.comm, d.errnum,
-                     d.time_usec) = entry;
+                     d.time_usec, d.last_usec, d.count) = entry;
             on_denial_(d);
         }
     } catch (...) {

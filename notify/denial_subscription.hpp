@@ -57,7 +57,7 @@ class DenialSubscription {
   private:
     void subscribe(Clock::time_point now);
     void on_owner_changed(const std::string &old_owner, const std::string &new_owner);
-    void on_batch(sdbus::Message &message);
+    void on_coalesced(sdbus::Message &message);
 
     sdbus::IConnection &bus_;
     std::function<void(const cli::Denial &)> on_denial_;

@@ -7,7 +7,9 @@
 // log) at that rate for a few seconds, while one subscriber counts the
 // denials it receives and how old each is (its kernel timestamp against the
 // clock at receipt). The subscriber takes a Denied signal per denial
-// ("single") or DeniedBatch signals ("batched"). Then, from lockcd's
+// ("single"), DeniedBatch signals ("batched") or DeniedCoalesced signals
+// ("coalesced": repeats counted, every 100 ms; an entry's age is that of
+// its first denial, and it counts for its repeats). Then, from lockcd's
 // counters: the kernel's decisions, the events the ring buffer dropped,
 // the events lockcd read and the signals it left out (SignalsSuppressed).
 // Nothing is lost unaccounted when
@@ -33,7 +35,9 @@
 #include <charconv>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <span>
+#include <string_view>
 
 namespace {
 
@@ -49,18 +53,43 @@ using lockc::bench::Report;
 using lockc::bench::SignalGuard;
 
 constexpr const char *kUsage =
-    "usage: lockc-events-bench [--rates R,R,...] [--modes single,batched] [--seconds S]\n"
+    "usage: lockc-events-bench [--rates R,R,...] [--modes single,batched,coalesced] "
+    "[--seconds S]\n"
     "                          [--rounds N] [--tsv FILE] [--smoke]\n"
     "Denials at each rate (per second; 0: as fast as possible) for S seconds, N rounds,\n"
-    "rates interleaved; counts and latency of the Denied signals one subscriber gets.\n"
+    "rates interleaved; counts and latency of the denial signals one subscriber gets.\n"
     "Needs an enforcing lockcd on the system bus, and root.\n";
 
 constexpr int kSyslogActionSizeBuffer = 10;
 constexpr const char *kHook = "syslog"; // what the generator's calls hit
 
+// How the subscriber asks for denials: SubscribeDenials' option.
+enum class Delivery { Single, Batched, Coalesced };
+
+std::string_view mode_name(Delivery delivery) {
+    switch (delivery) {
+    case Delivery::Batched:
+        return "batched";
+    case Delivery::Coalesced:
+        return "coalesced";
+    case Delivery::Single:
+        break;
+    }
+    return "single";
+}
+
+std::optional<Delivery> mode_named(std::string_view name) {
+    for (const auto d : {Delivery::Single, Delivery::Batched, Delivery::Coalesced}) {
+        if (mode_name(d) == name) {
+            return d;
+        }
+    }
+    return std::nullopt;
+}
+
 struct Settings {
     std::vector<std::uint64_t> rates{1000, 5000, 20000, 50000, 200000, 0};
-    std::vector<bool> modes{false, true}; // batched?
+    std::vector<Delivery> modes{Delivery::Single, Delivery::Batched, Delivery::Coalesced};
     double seconds = 2.0;
     std::size_t rounds = 5;
     std::string tsv;
@@ -111,10 +140,11 @@ std::optional<Settings> parse_arguments(std::span<char *const> args) {
         } else if (arg == "--modes") {
             s.modes.clear();
             for (const auto mode : split_commas(value())) {
-                if (mode != "single" && mode != "batched") {
-                    throw std::invalid_argument("--modes takes single and batched");
+                const auto known = mode_named(mode);
+                if (!known) {
+                    throw std::invalid_argument("--modes takes single, batched and coalesced");
                 }
-                s.modes.push_back(mode == "batched");
+                s.modes.push_back(*known);
             }
             if (s.modes.empty()) {
                 throw std::invalid_argument("--modes needs at least one mode");
@@ -154,11 +184,11 @@ std::uint64_t realtime_usec() {
 
 // One subscriber on its own connection, its signals handled on sdbus-c++'s
 // event loop thread: counts the denials of one container that it receives,
-// a Denied signal each or in DeniedBatch signals, and how old each was on
-// arrival.
+// a Denied signal each or in DeniedBatch or DeniedCoalesced signals, and how
+// old each was on arrival.
 class Subscriber {
   public:
-    Subscriber(std::string container, bool batched)
+    Subscriber(std::string container, Delivery delivery)
         : container_(std::move(container)), connection_(sdbus::createSystemBusConnection()),
           manager_(sdbus::createProxy(*connection_, lockc::bench::kBusName,
                                       lockc::bench::kManagerPath)) {
@@ -182,10 +212,19 @@ class Subscriber {
                     take(std::get<0>(d), std::get<9>(d), now);
                 }
             });
+        manager_->uponSignal("DeniedCoalesced")
+            .onInterface(kManagerInterface)
+            .call([this](const std::vector<lockc::bus::CoalescedDenialEntry> &denials) {
+                const auto now = realtime_usec();
+                const std::lock_guard lock(mutex_);
+                for (const auto &d : denials) {
+                    take(std::get<0>(d), std::get<9>(d), now, std::get<11>(d));
+                }
+            });
         manager_->finishRegistration();
         Options options;
-        if (batched) {
-            options.emplace("batched", sdbus::Variant(true));
+        if (delivery != Delivery::Single) {
+            options.emplace(std::string(mode_name(delivery)), sdbus::Variant(true));
         }
         manager_->callMethod("SubscribeDenials")
             .onInterface(kManagerInterface)
@@ -211,12 +250,13 @@ class Subscriber {
     }
 
   private:
-    void take(const std::string &container, std::uint64_t time_usec, std::uint64_t now) {
+    void take(const std::string &container, std::uint64_t time_usec, std::uint64_t now,
+              std::uint32_t denials = 1) {
         if (container != container_) {
             return;
         }
         ages_us_.push_back(now > time_usec ? static_cast<double>(now - time_usec) : 0.0);
-        received_.fetch_add(1);
+        received_.fetch_add(denials);
     }
 
     std::string container_;
@@ -326,7 +366,7 @@ Generated generate(const std::filesystem::path &cgroup, std::uint64_t rate, doub
 
 struct Row {
     std::uint64_t rate = 0;
-    bool batched = false;
+    Delivery delivery = Delivery::Single;
     std::size_t round = 0;
     Counters delta;
     std::uint64_t received = 0;
@@ -341,10 +381,6 @@ struct Row {
 
 std::string rate_name(std::uint64_t rate) {
     return rate == 0 ? std::string("max") : std::to_string(rate);
-}
-
-std::string mode_name(bool batched) {
-    return batched ? "batched" : "single";
 }
 
 int run(const Settings &s) {
@@ -378,14 +414,14 @@ int run(const Settings &s) {
     bool all_exact = true;
     for (std::size_t round = 1; round <= s.rounds; ++round) {
         for (const auto rate : s.rates) {
-            for (const bool batched : s.modes) {
+            for (const auto delivery : s.modes) {
                 signals.check();
-                Subscriber subscriber(id, batched);
+                Subscriber subscriber(id, delivery);
                 const auto before = Counters::of(lockcd);
                 const auto received_before = subscriber.received();
                 Row row;
                 row.rate = rate;
-                row.batched = batched;
+                row.delivery = delivery;
                 row.round = round;
                 const auto g = generate(cgroups.absolute() / "generator", rate, s.seconds,
                                         lockcd_pid, row.rss_max_kib, signals);
@@ -416,7 +452,7 @@ int run(const Settings &s) {
                 row.achieved = static_cast<double>(g.calls) / g.seconds;
                 all_exact = all_exact && row.exact();
                 std::cout << "    round " << round << " rate " << std::setw(6) << rate_name(rate)
-                          << ' ' << std::setw(7) << mode_name(batched) << ": "
+                          << ' ' << std::setw(7) << mode_name(delivery) << ": "
                           << row.delta.decisions << " decisions (" << fixed(row.achieved, 0)
                           << "/s), " << row.delta.drops << " dropped, " << row.delta.read
                           << " read, " << row.delta.suppressed << " suppressed, " << row.received
@@ -425,7 +461,7 @@ int run(const Settings &s) {
                           << fixed(percentile(row.ages, 0.99), 0) << " us; VmRSS max "
                           << row.rss_max_kib << " KiB\n";
                 if (tsv) {
-                    tsv << rate_name(rate) << '\t' << mode_name(batched) << '\t' << round << '\t'
+                    tsv << rate_name(rate) << '\t' << mode_name(delivery) << '\t' << round << '\t'
                         << row.delta.decisions << '\t' << row.delta.drops << '\t' << row.delta.read
                         << '\t' << row.delta.suppressed << '\t' << row.received << '\t'
                         << fixed(row.achieved, 0) << '\t' << fixed(percentile(row.ages, 0.5), 0)
@@ -443,14 +479,14 @@ int run(const Settings &s) {
     Report report;
     std::cout << "\nPer rate, over the rounds:\n";
     for (const auto rate : s.rates) {
-        for (const bool batched : s.modes) {
+        for (const auto delivery : s.modes) {
             std::vector<double> achieved;
             std::vector<double> delivered;
             std::vector<double> p50;
             std::vector<double> p99;
             std::vector<double> rss;
             for (const auto &r : rows) {
-                if (r.rate != rate || r.batched != batched) {
+                if (r.rate != rate || r.delivery != delivery) {
                     continue;
                 }
                 achieved.push_back(r.achieved);
@@ -462,8 +498,8 @@ int run(const Settings &s) {
                 p99.push_back(percentile(r.ages, 0.99));
                 rss.push_back(static_cast<double>(r.rss_max_kib) / lockc::bench::kKiB);
             }
-            const auto name = rate_name(rate) + "." + mode_name(batched);
-            std::cout << " rate " << rate_name(rate) << "/s, " << mode_name(batched) << '\n';
+            const auto name = rate_name(rate) + "." + std::string(mode_name(delivery));
+            std::cout << " rate " << rate_name(rate) << "/s, " << mode_name(delivery) << '\n';
             report.figure("events." + name + ".achieved", "denials made", "/s", achieved, 0);
             report.figure("events." + name + ".delivered", "delivered as signals", "%", delivered,
                           2);

@@ -78,7 +78,11 @@ struct Denial {
     std::uint32_t uid = 0;
     std::string comm;
     std::int32_t errnum = 0;
-    std::uint64_t time_usec = 0;
+    std::uint64_t time_usec = 0; // the first time, for a repeated denial
+    // From DeniedCoalesced: how many times this same denial was made, and
+    // the last time; 1 and time_usec otherwise.
+    std::uint32_t count = 1;
+    std::uint64_t last_usec = 0;
 };
 
 // What one level denies (DescribeLevels): kind ("operation", "open",

@@ -222,6 +222,9 @@ int run_daemon(const DaemonOptions &options) {
         if (trimmed_at < last_activity) {
             timeout_ms = wake_by(timeout_ms, last_activity + kTrimAfter);
         }
+        if (const auto due = front_end.signals_due()) {
+            timeout_ms = wake_by(timeout_ms, *due);
+        }
         std::array<pollfd, 4> fds{};
         fds[0] = {poll_data.fd, poll_data.events, 0};
         fds[1] = {signals.get(), POLLIN, 0};
@@ -307,6 +310,11 @@ int run_daemon(const DaemonOptions &options) {
         }
     }
     notify("STOPPING=1");
+    try {
+        front_end.flush_before_exit();
+    } catch (const sdbus::Error &e) {
+        log::warning("cannot send the last denials: " + e.getMessage());
+    }
     log::notice("stopping; the kernel keeps enforcing from the pinned programs");
     return 0;
 }

@@ -64,6 +64,30 @@ bool interactive_option(OptionReader &reader) {
     return reader.boolean("interactive").value_or(false);
 }
 
+// About what a denial adds to a signal on the wire: its strings and fixed
+// fields (for a coalesced one also its last time and count), plus a
+// message header for a Denied signal of its own.
+std::size_t wire_size(const Denial &d) {
+    constexpr std::size_t kFixed = 64;
+    return kFixed + d.container.size() + d.hook.size() + d.target.size() + d.comm.size();
+}
+std::size_t wire_size(const RepeatedDenial &r) {
+    constexpr std::size_t kRepeatFields = 20;
+    return wire_size(r.denial) + kRepeatFields;
+}
+constexpr std::size_t kHeaderSize = 160;
+// How many of the kernel's decisions an entry stands for.
+std::uint64_t denials_in(const Denial & /*denial*/) {
+    return 1;
+}
+std::uint64_t denials_in(const RepeatedDenial &r) {
+    return r.count;
+}
+// Denials per DeniedBatch signal at most: a pass that read more sends more.
+// Also the distinct denials a DeniedCoalesced signal holds at most: more
+// send it before its window is over.
+constexpr std::size_t kMaxBatch = 1024;
+
 } // namespace
 
 // ---- ManagerObject ----
@@ -384,11 +408,19 @@ void ManagerObject::SubscribeDenials(sdbus::Result<> &&result, Options options) 
         OptionReader reader(options);
         const bool interactive = interactive_option(reader);
         const bool batched = reader.boolean("batched").value_or(false);
+        const bool coalesced = reader.boolean("coalesced").value_or(false);
         reader.finish();
+        if (batched && coalesced) {
+            throw api::ApiError(api::kInvalidArgument,
+                                "the options 'batched' and 'coalesced' exclude each other");
+        }
+        const auto delivery = coalesced ? Delivery::Coalesced
+                              : batched ? Delivery::Batched
+                                        : Delivery::Single;
         const auto who = caller().bus_name;
         authorized(std::move(result), action::kSubscribeDenials, interactive,
-                   [this, who, batched](const sdbus::Result<> &r) {
-                       front_end_.subscribe(who, batched);
+                   [this, who, delivery](const sdbus::Result<> &r) {
+                       front_end_.subscribe(who, delivery);
                        r.returnResults();
                    });
     } catch (const std::exception &e) {
@@ -486,6 +518,24 @@ void ManagerObject::emit_denied_batch(std::span<const Denial> denials,
     }
 }
 
+void ManagerObject::emit_denied_coalesced(std::span<const RepeatedDenial> denials,
+                                          const std::vector<std::string> &subscribers) {
+    std::vector<bus::CoalescedDenialEntry> entries;
+    entries.reserve(denials.size());
+    for (const auto &r : denials) {
+        const auto &d = r.denial;
+        entries.emplace_back(d.container, std::string(to_string(d.level)),
+                             std::string(to_string(d.mode)), d.hook, d.target, d.pid, d.uid, d.comm,
+                             d.error, d.time_usec, r.last_usec, r.count);
+    }
+    for (const auto &subscriber : subscribers) {
+        auto signal = getObject().createSignal(kManagerInterface, "DeniedCoalesced");
+        signal << entries;
+        signal.setDestination(subscriber);
+        getObject().emitSignal(signal);
+    }
+}
+
 void ManagerObject::emit_changed(const std::vector<std::string> &properties) {
     emitPropertiesChangedSignal(kManagerInterface, properties);
 }
@@ -495,7 +545,7 @@ void ManagerObject::emit_changed(const std::vector<std::string> &properties) {
 FrontEnd::FrontEnd(sdbus::IConnection &connection, Service &service)
     : connection_(connection), service_(service),
       manager_(std::make_unique<ManagerObject>(connection, *this, service)),
-      containers_(connection, service),
+      containers_(connection, service), coalescer_(kCoalesceWindow, kMaxBatch),
       bus_driver_(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
       authorizer_(std::make_unique<Authorizer>(connection)) {
     bus_driver_->uponSignal("NameOwnerChanged")
@@ -533,20 +583,6 @@ FrontEnd::~FrontEnd() {
     service_.set_listener({});
 }
 
-namespace {
-
-// About what a denial adds to a signal on the wire: its strings and fixed
-// fields, plus a message header for a Denied signal of its own.
-std::size_t wire_size(const Denial &d) {
-    constexpr std::size_t kFixed = 64;
-    return kFixed + d.container.size() + d.hook.size() + d.target.size() + d.comm.size();
-}
-constexpr std::size_t kHeaderSize = 160;
-// Denials per DeniedBatch signal at most: a pass that read more sends more.
-constexpr std::size_t kMaxBatch = 1024;
-
-} // namespace
-
 bool FrontEnd::may_queue(std::size_t bytes) {
     // sd-bus queues what the socket does not take at once and asks for
     // POLLOUT until its queue is empty again: what was sent since then
@@ -582,37 +618,69 @@ void FrontEnd::flush_signals() {
             log::warning(std::string("cannot announce the container count: ") + e.what());
         }
     }
-    if (pending_batch_.empty()) {
-        return;
-    }
-    if (!batched_subscribers_.empty()) {
-        for (std::size_t at = 0; at < pending_batch_.size(); at += kMaxBatch) {
-            const auto chunk = std::span<const Denial>(pending_batch_)
-                                   .subspan(at, std::min(kMaxBatch, pending_batch_.size() - at));
-            std::size_t bytes = kHeaderSize;
-            for (const auto &d : chunk) {
-                bytes += wire_size(d);
-            }
-            if (!may_queue(bytes * batched_subscribers_.size())) {
-                count_suppressed(chunk.size());
-                continue;
-            }
-            try {
-                manager_->emit_denied_batch(chunk, batched_subscribers_);
-            } catch (const std::exception &e) {
-                // Not the connection's end (that shows in the main loop):
-                // these denials go unsignalled, counted.
-                log::warning(std::string("cannot send denials: ") + e.what());
-                count_suppressed(chunk.size());
-            }
+    flush_batch();
+    flush_coalesced(false);
+}
+
+template <typename Entry, typename Emit>
+void FrontEnd::send_in_chunks(std::span<const Entry> entries, std::size_t subscribers, Emit emit) {
+    for (std::size_t at = 0; at < entries.size(); at += kMaxBatch) {
+        const auto chunk = entries.subspan(at, std::min(kMaxBatch, entries.size() - at));
+        std::size_t bytes = kHeaderSize;
+        std::uint64_t denials = 0;
+        for (const auto &entry : chunk) {
+            bytes += wire_size(entry);
+            denials += denials_in(entry);
+        }
+        if (!may_queue(bytes * subscribers)) {
+            count_suppressed(denials);
+            continue;
+        }
+        try {
+            emit(chunk);
+        } catch (const std::exception &e) {
+            // Not the connection's end (that shows in the main loop):
+            // these denials go unsignalled, counted.
+            log::warning(std::string("cannot send denials: ") + e.what());
+            count_suppressed(denials);
         }
     }
+}
+
+void FrontEnd::flush_batch() {
+    if (!batched_subscribers_.empty()) {
+        send_in_chunks(std::span<const Denial>(pending_batch_), batched_subscribers_.size(),
+                       [this](std::span<const Denial> chunk) {
+                           manager_->emit_denied_batch(chunk, batched_subscribers_);
+                       });
+    }
     pending_batch_.clear();
+}
+
+void FrontEnd::flush_coalesced(bool whole_window) {
+    const auto due = coalescer_.due();
+    if (!due || (!whole_window && std::chrono::steady_clock::now() < *due)) {
+        return;
+    }
+    // One pass of the main loop may have added more than kMaxBatch.
+    const auto entries = coalescer_.take();
+    send_in_chunks(std::span<const RepeatedDenial>(entries), coalesced_subscribers_.size(),
+                   [this](std::span<const RepeatedDenial> chunk) {
+                       manager_->emit_denied_coalesced(chunk, coalesced_subscribers_);
+                   });
+}
+
+void FrontEnd::flush_before_exit() {
+    flush_signals();
+    flush_coalesced(true);
 }
 
 void FrontEnd::signal_denial(const Denial &denial) {
     if (!batched_subscribers_.empty()) {
         pending_batch_.push_back(denial);
+    }
+    if (!coalesced_subscribers_.empty()) {
+        coalescer_.add(denial, std::chrono::steady_clock::now());
     }
     if (!single_subscribers_.empty()) {
         if (may_queue((kHeaderSize + wire_size(denial)) * single_subscribers_.size())) {
@@ -626,12 +694,26 @@ void FrontEnd::signal_denial(const Denial &denial) {
 void FrontEnd::rebuild_subscriber_lists() {
     single_subscribers_.clear();
     batched_subscribers_.clear();
-    for (const auto &[name, batched] : subscribers_) {
-        (batched ? batched_subscribers_ : single_subscribers_).push_back(name);
+    coalesced_subscribers_.clear();
+    for (const auto &[name, delivery] : subscribers_) {
+        switch (delivery) {
+        case Delivery::Single:
+            single_subscribers_.push_back(name);
+            break;
+        case Delivery::Batched:
+            batched_subscribers_.push_back(name);
+            break;
+        case Delivery::Coalesced:
+            coalesced_subscribers_.push_back(name);
+            break;
+        }
+    }
+    if (coalesced_subscribers_.empty()) {
+        coalescer_.clear(); // nobody left to send them to
     }
 }
 
-void FrontEnd::subscribe(const std::string &bus_name, bool batched) {
+void FrontEnd::subscribe(const std::string &bus_name, Delivery delivery) {
     if (!subscribers_.contains(bus_name) && subscribers_.size() >= kMaxSubscribers) {
         throw api::ApiError(api::kLimitsExceeded, "lockcd already sends denials to " +
                                                       std::to_string(kMaxSubscribers) +
@@ -645,7 +727,7 @@ void FrontEnd::subscribe(const std::string &bus_name, bool batched) {
         .withArguments(bus_name)
         .storeResultsTo(alive);
     if (alive) {
-        subscribers_[bus_name] = batched;
+        subscribers_[bus_name] = delivery;
         rebuild_subscriber_lists();
     }
 }

@@ -5,6 +5,7 @@
 
 #include "authorizer.hpp"
 #include "container_objects.hpp"
+#include "denial_coalescer.hpp"
 #include "bus_names.hpp"
 #include "service.hpp"
 #include "systemd_units.hpp"
@@ -19,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -33,6 +35,14 @@ using bus::kBusName;
 using bus::kContainerPathPrefix;
 using bus::kManagerPath;
 inline constexpr std::size_t kMaxSubscribers = 64;
+
+// How a subscriber gets denials (SubscribeDenials' options).
+enum class Delivery {
+    Single,    // a Denied signal each
+    Batched,   // DeniedBatch: every pass of the main loop
+    Coalesced, // DeniedCoalesced: repeats counted, every kCoalesceWindow
+};
+inline constexpr auto kCoalesceWindow = std::chrono::milliseconds(100);
 
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::lockc::Manager_adaptor, sdbus::ObjectManager_adaptor,
@@ -50,6 +60,9 @@ class ManagerObject final
     // One DeniedBatch signal with `denials` to each of `subscribers`.
     void emit_denied_batch(std::span<const Denial> denials,
                            const std::vector<std::string> &subscribers);
+    // One DeniedCoalesced signal with `denials` to each of `subscribers`.
+    void emit_denied_coalesced(std::span<const RepeatedDenial> denials,
+                               const std::vector<std::string> &subscribers);
     void emit_changed(const std::vector<std::string> &properties);
 
   private:
@@ -124,7 +137,7 @@ class FrontEnd {
     [[nodiscard]] SystemdUnits *systemd() const noexcept { return systemd_; }
     // Adds a subscriber (or changes how it gets denials); throws
     // ApiError(LimitsExceeded).
-    void subscribe(const std::string &bus_name, bool batched);
+    void subscribe(const std::string &bus_name, Delivery delivery);
     void unsubscribe(const std::string &bus_name);
     // Who sent a call: its uid and pid as the bus daemon reports them, asked
     // once per connection (a unique name is never reused, and what the bus
@@ -139,8 +152,16 @@ class FrontEnd {
     }
 
     // Sends what was left for the end of the main loop's pass: one
-    // ContainerCount change however many registrations the pass handled.
+    // ContainerCount change however many registrations the pass handled,
+    // the pass's DeniedBatch, and DeniedCoalesced once its window is over.
     void flush_signals();
+    // flush_signals(), and the coalesced denials of a window not yet over:
+    // lockcd is stopping.
+    void flush_before_exit();
+    // When flush_signals() has coalesced denials to send; nullopt if none.
+    [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> signals_due() const {
+        return coalescer_.due();
+    }
 
     // Denials not signalled because the queue to the bus was full.
     [[nodiscard]] std::uint64_t signals_suppressed() const noexcept { return signals_suppressed_; }
@@ -151,18 +172,29 @@ class FrontEnd {
     // count once sd-bus says the queue is empty.
     [[nodiscard]] bool may_queue(std::size_t bytes);
     void count_suppressed(std::uint64_t denials);
+    // Sends `entries` in signals of at most kMaxBatch made by `emit`, each
+    // while lockcd's queue to the bus has room for it to `subscribers`
+    // subscribers; counts the denials of those it leaves out.
+    template <typename Entry, typename Emit>
+    void send_in_chunks(std::span<const Entry> entries, std::size_t subscribers, Emit emit);
+    void flush_batch();
+    // Sends the coalesced denials once their window is over, or now when
+    // `whole_window` (lockcd stops).
+    void flush_coalesced(bool whole_window);
     void rebuild_subscriber_lists();
 
     sdbus::IConnection &connection_;
     Service &service_;
     std::unique_ptr<ManagerObject> manager_;
     ContainerObjects containers_;
-    // Subscribers by unique name: true for batched (DeniedBatch).
-    std::map<std::string, bool> subscribers_;
-    std::vector<std::string> single_subscribers_;  // from subscribers_
-    std::vector<std::string> batched_subscribers_; // from subscribers_
-    std::vector<Denial> pending_batch_;            // for flush_signals()
-    bool count_changed_ = false;                   // ContainerCount to signal (flush_signals)
+    // Subscribers by unique name.
+    std::map<std::string, Delivery> subscribers_;
+    std::vector<std::string> single_subscribers_;    // from subscribers_
+    std::vector<std::string> batched_subscribers_;   // from subscribers_
+    std::vector<std::string> coalesced_subscribers_; // from subscribers_
+    std::vector<Denial> pending_batch_;              // for flush_signals()
+    DenialCoalescer coalescer_;                      // for flush_signals()
+    bool count_changed_ = false;                     // ContainerCount to signal (flush_signals)
     // Bytes of denial signals sent since lockcd's bus queue was last seen
     // empty (estimated): an upper bound on that queue, kept under
     // kMaxDeniedBacklogBytes so that a subscriber slower than the kernel

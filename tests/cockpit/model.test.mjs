@@ -5,7 +5,7 @@ import { test } from "node:test";
 
 import {
     DenialFeed, compareIds, denialFromArgs, enforcementSummary, explainError, formatTime,
-    operationWords, totalDecisions,
+    operationWords, resultText, totalDecisions,
 } from "../../cockpit/model.js";
 
 test("polkit's refusal is explained with what to do", () => {
@@ -46,6 +46,24 @@ test("a Denied signal's arguments become a record, audit when errnum is 0", () =
     assert.equal(d.comm, "cat");
     assert.equal(d.result, "denied");
     assert.equal(denialFromArgs([...args.slice(0, 8), 0, 1]).result, "audited");
+});
+
+test("a DeniedCoalesced entry keeps its count and last time; a Denied one counts once", () => {
+    const args = ["web", "baseline", "enforce", "file_open", "/sys/kernel/x", 7, 0, "cat", 1, 1000];
+    const once = denialFromArgs(args);
+    assert.equal(once.count, 1);
+    assert.equal(once.last, 1000);
+    assert.equal(resultText(once), "denied");
+    const repeated = denialFromArgs([...args, 5000, 37]);
+    assert.equal(repeated.time, 1000);
+    assert.equal(repeated.last, 5000);
+    assert.equal(repeated.count, 37);
+    assert.equal(resultText(repeated), "denied 37×");
+    const feed = new DenialFeed(10);
+    feed.add(once);
+    feed.add(repeated);
+    assert.equal(feed.entries.length, 2);
+    assert.equal(feed.total, 38);
 });
 
 test("times are local wall time with milliseconds", () => {

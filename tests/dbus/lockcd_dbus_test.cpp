@@ -93,6 +93,12 @@ std::function<void(sdbus::IProxy &)> options_call(const std::string &method) {
     };
 }
 
+std::function<void(sdbus::IProxy &)> subscribe_with(const Options &options) {
+    return [=](sdbus::IProxy &p) {
+        p.callMethod("SubscribeDenials").onInterface(kManagerInterface).withArguments(options);
+    };
+}
+
 std::function<void(sdbus::IProxy &)> read_calls() {
     return [](sdbus::IProxy &p) {
         std::vector<ListEntry> list;
@@ -171,11 +177,26 @@ TEST_F(LockcdTest, IntrospectionListsTheDocumentedInterface) {
         ->callMethod("Introspect")
         .onInterface("org.freedesktop.DBus.Introspectable")
         .storeResultsTo(xml);
-    for (const char *member :
-         {"RegisterContainer", "UnregisterContainer", "GetContainer", "ListContainers", "GetLevel",
-          "SetLevel", "GetMode", "SetMode", "SetDefaultLevel", "SetDefaultMode", "Reload",
-          "DescribeLevels", "SubscribeDenials", "UnsubscribeDenials", "Denied",
-          "org.freedesktop.DBus.ObjectManager"}) {
+    for (const char *member : {"RegisterContainer",
+                               "UnregisterContainer",
+                               "GetContainer",
+                               "ListContainers",
+                               "GetLevel",
+                               "SetLevel",
+                               "GetMode",
+                               "SetMode",
+                               "SetDefaultLevel",
+                               "SetDefaultMode",
+                               "Reload",
+                               "DescribeLevels",
+                               "SubscribeDenials",
+                               "UnsubscribeDenials",
+                               "Denied",
+                               "<signal name=\"DeniedBatch\">",
+                               "a(sssssuusit)",
+                               "<signal name=\"DeniedCoalesced\">",
+                               "a(sssssuusittu)",
+                               "org.freedesktop.DBus.ObjectManager"}) {
         EXPECT_NE(xml.find(member), std::string::npos) << member;
     }
 }
@@ -998,24 +1019,28 @@ TEST_F(LockcdTest, SubscribingTwiceAndUnsubscribingAreHarmless) {
               "");
 }
 
-TEST_F(LockcdTest, SubscribeDenialsTakesABooleanBatchedOptionAndDeniedBatchIsIntrospectable) {
-    const auto subscribe = [](const Options &options) {
-        return [options](sdbus::IProxy &p) {
-            p.callMethod("SubscribeDenials").onInterface(kManagerInterface).withArguments(options);
-        };
-    };
-    EXPECT_EQ(call_as_root(subscribe({{"batched", sdbus::Variant(true)}})).error, "");
-    EXPECT_EQ(call_as_root(subscribe({{"batched", sdbus::Variant(false)}})).error, "");
-    const auto wrong = call_as_root(subscribe({{"batched", sdbus::Variant(std::string("yes"))}}));
+TEST_F(LockcdTest, SubscribeDenialsTakesABooleanBatchedOption) {
+    EXPECT_EQ(call_as_root(subscribe_with({{"batched", sdbus::Variant(true)}})).error, "");
+    EXPECT_EQ(call_as_root(subscribe_with({{"batched", sdbus::Variant(false)}})).error, "");
+    const auto wrong =
+        call_as_root(subscribe_with({{"batched", sdbus::Variant(std::string("yes"))}}));
     EXPECT_EQ(wrong.error, kInvalidArgument);
     EXPECT_NE(wrong.message.find("batched"), std::string::npos) << wrong.message;
-    std::string xml;
-    manager()
-        ->callMethod("Introspect")
-        .onInterface("org.freedesktop.DBus.Introspectable")
-        .storeResultsTo(xml);
-    EXPECT_NE(xml.find("<signal name=\"DeniedBatch\">"), std::string::npos);
-    EXPECT_NE(xml.find("a(sssssuusit)"), std::string::npos);
+}
+
+TEST_F(LockcdTest, SubscribeDenialsTakesACoalescedOptionButNotTogetherWithBatched) {
+    EXPECT_EQ(call_as_root(subscribe_with({{"coalesced", sdbus::Variant(true)}})).error, "");
+    EXPECT_EQ(call_as_root(subscribe_with({{"coalesced", sdbus::Variant(false)},
+                                           {"batched", sdbus::Variant(true)}}))
+                  .error,
+              "");
+    const auto both = call_as_root(
+        subscribe_with({{"coalesced", sdbus::Variant(true)}, {"batched", sdbus::Variant(true)}}));
+    EXPECT_EQ(both.error, kInvalidArgument);
+    EXPECT_NE(both.message.find("exclude each other"), std::string::npos) << both.message;
+    const auto wrong = call_as_root(subscribe_with({{"coalesced", sdbus::Variant(1U)}}));
+    EXPECT_EQ(wrong.error, kInvalidArgument);
+    EXPECT_NE(wrong.message.find("coalesced"), std::string::npos) << wrong.message;
 }
 
 } // namespace

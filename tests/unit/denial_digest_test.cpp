@@ -192,6 +192,20 @@ TEST(DenialDigest, AuditedBurstsAreLowUrgencyAndSaySo) {
         << update->body;
 }
 
+TEST(DenialDigest, ARepeatedDenialCountsForEveryTimeItWasMade) {
+    DenialDigest digest(settings());
+    const auto t0 = Clock::time_point{} + 100s;
+    auto repeated = denial("web-1", "file_open", "/proc/sysrq-trigger");
+    repeated.count = 37; // one DeniedCoalesced entry
+    const auto first = digest.add(repeated, t0);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->denials, 37U);
+    EXPECT_TRUE(first->body.starts_with("36 more operations denied in web-1")) << first->body;
+    const auto update = digest.add(denial("web-1", "file_open", "/proc/kcore"), t0 + 2s);
+    ASSERT_TRUE(update);
+    EXPECT_EQ(update->denials, 38U);
+}
+
 TEST(DenialDigest, AtMostMaxContainersAreTrackedTheLeastRecentGoesFirst) {
     DenialDigest digest(settings(3));
     const auto t0 = Clock::time_point{} + 100s;

@@ -120,7 +120,7 @@ TEST_F(Benchmarks, EveryDecisionEventIsDeliveredOrCountedWhereItWasLost) {
     // lockc-events-bench: rate, mode, round, decisions, drops, read,
     // suppressed, received, ... (one row per rate and mode).
     const auto rows = tsv(out_dir() / "events.tsv");
-    ASSERT_EQ(rows.size(), 4U) << "the smoke run has two rates, each in two modes";
+    ASSERT_EQ(rows.size(), 6U) << "the smoke run has two rates, each in three modes";
     std::set<std::string> modes;
     for (const auto &r : rows) {
         ASSERT_EQ(r.size(), 13U);
@@ -137,7 +137,7 @@ TEST_F(Benchmarks, EveryDecisionEventIsDeliveredOrCountedWhereItWasLost) {
         // What lockcd read it either signalled or suppressed.
         EXPECT_EQ(read, suppressed + received) << step;
     }
-    EXPECT_EQ(modes, (std::set<std::string>{"single", "batched"}));
+    EXPECT_EQ(modes, (std::set<std::string>{"single", "batched", "coalesced"}));
 }
 
 } // namespace

@@ -170,7 +170,18 @@ void pump(sdbus::IConnection &bus, const std::function<bool()> &done,
     }
 }
 
-DenialListener::DenialListener(bool subscribe, bool batched) {
+namespace {
+
+// The fields of Denied from an element of DeniedBatch or DeniedCoalesced
+// (which begin with them, in the same order).
+template <typename Entry> DeniedSignal denied_fields(const Entry &d) {
+    return {std::get<0>(d), std::get<1>(d), std::get<2>(d), std::get<3>(d), std::get<4>(d),
+            std::get<7>(d), std::get<5>(d), std::get<6>(d), std::get<8>(d), std::get<9>(d)};
+}
+
+} // namespace
+
+DenialListener::DenialListener(bool subscribe, const char *delivery) {
     proxy->uponSignal("Denied")
         .onInterface(kManagerInterface)
         .call([this](const std::string &container, const std::string &level,
@@ -186,16 +197,23 @@ DenialListener::DenialListener(bool subscribe, bool batched) {
         .call([this](const std::vector<bus::DenialEntry> &denials) {
             ++batch_signals;
             for (const auto &d : denials) {
-                received.push_back({std::get<0>(d), std::get<1>(d), std::get<2>(d), std::get<3>(d),
-                                    std::get<4>(d), std::get<7>(d), std::get<5>(d), std::get<6>(d),
-                                    std::get<8>(d), std::get<9>(d)});
+                received.push_back(denied_fields(d));
+            }
+        });
+    proxy->uponSignal("DeniedCoalesced")
+        .onInterface(kManagerInterface)
+        .call([this](const std::vector<bus::CoalescedDenialEntry> &denials) {
+            ++coalesced_signals;
+            for (const auto &d : denials) {
+                received.push_back(denied_fields(d));
+                repeats.push_back({std::get<10>(d), std::get<11>(d)});
             }
         });
     proxy->finishRegistration();
     if (subscribe) {
         Options options;
-        if (batched) {
-            options.emplace("batched", sdbus::Variant(true));
+        if (delivery != nullptr) {
+            options.emplace(delivery, sdbus::Variant(true));
         }
         proxy->callMethod("SubscribeDenials").onInterface(kManagerInterface).withArguments(options);
     }

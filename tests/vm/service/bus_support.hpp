@@ -90,11 +90,20 @@ struct DenialListener {
     std::unique_ptr<sdbus::IConnection> bus = sdbus::createSystemBusConnection();
     std::unique_ptr<sdbus::IProxy> proxy = sdbus::createProxy(*bus, kBusName, kManagerPath);
     std::vector<DeniedSignal> received;
-    std::size_t denied_signals = 0; // Denied signals received
-    std::size_t batch_signals = 0;  // DeniedBatch signals received
+    // For DeniedCoalesced entries, parallel to `received` (whose time is the
+    // entry's first time): the last time and the count.
+    struct Repeats {
+        std::uint64_t last = 0;
+        std::uint32_t count = 0;
+    };
+    std::vector<Repeats> repeats;
+    std::size_t denied_signals = 0;    // Denied signals received
+    std::size_t batch_signals = 0;     // DeniedBatch signals received
+    std::size_t coalesced_signals = 0; // DeniedCoalesced signals received
 
-    // Subscribes when `subscribe`, with "batched" when `batched`.
-    explicit DenialListener(bool subscribe, bool batched = false);
+    // Subscribes when `subscribe`, with the boolean option `delivery`
+    // ("batched", "coalesced") when given.
+    explicit DenialListener(bool subscribe, const char *delivery = nullptr);
     // Pumps the bus until a signal matches or `wait` has passed.
     bool wait_for(const std::function<bool(const DeniedSignal &)> &match,
                   std::chrono::milliseconds wait);

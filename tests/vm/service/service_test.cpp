@@ -10,8 +10,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -129,7 +131,7 @@ TEST_F(ServiceTest, DeniedSignalsReachSubscribersOnlyWithTheRightFields) {
     TestCgroup cg("svc-signal");
     register_cgroup("svc-signal", "baseline", "enforce", cg);
     DenialListener subscriber(true);
-    DenialListener batched(true, true);
+    DenialListener batched(true, "batched");
     DenialListener bystander(false);
     const auto before_usec =
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -181,6 +183,67 @@ TEST_F(ServiceTest, DeniedSignalsReachSubscribersOnlyWithTheRightFields) {
         *subscriber.bus, [] { return false; }, std::chrono::milliseconds(1500));
     EXPECT_EQ(subscriber.received.size(), 2U) << "denials kept coming after UnsubscribeDenials";
     unregister("svc-signal");
+}
+
+TEST_F(ServiceTest, CoalescedSubscribersGetRepeatsOnceWithTheirCountAndTimes) {
+    TestCgroup cg("svc-coalesced");
+    register_cgroup("svc-coalesced", "baseline", "enforce", cg);
+    DenialListener coalesced(true, "coalesced");
+    DenialListener batched(true, "batched");
+    // One process, one denied path, many times: denials that differ only
+    // in their time. Then one more from another process.
+    constexpr int kRepeats = 200;
+    const auto r = run_child(&cg.path(), nullptr, [] {
+        int err = 0;
+        for (int i = 0; i < kRepeats; ++i) {
+            err = open_sysrq();
+        }
+        return err;
+    });
+    ASSERT_TRUE(r.ok);
+    ASSERT_EQ(r.err, EPERM);
+    const auto other = run_child(&cg.path(), nullptr, open_sysrq);
+    ASSERT_EQ(other.err, EPERM);
+    const auto total = [&] {
+        std::uint64_t n = 0;
+        for (const auto &rep : coalesced.repeats) {
+            n += rep.count;
+        }
+        return n;
+    };
+    pump(
+        *coalesced.bus, [&] { return total() >= kRepeats + 1; }, std::chrono::seconds(10));
+    pump(
+        *batched.bus, [&] { return batched.received.size() >= kRepeats + 1; },
+        std::chrono::seconds(10));
+    // The batched subscriber sees every denial: none was lost on the way.
+    ASSERT_EQ(batched.received.size(), kRepeats + 1U) << batched.dump();
+    EXPECT_EQ(total(), kRepeats + 1U) << coalesced.dump();
+    EXPECT_EQ(coalesced.denied_signals + coalesced.batch_signals, 0U);
+    // A window is 100 ms: the repeats span a few at most, never one each.
+    EXPECT_LE(coalesced.received.size(), 10U) << coalesced.dump();
+    std::uint64_t first = UINT64_MAX;
+    std::uint64_t last = 0;
+    std::uint64_t from_other = 0;
+    for (std::size_t i = 0; i < coalesced.received.size(); ++i) {
+        const auto &d = coalesced.received[i];
+        const auto &rep = coalesced.repeats[i];
+        EXPECT_LE(d.time, rep.last);
+        if (d.pid == static_cast<std::uint32_t>(other.pid)) {
+            from_other += rep.count;
+            continue;
+        }
+        // Every field but the time is that of the denials it stands for.
+        auto same = batched.received[0];
+        same.time = d.time;
+        EXPECT_EQ(d, same);
+        first = std::min(first, d.time);
+        last = std::max(last, rep.last);
+    }
+    EXPECT_EQ(from_other, 1U) << "another process's denial was merged with the repeats";
+    EXPECT_EQ(first, batched.received.front().time);
+    EXPECT_EQ(last, batched.received[kRepeats - 1].time);
+    unregister("svc-coalesced");
 }
 
 TEST_F(ServiceTest, ADenialIsNamedAfterItsContainerEvenWhenItsCgroupIsAlreadyGone) {
