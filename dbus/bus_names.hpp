@@ -12,4 +12,9 @@ inline constexpr const char *kManagerInterface = "org.lockc.Manager";
 inline constexpr const char *kContainerPathPrefix = "/org/lockc/Manager/container";
 inline constexpr const char *kContainerInterface = "org.lockc.Container";
 
+// SubscribeDenials' options that choose the signal: DeniedBatch, or
+// DeniedCoalesced (neither: a Denied signal per denial).
+inline constexpr const char *kBatchedOption = "batched";
+inline constexpr const char *kCoalescedOption = "coalesced";
+
 } // namespace lockc::bus

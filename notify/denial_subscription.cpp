@@ -90,7 +90,7 @@ void DenialSubscription::subscribe(Clock::time_point now) {
         // Repeats counted, one signal per 100 ms instead of one per denial:
         // a burst reaches the digest, with its count, instead of being
         // dropped at lockcd's queue to the bus, and costs the bus little.
-        options["coalesced"] = sdbus::Variant(true);
+        options[bus::kCoalescedOption] = sdbus::Variant(true);
         call << options;
         auto reply = manager->callMethod(call);
         // The lockcd that accepted the subscription, by its unique name,

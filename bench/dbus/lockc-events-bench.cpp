@@ -69,9 +69,9 @@ enum class Delivery { Single, Batched, Coalesced };
 std::string_view mode_name(Delivery delivery) {
     switch (delivery) {
     case Delivery::Batched:
-        return "batched";
+        return lockc::bus::kBatchedOption;
     case Delivery::Coalesced:
-        return "coalesced";
+        return lockc::bus::kCoalescedOption;
     case Delivery::Single:
         break;
     }

@@ -420,7 +420,7 @@ std::string Client::subscribe_denials(const Authorization &authorization) {
     // DeniedBatch: one signal per pass of lockcd's loop, not one per denial,
     // so that a flood of denials reaches the monitor instead of being
     // suppressed at lockcd's queue to the bus (docs/benchmarks.md).
-    options["batched"] = sdbus::Variant(true);
+    options[bus::kBatchedOption] = sdbus::Variant(true);
     message << options;
     (void)invoke(*manager_, message, context);
     return owner_of_manager_name();

@@ -80,7 +80,8 @@ struct Denial {
     std::int32_t errnum = 0;
     std::uint64_t time_usec = 0; // the first time, for a repeated denial
     // From DeniedCoalesced: how many times this same denial was made, and
-    // the last time; 1 and time_usec otherwise.
+    // the last time; otherwise 1, and 0 for "not given" (time_usec is the
+    // only time).
     std::uint32_t count = 1;
     std::uint64_t last_usec = 0;
 };

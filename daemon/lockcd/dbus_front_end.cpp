@@ -407,8 +407,8 @@ void ManagerObject::SubscribeDenials(sdbus::Result<> &&result, Options options) 
     try {
         OptionReader reader(options);
         const bool interactive = interactive_option(reader);
-        const bool batched = reader.boolean("batched").value_or(false);
-        const bool coalesced = reader.boolean("coalesced").value_or(false);
+        const bool batched = reader.boolean(bus::kBatchedOption).value_or(false);
+        const bool coalesced = reader.boolean(bus::kCoalescedOption).value_or(false);
         reader.finish();
         if (batched && coalesced) {
             throw api::ApiError(api::kInvalidArgument,
@@ -490,15 +490,25 @@ uint64_t ManagerObject::SignalsSuppressed() {
     return front_end_.signals_suppressed();
 }
 
-void ManagerObject::emit_denied(const Denial &denial, const std::vector<std::string> &subscribers) {
+template <typename Write>
+void ManagerObject::send_to_each(const char *member, const std::vector<std::string> &subscribers,
+                                 Write write) {
+    // Unicast: a denial names a container, and only subscribers (who passed
+    // polkit) may learn of it.
     for (const auto &subscriber : subscribers) {
-        auto signal = getObject().createSignal(kManagerInterface, "Denied");
-        signal << denial.container << std::string(to_string(denial.level))
-               << std::string(to_string(denial.mode)) << denial.hook << denial.target << denial.pid
-               << denial.uid << denial.comm << denial.error << denial.time_usec;
+        auto signal = getObject().createSignal(kManagerInterface, member);
+        write(signal);
         signal.setDestination(subscriber);
         getObject().emitSignal(signal);
     }
+}
+
+void ManagerObject::emit_denied(const Denial &denial, const std::vector<std::string> &subscribers) {
+    send_to_each("Denied", subscribers, [&](sdbus::Signal &signal) {
+        signal << denial.container << std::string(to_string(denial.level))
+               << std::string(to_string(denial.mode)) << denial.hook << denial.target << denial.pid
+               << denial.uid << denial.comm << denial.error << denial.time_usec;
+    });
 }
 
 void ManagerObject::emit_denied_batch(std::span<const Denial> denials,
@@ -510,12 +520,7 @@ void ManagerObject::emit_denied_batch(std::span<const Denial> denials,
                              std::string(to_string(d.mode)), d.hook, d.target, d.pid, d.uid, d.comm,
                              d.error, d.time_usec);
     }
-    for (const auto &subscriber : subscribers) {
-        auto signal = getObject().createSignal(kManagerInterface, "DeniedBatch");
-        signal << entries;
-        signal.setDestination(subscriber);
-        getObject().emitSignal(signal);
-    }
+    send_to_each("DeniedBatch", subscribers, [&](sdbus::Signal &signal) { signal << entries; });
 }
 
 void ManagerObject::emit_denied_coalesced(std::span<const RepeatedDenial> denials,
@@ -528,12 +533,7 @@ void ManagerObject::emit_denied_coalesced(std::span<const RepeatedDenial> denial
                              std::string(to_string(d.mode)), d.hook, d.target, d.pid, d.uid, d.comm,
                              d.error, d.time_usec, r.last_usec, r.count);
     }
-    for (const auto &subscriber : subscribers) {
-        auto signal = getObject().createSignal(kManagerInterface, "DeniedCoalesced");
-        signal << entries;
-        signal.setDestination(subscriber);
-        getObject().emitSignal(signal);
-    }
+    send_to_each("DeniedCoalesced", subscribers, [&](sdbus::Signal &signal) { signal << entries; });
 }
 
 void ManagerObject::emit_changed(const std::vector<std::string> &properties) {

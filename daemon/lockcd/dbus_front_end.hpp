@@ -103,6 +103,11 @@ class ManagerObject final
     uint64_t JournalSuppressed() override;
     uint64_t SignalsSuppressed() override;
 
+    // One `member` signal to each of `subscribers`; `write(signal)` fills in
+    // its arguments.
+    template <typename Write>
+    void send_to_each(const char *member, const std::vector<std::string> &subscribers, Write write);
+
     // The caller of the method being processed.
     [[nodiscard]] Caller caller() const;
     // Checks polkit for `action`, then runs `apply` (which replies), or

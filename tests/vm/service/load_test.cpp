@@ -186,7 +186,7 @@ pid_t flood_in(const TestCgroup &cg, const std::string &stop) {
 // every denial (docs/benchmarks.md).
 std::string delivery() {
     const char *given = std::getenv("LOCKC_LOAD_DELIVERY");
-    return given != nullptr && *given != '\0' ? given : "coalesced";
+    return given != nullptr && *given != '\0' ? given : bus::kCoalescedOption;
 }
 
 // Counts the denials that Denied, DeniedBatch and DeniedCoalesced signals
