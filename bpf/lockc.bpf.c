@@ -1398,6 +1398,88 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, s
 	return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_SOCKET, sc->buf);
 }
 
+/* ---- capabilities over the whole host ----------------------------------- */
+
+/* Capability numbers (include/uapi/linux/capability.h, a stable ABI;
+ * vmlinux.h has no macros). */
+#define LOCKC_CAP_SYS_RAWIO 17
+#define LOCKC_CAP_SYS_BOOT 22
+#define LOCKC_CAP_SYS_TIME 25
+#define LOCKC_CAP_AUDIT_CONTROL 30
+/* security_capable()'s opts: the kernel only asks, to choose a behaviour
+ * of its own, and wants no audit record (include/linux/security.h). */
+#define LOCKC_CAP_OPT_NOAUDIT (1 << 1)
+
+/*
+ * Capabilities whose every use acts on the whole machine, never on the
+ * container alone: a `--privileged` container has them all, and none of the
+ * hooks above sees what they are used for.
+ * - CAP_SYS_RAWIO: iopl(2) and ioperm(2) give raw port I/O (reset the
+ *   machine, reprogram devices behind the kernel's back); also raw device
+ *   I/O the file_open rules already stop.
+ * - CAP_SYS_TIME: the host's clock (settimeofday, clock_settime, adjtimex,
+ *   the RTC); time namespaces do not virtualise CLOCK_REALTIME.
+ * - CAP_AUDIT_CONTROL: the host's audit rules and state (auditctl -D,
+ *   -e 0): a container could switch off the host's audit trail.
+ * - CAP_SYS_BOOT: reboot(2) and kexec_load(2), judged only in the host's
+ *   PID namespace (--pid=host); in a container's own one reboot(2) ends
+ *   the container alone.
+ * Docker's default capability set (and Kubernetes' baseline) has none of
+ * them, so only containers given extra capabilities meet this. Returns
+ * the name for the event, or NULL for a capability left alone.
+ */
+static __always_inline const char *host_wide_capability(int cap)
+{
+	switch (cap) {
+	case LOCKC_CAP_SYS_RAWIO:
+		return "CAP_SYS_RAWIO";
+	case LOCKC_CAP_SYS_BOOT:
+		return "CAP_SYS_BOOT";
+	case LOCKC_CAP_SYS_TIME:
+		return "CAP_SYS_TIME";
+	case LOCKC_CAP_AUDIT_CONTROL:
+		return "CAP_AUDIT_CONTROL";
+	default:
+		return NULL;
+	}
+}
+
+/* Every capability check of every task passes here: the cheap tests come
+ * first, the entry lookup only for the four capabilities above. */
+SEC("lsm/capable")
+int BPF_PROG(lockc_capable, const struct cred *cred, struct user_namespace *ns, int cap,
+	     unsigned int opts)
+{
+	const char *name = host_wide_capability(cap);
+
+	if (!name)
+		return 0; /* not one that acts on the whole host */
+	/* Only the initial user namespace's capability reaches the host; one
+	 * in a user namespace of the container's own (a time namespace's
+	 * offsets, say) reaches nothing outside it. */
+	if (BPF_CORE_READ(ns, level) != 0)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	/* has_capability() of another task asks about that task's
+	 * credentials: not a use by the caller. */
+	if ((__u64)cred != (__u64)BPF_CORE_READ(task, cred))
+		return 0;
+	/* reboot(2) in a PID namespace of the container's own only ends it. */
+	if (cap == LOCKC_CAP_SYS_BOOT && BPF_CORE_READ(task, thread_pid, level) != 0)
+		return 0;
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	if (opts & LOCKC_CAP_OPT_NOAUDIT)
+		/* The kernel asks without acting on it: the same answer as an
+		 * audited check, but no decision is counted or reported. */
+		return lsm_ret(s.policy->mode == LOCKC_MODE_AUDIT ? 0 : -EPERM);
+	return deny(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, name);
+}
+
 /* ---- restricted only -------------------------------------------------------- */
 
 static __always_inline bool restricted(const struct subject *s)

@@ -17,7 +17,7 @@
 #ifdef LOCKC_TEST_ABI_VERSION
 #define LOCKC_ABI_VERSION LOCKC_TEST_ABI_VERSION
 #else
-#define LOCKC_ABI_VERSION 5
+#define LOCKC_ABI_VERSION 6
 #endif
 
 /* Policy levels, ordered from weakest to strictest. */
@@ -66,6 +66,7 @@ enum lockc_hook {
 	LOCKC_HOOK_EXEC_SETUID,	  /* exec of a setuid-root binary */
 	LOCKC_HOOK_USERNS_CREATE, /* new user namespaces */
 	LOCKC_HOOK_SOCKET_CREATE, /* raw and packet sockets */
+	LOCKC_HOOK_CAPABLE,	  /* capabilities over the whole host */
 	LOCKC_HOOK_COUNT,
 };
 

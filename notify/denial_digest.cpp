@@ -21,7 +21,7 @@ struct HookWords {
 
 // One entry per hook of bpf/lockc.h (lockc::hook_name), worded to follow
 // "lockc stopped CONTAINER from"; the target, if any, comes after.
-constexpr std::array<HookWords, 16> kHookWords = {{
+constexpr std::array<HookWords, 17> kHookWords = {{
     {"sb_mount", "mounting"},
     {"sb_kern_mount", "mounting a filesystem of type"},
     {"move_mount", "moving a mount"},
@@ -38,6 +38,7 @@ constexpr std::array<HookWords, 16> kHookWords = {{
     {"exec_setuid", "running a setuid-root program"},
     {"userns_create", "creating a user namespace"},
     {"socket_create", "creating a raw or packet socket"},
+    {"capable", "using the host-wide capability"},
 }};
 
 bool is_hex(char c) {

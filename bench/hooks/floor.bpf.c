@@ -21,6 +21,7 @@
 EMPTY_ON(bpf)
 EMPTY_ON(bprm_committed_creds)
 EMPTY_ON(bprm_creds_from_file)
+EMPTY_ON(capable)
 EMPTY_ON(file_open)
 EMPTY_ON(inode_follow_link)
 EMPTY_ON(kernel_load_data)

@@ -56,7 +56,7 @@ TEST(DenialDigest, EveryHookHasWordsAndUnknownOnesAreNamed) {
     for (const char *hook :
          {"sb_mount", "sb_kern_mount", "move_mount", "sb_pivotroot", "file_open", "syslog",
           "kernel_module", "bpf", "perf_event_open", "ptrace", "task_kill", "unix_stream_connect",
-          "task_fix_setuid", "exec_setuid", "userns_create", "socket_create"}) {
+          "task_fix_setuid", "exec_setuid", "userns_create", "socket_create", "capable"}) {
         const auto words = hook_words(hook);
         EXPECT_NE(words, "using " + std::string(hook)) << hook;
         EXPECT_FALSE(words.empty()) << hook;

@@ -1177,7 +1177,7 @@ TEST(LevelDescription, BuiltInRulesAndBehaviours) {
         EXPECT_TRUE(has(*denies, {"mount-source", "/", "bind during setup"}));
         EXPECT_TRUE(has(*denies, {"mount-source", "/var/lib/docker", "allowed"}));
         for (const char *hook : {"syslog", "kernel_module", "bpf", "perf_event_open", "ptrace",
-                                 "task_kill", "sb_kern_mount", "move_mount"}) {
+                                 "task_kill", "sb_kern_mount", "move_mount", "capable"}) {
             const auto ops = operations(*denies);
             EXPECT_TRUE(std::any_of(ops.begin(), ops.end(), [&](const LevelDenial &d) {
                 return d.target == hook;

@@ -1,5 +1,6 @@
 // Every hook x level x mode, from a process in a test cgroup, in a kernel
 // that runs lockc's programs; and the same operations from a host process.
+#include "host_capabilities.hpp"
 #include "vm_support.hpp"
 
 #include <gtest/gtest.h>
@@ -98,6 +99,9 @@ struct Op {
     Phase phase = Phase::Setup; // the entry's phase during the test
     std::string target;         // expected in the event's target ("" = any)
     int denied = EPERM;         // what the caller sees when lockc denies
+    // Events in audit mode: lockc lets the operation go on, and a later
+    // check of its may report it as well.
+    std::size_t audit_events = 1;
 };
 
 pid_t g_host_task = 0; // a host process for ptrace and kill
@@ -237,7 +241,9 @@ std::vector<Op> operations() {
                    {0},
                    false,
                    Phase::Setup,
-                   "proc:/kcore"});
+                   "proc:/kcore",
+                   EPERM,
+                   2}); // and CAP_SYS_RAWIO, which /proc/kcore's open asks for
     // Open-path rules: restricted's built-in one (file_open composes the
     // path only for levels some such rule denies) and one from the
     // configuration that denies baseline too.
@@ -272,7 +278,9 @@ std::vector<Op> operations() {
                    {0},
                    false,
                    Phase::Setup,
-                   "c 1:1"});
+                   "c 1:1",
+                   EPERM,
+                   2}); // and CAP_SYS_RAWIO, which /dev/mem's open asks for
     ops.push_back({"open_block_device",
                    LOCKC_HOOK_FILE_OPEN,
                    nullptr,
@@ -442,6 +450,40 @@ std::vector<Op> operations() {
                    true,
                    Phase::Setup,
                    ""});
+    // Capabilities that act on the whole host (the driver runs as root in
+    // the host's PID namespace, like a --privileged --pid=host container).
+    ops.push_back({"port_io",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   host_capabilities::port_io,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "CAP_SYS_RAWIO"});
+    ops.push_back({"set_clock",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   host_capabilities::clock_tick_unchanged,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "CAP_SYS_TIME"});
+    ops.push_back({"reboot_setting",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   host_capabilities::reboot_setting_unchanged,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "CAP_SYS_BOOT"});
+    ops.push_back({"audit_status",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   host_capabilities::audit_status_query,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "CAP_AUDIT_CONTROL"});
     ops.push_back({"packet_socket",
                    LOCKC_HOOK_SOCKET_CREATE,
                    nullptr,
@@ -559,7 +601,7 @@ TEST_P(HookMatrix, DecisionAndExactlyOneEvent) {
         EXPECT_TRUE(events.empty()) << "unexpected event: " << describe(events.front());
         return;
     }
-    ASSERT_EQ(events.size(), 1u) << describe_all(events);
+    ASSERT_EQ(events.size(), mode == Mode::Audit ? op.audit_events : 1u) << describe_all(events);
     const Event &e = events.front();
     EXPECT_EQ(e.hook, op.hook) << describe(e);
     EXPECT_EQ(e.level, level);
@@ -632,6 +674,62 @@ namespace {
 
 // /proc/sys/net belongs to the writer's network namespace: a container with
 // its own may set its sysctls, one sharing the host's may not.
+// The capable hook judges what acts on the host: a capability in a user
+// namespace of the container's own, or reboot(2) in its own PID namespace
+// (which ends only the container), is the container's business.
+TEST(Allowed, CapabilitiesOverTheContainersOwnNamespaces) {
+    const auto reboot_in_own_pid_namespace = [] {
+        if (::unshare(CLONE_NEWPID) != 0) {
+            return -1000 - errno;
+        }
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::_exit(host_capabilities::reboot_setting_unchanged());
+        }
+        int status = 0;
+        if (child < 0 || ::waitpid(child, &status, 0) != child || !WIFEXITED(status)) {
+            return -2000;
+        }
+        return WEXITSTATUS(status);
+    };
+    for (auto level : {Level::Baseline, Level::Restricted}) {
+        TestCgroup cg("own-pidns");
+        enforcer().set_policy(cg.id(), level, Mode::Enforce, Phase::Running);
+        (void)take_events();
+        const auto r = run_child(&cg.path(), nullptr, reboot_in_own_pid_namespace);
+        enforcer().remove_policy(cg.id());
+        ASSERT_TRUE(r.ok);
+        // The kernel's own answer: this command is for the host's alone.
+        EXPECT_EQ(r.err, EINVAL) << to_string(level) << ": " << r.err;
+        const auto events = take_events(cg.id());
+        EXPECT_TRUE(events.empty()) << describe(events.front());
+    }
+    // A time namespace's offsets need CAP_SYS_TIME in its user namespace
+    // (restricted forbids new user namespaces).
+    TestCgroup cg("own-timens");
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
+    (void)take_events();
+    const auto r = run_child(&cg.path(), nullptr, [] {
+        constexpr int kNewTime = 0x80; // CLONE_NEWTIME
+        if (::unshare(CLONE_NEWUSER | kNewTime) != 0) {
+            return -1000 - errno;
+        }
+        const int fd = ::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return errno;
+        }
+        const std::string line = "monotonic 1 0\n";
+        const int err = err_of(::write(fd, line.data(), line.size()));
+        ::close(fd);
+        return err;
+    });
+    enforcer().remove_policy(cg.id());
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.err, 0) << std::strerror(r.err > 0 ? r.err : 0) << " " << r.err;
+    const auto events = take_events(cg.id());
+    EXPECT_TRUE(events.empty()) << describe(events.front());
+}
+
 TEST(Allowed, NetSysctlsOnlyInTheContainersOwnNetworkNamespace) {
     TestCgroup cg("netns");
     enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);

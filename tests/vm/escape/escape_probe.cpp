@@ -16,8 +16,10 @@
 //   LOCKC_ESCAPE_HOST_PID   a task of the host (run with --pid=host)
 //   LOCKC_ESCAPE_BLOCKDEV   a host block device holding an ext4 filesystem
 // Each technique stops at the step that proves the access (an open, a
-// mount, an attach) and changes nothing on the host but one: kill-host
-// sends SIGKILL to the host task.
+// mount, an attach, setting a value to what it is) and changes nothing on
+// the host but one: kill-host sends SIGKILL to the host task.
+#include "host_capabilities.hpp"
+
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
@@ -293,6 +295,14 @@ std::vector<Technique> techniques() {
          }},
         {"ptrace-host", "LOCKC_ESCAPE_HOST_PID", ptrace_seize},
         {"setns-host", "LOCKC_ESCAPE_HOST_PID", enter_mount_namespace},
+        // Capabilities over the whole host; the last two need the host's
+        // PID namespace (the variable is only their marker).
+        {"port-io", nullptr, none(lockc::host_capabilities::port_io)},
+        {"set-clock", nullptr, none(lockc::host_capabilities::clock_tick_unchanged)},
+        {"reboot-host", "LOCKC_ESCAPE_HOST_PID",
+         [](const std::string &) { return lockc::host_capabilities::reboot_setting_unchanged(); }},
+        {"audit-control", "LOCKC_ESCAPE_HOST_PID",
+         [](const std::string &) { return lockc::host_capabilities::audit_status_query(); }},
         // Last of the host-task techniques: without lockc the task is gone.
         {"kill-host", "LOCKC_ESCAPE_HOST_PID",
          [](const std::string &pid) { return result_of(::kill(std::stoi(pid), SIGKILL)); }},

@@ -1,0 +1,97 @@
+// Uses of the capabilities that act on the whole host (lockc's `capable`
+// hook), for the hook tests (tests/vm/driver/hooks_test.cpp) and the escape
+// probe. Each proves the access and changes nothing: it asks for what is
+// already there. 0 when the kernel allowed it, else the errno.
+#pragma once
+
+#include <linux/audit.h>
+#include <linux/netlink.h>
+#include <linux/reboot.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/timex.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace lockc::host_capabilities {
+
+inline int errno_of(long rc) {
+    return rc < 0 ? errno : 0;
+}
+
+// iopl(2) level 3: every I/O port, from user space (CAP_SYS_RAWIO). No port
+// is touched.
+inline int port_io() {
+    return errno_of(::syscall(SYS_iopl, 3));
+}
+
+// adjtimex(2) setting the clock's tick to the value it has (CAP_SYS_TIME).
+inline int clock_tick_unchanged() {
+    struct timex now {};
+    if (::adjtimex(&now) < 0) {
+        return errno;
+    }
+    struct timex set {};
+    set.modes = ADJ_TICK;
+    set.tick = now.tick;
+    return errno_of(::adjtimex(&set));
+}
+
+// reboot(2) turning Ctrl-Alt-Del's immediate reboot off, which systemd as
+// PID 1 already did (CAP_SYS_BOOT). In a PID namespace of its own the
+// kernel answers EINVAL: only the host's takes this command.
+inline int reboot_setting_unchanged() {
+    return errno_of(::syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+                              LINUX_REBOOT_CMD_CAD_OFF, nullptr));
+}
+
+// AUDIT_GET on the audit netlink socket: the host's audit status, which
+// needs CAP_AUDIT_CONTROL like the commands that change it. Sent with an
+// explicit address, so that the kernel checks the capability once (of the
+// caller), not also of the socket's opener.
+inline int audit_status_query() {
+    const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+    if (fd < 0) {
+        return errno;
+    }
+    const timeval timeout{5, 0};
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    nlmsghdr request{};
+    request.nlmsg_len = NLMSG_LENGTH(0);
+    request.nlmsg_type = AUDIT_GET;
+    request.nlmsg_flags = NLM_F_REQUEST;
+    request.nlmsg_seq = 1;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    int err = errno_of(::sendto(fd, &request, request.nlmsg_len, 0,
+                                reinterpret_cast<const sockaddr *>(&kernel), sizeof(kernel)));
+    if (err == 0) {
+        alignas(nlmsghdr) std::array<char, 1024> reply{};
+        const auto n = ::recv(fd, reply.data(), reply.size(), 0);
+        if (n < 0) {
+            err = errno;
+        } else if (static_cast<std::size_t>(n) < sizeof(nlmsghdr)) {
+            err = EPROTO;
+        } else {
+            nlmsghdr header{};
+            std::memcpy(&header, reply.data(), sizeof(header));
+            if (header.nlmsg_type == NLMSG_ERROR) {
+                nlmsgerr answer{};
+                std::memcpy(&answer, reply.data() + NLMSG_HDRLEN,
+                            std::min(sizeof(answer), static_cast<std::size_t>(n) - NLMSG_HDRLEN));
+                err = answer.error < 0 ? -answer.error : EPROTO;
+            } else if (header.nlmsg_type != AUDIT_GET) {
+                err = EPROTO;
+            }
+        }
+    }
+    ::close(fd);
+    return err;
+}
+
+} // namespace lockc::host_capabilities
