@@ -1402,6 +1402,7 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, s
 
 /* Capability numbers (include/uapi/linux/capability.h, a stable ABI;
  * vmlinux.h has no macros). */
+#define LOCKC_CAP_NET_ADMIN 12
 #define LOCKC_CAP_SYS_RAWIO 17
 #define LOCKC_CAP_SYS_BOOT 22
 #define LOCKC_CAP_SYS_TIME 25
@@ -1424,9 +1425,13 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, s
  * - CAP_SYS_BOOT: reboot(2) and kexec_load(2), judged only in the host's
  *   PID namespace (--pid=host); in a container's own one reboot(2) ends
  *   the container alone.
- * Docker's default capability set (and Kubernetes' baseline) has none of
- * them, so only containers given extra capabilities meet this. Returns
- * the name for the event, or NULL for a capability left alone.
+ * - CAP_NET_ADMIN, judged only in the host's network namespace
+ *   (--net=host): the host's interfaces, routes and firewall. In the
+ *   container's own network namespace it configures that alone.
+ * Docker's default capability set has none of them, and Kubernetes'
+ * baseline allows none of them, nor the host's PID or network namespace;
+ * so only containers given extra capabilities meet this. Returns the name
+ * for the event, or NULL for a capability left alone.
  */
 static __always_inline const char *host_wide_capability(int cap)
 {
@@ -1439,13 +1444,15 @@ static __always_inline const char *host_wide_capability(int cap)
 		return "CAP_SYS_TIME";
 	case LOCKC_CAP_AUDIT_CONTROL:
 		return "CAP_AUDIT_CONTROL";
+	case LOCKC_CAP_NET_ADMIN:
+		return "CAP_NET_ADMIN";
 	default:
 		return NULL;
 	}
 }
 
 /* Every capability check of every task passes here: the cheap tests come
- * first, the entry lookup only for the four capabilities above. */
+ * first, the entry lookup only for the capabilities above. */
 SEC("lsm/capable")
 int BPF_PROG(lockc_capable, const struct cred *cred, struct user_namespace *ns, int cap,
 	     unsigned int opts)
@@ -1462,11 +1469,17 @@ int BPF_PROG(lockc_capable, const struct cred *cred, struct user_namespace *ns, 
 	struct task_struct *task = bpf_get_current_task_btf();
 
 	/* has_capability() of another task asks about that task's
-	 * credentials: not a use by the caller. */
-	if ((__u64)cred != (__u64)BPF_CORE_READ(task, cred))
+	 * credentials: not a use by the caller. The caller's own are its
+	 * subjective ones (current_cred()) or, asked as an object, its real
+	 * ones. */
+	if ((__u64)cred != (__u64)BPF_CORE_READ(task, cred) &&
+	    (__u64)cred != (__u64)BPF_CORE_READ(task, real_cred))
 		return 0;
 	/* reboot(2) in a PID namespace of the container's own only ends it. */
 	if (cap == LOCKC_CAP_SYS_BOOT && BPF_CORE_READ(task, thread_pid, level) != 0)
+		return 0;
+	/* Its own network namespace is the container's to configure. */
+	if (cap == LOCKC_CAP_NET_ADMIN && !in_host_netns())
 		return 0;
 	struct subject s;
 

@@ -1,6 +1,7 @@
 // The escape catalogue (docs/escapes.md) against real Docker: every
 // technique fails in a baseline container started with --privileged and
-// --pid=host (the worst case lockc still has to contain) and in a restricted
+// --pid=host (--net=host for one; the worst case lockc still has to
+// contain) and in a restricted
 // one, lockc reports it under the hook the catalogue names, and without lockc
 // the same container succeeds (the test is real).
 #include "vm_support.hpp"
@@ -70,6 +71,9 @@ const std::vector<Technique> kCatalogue = {
     {"packet-socket", LOCKC_HOOK_SOCKET_CREATE, true},
     {"raw-socket", LOCKC_HOOK_SOCKET_CREATE, true},
 };
+
+// Run in a container with --net=host (lockc-escape-probe's name for it).
+const std::string kHostNetwork = "host-network";
 
 // Host files and sockets a container asks Docker to bind in (-v), with the
 // command that proves the bind worked.
@@ -171,6 +175,22 @@ class Escapes : public ::testing::Test {
         return out;
     }
 
+    // The one technique that needs the host's network namespace, in a
+    // container of its own: with --net=host the others would change.
+    static Outcome probe_host_network() {
+        const auto r = sh("docker run --rm --privileged --net=host -e LOCKC_ESCAPE_HOST_NET=1 " +
+                          kImage + " /bin/lockc-escape-probe " + kHostNetwork);
+        EXPECT_EQ(r.status, 0) << r.output;
+        std::cout << r.output;
+        std::istringstream words(r.output);
+        std::string name;
+        Outcome o;
+        words >> name >> o.verdict;
+        std::getline(words, o.detail);
+        EXPECT_EQ(name, kHostNetwork) << r.output;
+        return o;
+    }
+
     static CommandResult bind(const BindEscape &b) {
         return sh(std::string("docker run --rm --privileged -v ") + b.volume + " " + kBaseImage +
                   " " + b.proof);
@@ -208,6 +228,10 @@ class Escapes : public ::testing::Test {
                 << t.name << ": no " << hook_name(hook) << " event\n"
                 << describe_all(events);
         }
+        const auto host_network = probe_host_network();
+        EXPECT_EQ(host_network.verdict, "denied") << kHostNetwork << host_network.detail;
+        EXPECT_TRUE(reported(take_events(), kHostNetwork, LOCKC_HOOK_CAPABLE, level))
+            << kHostNetwork << ": no capable event";
         for (const auto &b : kBinds) {
             const auto r = bind(b);
             EXPECT_NE(r.status, 0) << b.name << ": " << r.output;
@@ -242,6 +266,7 @@ TEST_F(Escapes, WithoutLockcEveryTechniqueWorks) {
     ASSERT_TRUE(
         wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
     const auto outcomes = probe();
+    const auto host_network = probe_host_network();
     std::vector<CommandResult> binds;
     binds.reserve(kBinds.size());
     for (const auto &b : kBinds) {
@@ -254,6 +279,7 @@ TEST_F(Escapes, WithoutLockcEveryTechniqueWorks) {
             EXPECT_EQ(it->second.verdict, "escaped") << t.name << it->second.detail;
         }
     }
+    EXPECT_EQ(host_network.verdict, "escaped") << kHostNetwork << host_network.detail;
     for (std::size_t i = 0; i < kBinds.size(); ++i) {
         EXPECT_EQ(binds[i].status, 0) << kBinds[i].name << ": " << binds[i].output;
     }

@@ -484,6 +484,14 @@ std::vector<Op> operations() {
                    false,
                    Phase::Setup,
                    "CAP_AUDIT_CONTROL"});
+    ops.push_back({"host_network_setting",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   host_capabilities::interface_flags_unchanged,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "CAP_NET_ADMIN"});
     ops.push_back({"packet_socket",
                    LOCKC_HOOK_SOCKET_CREATE,
                    nullptr,
@@ -675,8 +683,9 @@ namespace {
 // /proc/sys/net belongs to the writer's network namespace: a container with
 // its own may set its sysctls, one sharing the host's may not.
 // The capable hook judges what acts on the host: a capability in a user
-// namespace of the container's own, or reboot(2) in its own PID namespace
-// (which ends only the container), is the container's business.
+// namespace of the container's own, reboot(2) in its own PID namespace
+// (which ends only the container) or CAP_NET_ADMIN in its own network
+// namespace is the container's business.
 TEST(Allowed, CapabilitiesOverTheContainersOwnNamespaces) {
     const auto reboot_in_own_pid_namespace = [] {
         if (::unshare(CLONE_NEWPID) != 0) {
@@ -701,6 +710,23 @@ TEST(Allowed, CapabilitiesOverTheContainersOwnNamespaces) {
         ASSERT_TRUE(r.ok);
         // The kernel's own answer: this command is for the host's alone.
         EXPECT_EQ(r.err, EINVAL) << to_string(level) << ": " << r.err;
+        const auto events = take_events(cg.id());
+        EXPECT_TRUE(events.empty()) << describe(events.front());
+    }
+    // An interface of the container's own network namespace.
+    for (auto level : {Level::Baseline, Level::Restricted}) {
+        TestCgroup cg("own-netns");
+        enforcer().set_policy(cg.id(), level, Mode::Enforce, Phase::Running);
+        (void)take_events();
+        const auto r = run_child(&cg.path(), nullptr, [] {
+            if (::unshare(CLONE_NEWNET) != 0) {
+                return -1000 - errno;
+            }
+            return host_capabilities::interface_flags_unchanged();
+        });
+        enforcer().remove_policy(cg.id());
+        ASSERT_TRUE(r.ok);
+        EXPECT_EQ(r.err, 0) << to_string(level) << ": " << r.err;
         const auto events = take_events(cg.id());
         EXPECT_TRUE(events.empty()) << describe(events.front());
     }

@@ -15,6 +15,7 @@
 // Environment:
 //   LOCKC_ESCAPE_HOST_PID   a task of the host (run with --pid=host)
 //   LOCKC_ESCAPE_BLOCKDEV   a host block device holding an ext4 filesystem
+//   LOCKC_ESCAPE_HOST_NET   set when run with --net=host
 // Each technique stops at the step that proves the access (an open, a
 // mount, an attach, setting a value to what it is) and changes nothing on
 // the host but one: kill-host sends SIGKILL to the host task.
@@ -303,6 +304,9 @@ std::vector<Technique> techniques() {
          [](const std::string &) { return lockc::host_capabilities::reboot_setting_unchanged(); }},
         {"audit-control", "LOCKC_ESCAPE_HOST_PID",
          [](const std::string &) { return lockc::host_capabilities::audit_status_query(); }},
+        // Run with --net=host (the variable is only its marker).
+        {"host-network", "LOCKC_ESCAPE_HOST_NET",
+         [](const std::string &) { return lockc::host_capabilities::interface_flags_unchanged(); }},
         // Last of the host-task techniques: without lockc the task is gone.
         {"kill-host", "LOCKC_ESCAPE_HOST_PID",
          [](const std::string &pid) { return result_of(::kill(std::stoi(pid), SIGKILL)); }},

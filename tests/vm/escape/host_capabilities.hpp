@@ -5,8 +5,10 @@
 #pragma once
 
 #include <linux/audit.h>
+#include <net/if.h>
 #include <linux/netlink.h>
 #include <linux/reboot.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -89,6 +91,24 @@ inline int audit_status_query() {
                 err = EPROTO;
             }
         }
+    }
+    ::close(fd);
+    return err;
+}
+
+// SIOCSIFFLAGS setting the loopback interface's flags to what they are
+// (CAP_NET_ADMIN over the caller's network namespace): in the host's, the
+// same call takes the host's interfaces down.
+inline int interface_flags_unchanged() {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return errno;
+    }
+    ifreq request{};
+    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    int err = errno_of(::ioctl(fd, SIOCGIFFLAGS, &request));
+    if (err == 0) {
+        err = errno_of(::ioctl(fd, SIOCSIFFLAGS, &request));
     }
     ::close(fd);
     return err;
