@@ -16,9 +16,11 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <set>
 #include <span>
+#include <sstream>
 #include <string>
 
 namespace lockc {
@@ -466,7 +468,15 @@ lockc_settings Enforcer::settings() const {
 }
 
 void Enforcer::apply_rules(const RuleSet &rules) {
-    const CompiledRules c = compile(rules);
+    // Drivers' majors as this boot assigned them (a driver loaded later
+    // needs the rules applied again: lockcd's Reload).
+    std::ifstream devices("/proc/devices");
+    std::ostringstream text;
+    text << devices.rdbuf();
+    if (!devices) {
+        throw Error(ErrorKind::System, "cannot read /proc/devices for the device rules");
+    }
+    const CompiledRules c = compile(with_driver_majors(rules, text.str()));
     replace_contents(map_fd("path_rules"), c.paths, "path", bytes_less<lockc_path_key>);
     replace_contents(map_fd("fs_rules"), c.filesystems, "filesystem", std::less<>());
     replace_contents(map_fd("dev_rules"), c.devices, "device", bytes_less<lockc_dev_key>);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstring>
 #include <map>
 #include <set>
@@ -266,6 +267,10 @@ CompiledRules compile(const RuleSet &rules) {
             throw Error(ErrorKind::InvalidArgument,
                         std::string("device rule type must be 'c' or 'b', not '") + r.type + "'");
         }
+        if (!r.driver.empty() && !r.major) {
+            throw Error(ErrorKind::InvalidArgument,
+                        "device rule for driver '" + r.driver + "' has no major number yet");
+        }
         if (!r.major && r.minor) {
             throw Error(ErrorKind::InvalidArgument,
                         "device rule with any major must have any minor");
@@ -434,13 +439,80 @@ RuleSet default_rules() {
         path(RuleSpace::UnixSocket, p, {1, 1});
     }
 
-    // Devices: physical memory, I/O ports, MSRs, and every block device.
-    r.devices.push_back({'c', 1, 1, kDenyBoth});              // /dev/mem
-    r.devices.push_back({'c', 1, 2, kDenyBoth});              // /dev/kmem
-    r.devices.push_back({'c', 1, 4, kDenyBoth});              // /dev/port
-    r.devices.push_back({'c', 202, std::nullopt, kDenyBoth}); // /dev/cpu/*/msr
-    r.devices.push_back({'b', std::nullopt, std::nullopt, kDenyBoth});
+    // Devices, denied at both confined levels: by number, or by the name
+    // of a driver whose major the kernel picks (with_driver_majors()).
+    const auto device = [&r](char type, std::optional<std::uint32_t> major,
+                             std::optional<std::uint32_t> minor) {
+        DeviceRule rule;
+        rule.type = type;
+        rule.major = major;
+        rule.minor = minor;
+        rule.deny = kDenyBoth;
+        r.devices.push_back(rule);
+    };
+    const auto driver_devices = [&r](const char *driver) {
+        DeviceRule rule;
+        rule.deny = kDenyBoth;
+        rule.driver = driver;
+        r.devices.push_back(rule);
+    };
+    // Physical memory, I/O ports, MSRs, and every block device.
+    device('c', 1, 1);              // /dev/mem
+    device('c', 1, 2);              // /dev/kmem
+    device('c', 1, 4);              // /dev/port
+    device('c', 202, std::nullopt); // /dev/cpu/*/msr
+    device('b', std::nullopt, std::nullopt);
+    // The disks again, through character devices that pass commands
+    // straight to them: SCSI generic (/dev/sg*, whose read-safe and
+    // write-safe commands, READ and WRITE among them, need no capability),
+    // block SCSI generic (/dev/bsg/*), NVMe controllers (/dev/nvme0: admin
+    // and I/O commands) and NVMe namespaces (/dev/ng0n1).
+    device('c', 21, std::nullopt); // sg
+    for (const char *driver : {"bsg", "nvme", "nvme-generic"}) {
+        driver_devices(driver);
+    }
+    // Hardware watchdogs: opened, one reboots the host unless it is fed.
+    device('c', 10, 130); // /dev/watchdog
+    driver_devices("watchdog");
     return r;
+}
+
+RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices) {
+    // "Character devices:" then "<major> <name>" lines, a blank line, then
+    // "Block devices:" (whose names are another namespace).
+    std::map<std::string, std::uint32_t, std::less<>> majors;
+    bool in_char = false;
+    std::size_t start = 0;
+    while (start < proc_devices.size()) {
+        auto end = proc_devices.find('\n', start);
+        if (end == std::string_view::npos) {
+            end = proc_devices.size();
+        }
+        const auto line = proc_devices.substr(start, end - start);
+        start = end + 1;
+        if (line.ends_with("devices:")) {
+            in_char = line == "Character devices:";
+            continue;
+        }
+        const auto first = line.find_first_not_of(' ');
+        const auto space = line.find(' ', first);
+        if (!in_char || first == std::string_view::npos || space == std::string_view::npos) {
+            continue;
+        }
+        std::uint32_t major = 0;
+        const auto digits = line.substr(first, space - first);
+        const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), major);
+        if (ec == std::errc() && ptr == digits.data() + digits.size()) {
+            majors.emplace(std::string(line.substr(space + 1)), major);
+        }
+    }
+    for (auto &r : rules.devices) {
+        if (const auto found = majors.find(r.driver); !r.driver.empty() && found != majors.end()) {
+            r.major = found->second;
+        }
+    }
+    std::erase_if(rules.devices, [](const DeviceRule &r) { return !r.driver.empty() && !r.major; });
+    return rules;
 }
 
 } // namespace lockc

@@ -74,6 +74,11 @@ struct DeviceRule {
     std::optional<std::uint32_t> major; // nullopt: any
     std::optional<std::uint32_t> minor; // nullopt: any
     LevelDeny deny;
+    // A character device driver whose major the kernel picks at boot or
+    // module load, by its name in /proc/devices ("bsg"): with_driver_majors()
+    // fills `major` in. compile() refuses such a rule without its major
+    // rather than read it as any major.
+    std::string driver;
 };
 
 struct RuleSet {
@@ -108,6 +113,11 @@ struct Settings {
 
 // The built-in policy; docs/policy.md explains each rule.
 [[nodiscard]] RuleSet default_rules();
+// `rules` with each driver's device rule given the major that
+// `proc_devices` (the text of /proc/devices) lists for that character
+// driver. The rules of drivers it does not list are dropped: that driver
+// is not loaded, so no such device exists.
+[[nodiscard]] RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices);
 [[nodiscard]] Settings default_settings();
 
 // A built-in container name pattern and the engine whose containers' cgroups

@@ -105,7 +105,8 @@ std::string device_text(const DeviceRule &rule) {
     const auto number = [](const std::optional<std::uint32_t> &n) {
         return n ? std::to_string(*n) : std::string("*");
     };
-    return std::string(1, rule.type) + " " + number(rule.major) + ":" + number(rule.minor);
+    const auto major = rule.driver.empty() ? number(rule.major) : rule.driver;
+    return std::string(1, rule.type) + " " + major + ":" + number(rule.minor);
 }
 
 // The fixed behaviours of the BPF programs, by hook.

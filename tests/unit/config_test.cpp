@@ -467,7 +467,7 @@ deny = ["baseline", "restricted"]
     EXPECT_EQ(config.extra_rules[2].deny, (LevelDeny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL}));
     const auto rules = rules_of(config);
     EXPECT_EQ(rules.paths.size(), default_rules().paths.size() + 3);
-    EXPECT_NO_THROW((void)compile(rules));
+    EXPECT_NO_THROW((void)compile(with_driver_majors(rules, "")));
     EXPECT_TRUE(parse_config("", "lockc.toml").extra_rules.empty());
 }
 
@@ -543,7 +543,7 @@ access = ["write"]
     const auto rules = rules_of(config);
     // Each repeats a built-in prefix and is merged into it.
     EXPECT_EQ(rules.paths.size(), default_rules().paths.size());
-    EXPECT_NO_THROW((void)compile(rules));
+    EXPECT_NO_THROW((void)compile(with_driver_majors(rules, "")));
     const auto rule_for = [&rules](RuleSpace space, const std::string &path) {
         const auto it = std::ranges::find_if(
             rules.paths, [&](const PathRule &r) { return r.space == space && r.path == path; });

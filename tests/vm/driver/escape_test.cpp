@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -23,9 +24,12 @@ extern char **environ; // NOLINT(readability-redundant-declaration): posix_spawn
 namespace lockc::vmtest {
 namespace {
 
+namespace fs = std::filesystem;
+
 const std::string kBaseImage = "lockc-test/busybox:latest";
 const std::string kImage = "lockc-test/escape:latest"; // guest/escape-image.sh
 const std::string kBlockImage = "/var/tmp/lockc-escape.img";
+const std::string kWatchdog = "/dev/watchdog0"; // softdog's
 
 struct Technique {
     const char *name; // as lockc-escape-probe names it (and its comm)
@@ -46,6 +50,9 @@ const std::vector<Technique> kCatalogue = {
     {"mount-blockdev", LOCKC_HOOK_SB_KERN_MOUNT, false, true},
     {"read-blockdev", LOCKC_HOOK_FILE_OPEN},
     {"mknod-blockdev", LOCKC_HOOK_FILE_OPEN},
+    {"sg-disk", LOCKC_HOOK_FILE_OPEN},
+    {"bsg-disk", LOCKC_HOOK_FILE_OPEN},
+    {"watchdog", LOCKC_HOOK_FILE_OPEN},
     {"core-pattern", LOCKC_HOOK_FILE_OPEN},
     {"sysctl-modprobe", LOCKC_HOOK_FILE_OPEN},
     {"sysrq-trigger", LOCKC_HOOK_FILE_OPEN},
@@ -113,6 +120,27 @@ class Escapes : public ::testing::Test {
         // check (otherwise lockc already stops the module's autoload).
         const auto ext4 = sh("modprobe ext4");
         ASSERT_EQ(ext4.status, 0) << ext4.output;
+        // "The host's SCSI disk": scsi_debug's RAM disk, with its SCSI
+        // generic (sg) and block SCSI generic (bsg) nodes; and a watchdog
+        // that would not reboot (softdog soft_noboot=1).
+        const auto scsi =
+            sh("set -e; modprobe scsi_debug dev_size_mb=8; modprobe sg; "
+               "modprobe softdog soft_noboot=1; "
+               // The SCSI scan may finish after modprobe returns.
+               "for i in $(seq 100); do "
+               "d=$(ls -d /sys/bus/pseudo/drivers/scsi_debug/adapter0/host*/target*/*:*:*:*/"
+               "scsi_generic/sg* 2>/dev/null | head -n1); "
+               "if [ -n \"$d\" ]; then hctl=$(basename $(dirname $(dirname $d))); "
+               "[ -e /dev/${d##*/} ] && [ -e /dev/bsg/$hctl ] && break; fi; sleep 0.1; done; "
+               "echo /dev/${d##*/} /dev/bsg/$hctl");
+        ASSERT_EQ(scsi.status, 0) << scsi.output;
+        std::istringstream nodes(scsi.output);
+        nodes >> sg_node() >> bsg_node();
+        ASSERT_TRUE(fs::exists(sg_node()) && fs::exists(bsg_node())) << scsi.output;
+        ASSERT_TRUE(fs::exists(kWatchdog));
+        // softdog's major came after the rules were applied: apply them
+        // again, as lockcd's Reload does (docs/policy.md).
+        reopen_enforcer();
         // A host task for the --pid=host techniques.
         const char *argv[] = {"sleep", "3600", nullptr};
         ASSERT_EQ(::posix_spawnp(&host_task(), "sleep", nullptr, nullptr, const_cast<char **>(argv),
@@ -129,12 +157,21 @@ class Escapes : public ::testing::Test {
             (void)sh("losetup -d " + blockdev());
         }
         (void)sh("rm -f " + kBlockImage);
+        (void)sh("rmmod sg scsi_debug softdog");
         reopen_enforcer(); // in case a test stopped in the middle
     }
 
     static std::string &blockdev() {
         static std::string dev;
         return dev;
+    }
+    static std::string &sg_node() {
+        static std::string node;
+        return node;
+    }
+    static std::string &bsg_node() {
+        static std::string node;
+        return node;
     }
     static pid_t &host_task() {
         static pid_t pid = 0;
@@ -152,10 +189,12 @@ class Escapes : public ::testing::Test {
     static std::map<std::string, Outcome> probe() {
         // --cgroupns=host: a private cgroup namespace would stop a cgroup v1
         // mount on its own.
-        const auto r = sh("docker run --rm --privileged --pid=host --cgroupns=host "
-                          "-e LOCKC_ESCAPE_HOST_PID=" +
-                          std::to_string(host_task()) + " -e LOCKC_ESCAPE_BLOCKDEV=" + blockdev() +
-                          " " + kImage + " /bin/lockc-escape-probe");
+        const auto r = sh(
+            "docker run --rm --privileged --pid=host --cgroupns=host "
+            "-e LOCKC_ESCAPE_HOST_PID=" +
+            std::to_string(host_task()) + " -e LOCKC_ESCAPE_BLOCKDEV=" + blockdev() +
+            " -e LOCKC_ESCAPE_SG=" + sg_node() + " -e LOCKC_ESCAPE_BSG=" + bsg_node() +
+            " -e LOCKC_ESCAPE_WATCHDOG=" + kWatchdog + " " + kImage + " /bin/lockc-escape-probe");
         EXPECT_EQ(r.status, 0) << r.output;
         std::cout << r.output; // the catalogue's outcomes, for the record
         std::map<std::string, Outcome> out;

@@ -16,16 +16,22 @@
 //   LOCKC_ESCAPE_HOST_PID   a task of the host (run with --pid=host)
 //   LOCKC_ESCAPE_BLOCKDEV   a host block device holding an ext4 filesystem
 //   LOCKC_ESCAPE_HOST_NET   set when run with --net=host
+//   LOCKC_ESCAPE_SG         a host SCSI disk's generic node (/dev/sgN)
+//   LOCKC_ESCAPE_BSG        the same disk's bsg node (/dev/bsg/H:C:T:L)
+//   LOCKC_ESCAPE_WATCHDOG   a watchdog (/dev/watchdogN), soft_noboot
 // Each technique stops at the step that proves the access (an open, a
 // mount, an attach, setting a value to what it is) and changes nothing on
 // the host but one: kill-host sends SIGKILL to the host task.
 #include "host_capabilities.hpp"
 
 #include <fcntl.h>
+#include <linux/bsg.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
 #include <linux/perf_event.h>
 #include <sched.h>
+#include <scsi/sg.h>
+#include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -42,6 +48,7 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -128,6 +135,79 @@ int read_kernel_log() {
 // A malformed image: past the permission checks the kernel rejects it as
 // not an ELF file (ENOEXEC), which is what "allowed" looks like without
 // loading anything.
+// SCSI READ(10) of the disk's first block.
+constexpr std::array<unsigned char, 10> kRead10 = {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+constexpr unsigned kBlock = 512;
+constexpr unsigned kScsiTimeoutMs = 5000;
+
+// The disk's first block through SCSI generic (/dev/sg*): READ needs no
+// capability, only the open.
+int read_disk_through_sg(const std::string &dev) {
+    const int fd = ::open(dev.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    auto cdb = kRead10;
+    std::array<unsigned char, kBlock> block{};
+    std::array<unsigned char, 32> sense{};
+    sg_io_hdr_t io{};
+    io.interface_id = 'S';
+    io.dxfer_direction = SG_DXFER_FROM_DEV;
+    io.cmd_len = cdb.size();
+    io.cmdp = cdb.data();
+    io.dxfer_len = block.size();
+    io.dxferp = block.data();
+    io.mx_sb_len = sense.size();
+    io.sbp = sense.data();
+    io.timeout = kScsiTimeoutMs;
+    int err = result_of(::ioctl(fd, SG_IO, &io));
+    if (err == 0 && (io.info & SG_INFO_OK_MASK) != SG_INFO_OK) {
+        err = EIO;
+    }
+    ::close(fd);
+    return err;
+}
+
+// The same through block SCSI generic (/dev/bsg/H:C:T:L), SG_IO version 4.
+int read_disk_through_bsg(const std::string &dev) {
+    const int fd = ::open(dev.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    auto cdb = kRead10;
+    std::array<unsigned char, kBlock> block{};
+    std::array<unsigned char, 32> sense{};
+    sg_io_v4 io{};
+    io.guard = 'Q';
+    io.protocol = BSG_PROTOCOL_SCSI;
+    io.subprotocol = BSG_SUB_PROTOCOL_SCSI_CMD;
+    io.request_len = cdb.size();
+    io.request = reinterpret_cast<std::uintptr_t>(cdb.data());
+    io.din_xfer_len = block.size();
+    io.din_xferp = reinterpret_cast<std::uintptr_t>(block.data());
+    io.max_response_len = sense.size();
+    io.response = reinterpret_cast<std::uintptr_t>(sense.data());
+    io.timeout = kScsiTimeoutMs;
+    int err = result_of(::ioctl(fd, SG_IO, &io));
+    if (err == 0 && (io.device_status != 0 || io.transport_status != 0 || io.driver_status != 0)) {
+        err = EIO;
+    }
+    ::close(fd);
+    return err;
+}
+
+// Opening a watchdog arms it: the host reboots unless someone keeps
+// feeding it. The magic close ("V") disarms it again.
+int arm_watchdog(const std::string &dev) {
+    const int fd = ::open(dev.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    (void)::write(fd, "V", 1);
+    ::close(fd);
+    return 0;
+}
+
 int load_module() {
     std::array<char, 64> image{};
     const long rc = ::syscall(SYS_init_module, image.data(), image.size(), "");
@@ -276,6 +356,9 @@ std::vector<Technique> techniques() {
         {"read-blockdev", "LOCKC_ESCAPE_BLOCKDEV",
          [](const std::string &dev) { return open_and_close(dev, O_RDONLY); }},
         {"mknod-blockdev", "LOCKC_ESCAPE_BLOCKDEV", mknod_blockdev},
+        {"sg-disk", "LOCKC_ESCAPE_SG", read_disk_through_sg},
+        {"bsg-disk", "LOCKC_ESCAPE_BSG", read_disk_through_bsg},
+        {"watchdog", "LOCKC_ESCAPE_WATCHDOG", arm_watchdog},
         {"core-pattern", nullptr,
          none([] { return open_and_close("/proc/sys/kernel/core_pattern", O_WRONLY); })},
         {"sysctl-modprobe", nullptr,
