@@ -132,68 +132,73 @@ int read_kernel_log() {
     return result_of(::klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf.data(), buf.size()));
 }
 
-// A malformed image: past the permission checks the kernel rejects it as
-// not an ELF file (ENOEXEC), which is what "allowed" looks like without
-// loading anything.
-// SCSI READ(10) of the disk's first block.
-constexpr std::array<unsigned char, 10> kRead10 = {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0};
-constexpr unsigned kBlock = 512;
-constexpr unsigned kScsiTimeoutMs = 5000;
+// SCSI READ(10) of a disk's first block, and where its answer goes.
+struct FirstBlockRead {
+    std::array<unsigned char, 10> cdb = {0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+    std::array<unsigned char, 512> block{};
+    std::array<unsigned char, 32> sense{};
+    static constexpr unsigned kTimeoutMs = 5000;
+};
 
-// The disk's first block through SCSI generic (/dev/sg*): READ needs no
-// capability, only the open.
-int read_disk_through_sg(const std::string &dev) {
+// Opens `dev` and passes `request` (one of SG_IO's two layouts) to it: 0
+// when the device answered and `succeeded(request)`, else the errno. A
+// disk's first command may be answered with a unit attention ("power on
+// occurred") instead: it is sent again, a few times.
+template <typename Request, typename Succeeded>
+int send_sg_io(const std::string &dev, Request &request, Succeeded succeeded) {
     const int fd = ::open(dev.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         return errno;
     }
-    auto cdb = kRead10;
-    std::array<unsigned char, kBlock> block{};
-    std::array<unsigned char, 32> sense{};
-    sg_io_hdr_t io{};
-    io.interface_id = 'S';
-    io.dxfer_direction = SG_DXFER_FROM_DEV;
-    io.cmd_len = cdb.size();
-    io.cmdp = cdb.data();
-    io.dxfer_len = block.size();
-    io.dxferp = block.data();
-    io.mx_sb_len = sense.size();
-    io.sbp = sense.data();
-    io.timeout = kScsiTimeoutMs;
-    int err = result_of(::ioctl(fd, SG_IO, &io));
-    if (err == 0 && (io.info & SG_INFO_OK_MASK) != SG_INFO_OK) {
-        err = EIO;
+    constexpr int kAttempts = 3;
+    int err = EIO;
+    for (int attempt = 0; attempt < kAttempts && err == EIO; ++attempt) {
+        err = result_of(::ioctl(fd, SG_IO, &request));
+        if (err == 0 && !succeeded(request)) {
+            err = EIO;
+        }
     }
     ::close(fd);
     return err;
 }
 
+// The disk's first block through SCSI generic (/dev/sg*): READ needs no
+// capability, only the open.
+int read_disk_through_sg(const std::string &dev) {
+    FirstBlockRead read;
+    sg_io_hdr_t io{};
+    io.interface_id = 'S';
+    io.dxfer_direction = SG_DXFER_FROM_DEV;
+    io.cmd_len = read.cdb.size();
+    io.cmdp = read.cdb.data();
+    io.dxfer_len = read.block.size();
+    io.dxferp = read.block.data();
+    io.mx_sb_len = read.sense.size();
+    io.sbp = read.sense.data();
+    io.timeout = FirstBlockRead::kTimeoutMs;
+    return send_sg_io(dev, io, [](const sg_io_hdr_t &answer) {
+        return (answer.info & SG_INFO_OK_MASK) == SG_INFO_OK;
+    });
+}
+
 // The same through block SCSI generic (/dev/bsg/H:C:T:L), SG_IO version 4.
 int read_disk_through_bsg(const std::string &dev) {
-    const int fd = ::open(dev.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        return errno;
-    }
-    auto cdb = kRead10;
-    std::array<unsigned char, kBlock> block{};
-    std::array<unsigned char, 32> sense{};
+    FirstBlockRead read;
     sg_io_v4 io{};
     io.guard = 'Q';
     io.protocol = BSG_PROTOCOL_SCSI;
     io.subprotocol = BSG_SUB_PROTOCOL_SCSI_CMD;
-    io.request_len = cdb.size();
-    io.request = reinterpret_cast<std::uintptr_t>(cdb.data());
-    io.din_xfer_len = block.size();
-    io.din_xferp = reinterpret_cast<std::uintptr_t>(block.data());
-    io.max_response_len = sense.size();
-    io.response = reinterpret_cast<std::uintptr_t>(sense.data());
-    io.timeout = kScsiTimeoutMs;
-    int err = result_of(::ioctl(fd, SG_IO, &io));
-    if (err == 0 && (io.device_status != 0 || io.transport_status != 0 || io.driver_status != 0)) {
-        err = EIO;
-    }
-    ::close(fd);
-    return err;
+    io.request_len = read.cdb.size();
+    io.request = reinterpret_cast<std::uintptr_t>(read.cdb.data());
+    io.din_xfer_len = read.block.size();
+    io.din_xferp = reinterpret_cast<std::uintptr_t>(read.block.data());
+    io.max_response_len = read.sense.size();
+    io.response = reinterpret_cast<std::uintptr_t>(read.sense.data());
+    io.timeout = FirstBlockRead::kTimeoutMs;
+    return send_sg_io(dev, io, [](const sg_io_v4 &answer) {
+        return answer.device_status == 0 && answer.transport_status == 0 &&
+               answer.driver_status == 0;
+    });
 }
 
 // Opening a watchdog arms it: the host reboots unless someone keeps
@@ -208,6 +213,9 @@ int arm_watchdog(const std::string &dev) {
     return 0;
 }
 
+// A malformed image: past the permission checks the kernel rejects it as
+// not an ELF file (ENOEXEC), which is what "allowed" looks like without
+// loading anything.
 int load_module() {
     std::array<char, 64> image{};
     const long rc = ::syscall(SYS_init_module, image.data(), image.size(), "");
