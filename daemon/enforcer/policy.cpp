@@ -480,7 +480,7 @@ RuleSet default_rules() {
 RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices) {
     // "Character devices:" then "<major> <name>" lines, a blank line, then
     // "Block devices:" (whose names are another namespace).
-    std::map<std::string, std::uint32_t, std::less<>> majors;
+    std::multimap<std::string, std::uint32_t, std::less<>> majors;
     bool in_char = false;
     std::size_t start = 0;
     while (start < proc_devices.size()) {
@@ -506,12 +506,20 @@ RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices) {
             majors.emplace(std::string(line.substr(space + 1)), major);
         }
     }
-    for (auto &r : rules.devices) {
-        if (const auto found = majors.find(r.driver); !r.driver.empty() && found != majors.end()) {
-            r.major = found->second;
+    // A driver may hold more than one major: a rule for each.
+    std::vector<DeviceRule> devices;
+    for (const auto &r : rules.devices) {
+        if (r.driver.empty()) {
+            devices.push_back(r);
+            continue;
+        }
+        const auto [first_major, end_major] = majors.equal_range(r.driver);
+        for (auto it = first_major; it != end_major; ++it) {
+            devices.push_back(r);
+            devices.back().major = it->second;
         }
     }
-    std::erase_if(rules.devices, [](const DeviceRule &r) { return !r.driver.empty() && !r.major; });
+    rules.devices = std::move(devices);
     return rules;
 }
 

@@ -115,8 +115,9 @@ struct Settings {
 [[nodiscard]] RuleSet default_rules();
 // `rules` with each driver's device rule given the major that
 // `proc_devices` (the text of /proc/devices) lists for that character
-// driver. The rules of drivers it does not list are dropped: that driver
-// is not loaded, so no such device exists.
+// driver, one rule per major if it lists several. The rules of drivers it
+// does not list are dropped: that driver is not loaded, so no such device
+// exists.
 [[nodiscard]] RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices);
 [[nodiscard]] Settings default_settings();
 

@@ -129,6 +129,13 @@ TEST(Compile, DriversDeviceRulesTakeTheirMajorsFromProcDevices) {
     EXPECT_FALSE(std::ranges::any_of(c.devices, [](const auto &e) {
         return e.first.type == LOCKC_DEV_CHAR && e.first.major == LOCKC_DEV_ANY;
     }));
+    // A driver with two majors gets a rule for each.
+    const auto twice = with_driver_majors(
+        default_rules(), "Character devices:\n248 bsg\n249 watchdog\n250 watchdog\n");
+    EXPECT_EQ(std::ranges::count_if(twice.devices,
+                                    [](const DeviceRule &r) { return r.driver == "watchdog"; }),
+              2);
+    EXPECT_NO_THROW((void)compile(twice));
     // Nothing listed at all: every driver's rule goes, the others stay.
     EXPECT_EQ(with_driver_majors(default_rules(), "").devices.size(),
               default_rules().devices.size() - 4);
