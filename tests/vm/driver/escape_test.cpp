@@ -1,9 +1,9 @@
 // The escape catalogue (docs/escapes.md) against real Docker: every
 // technique fails in a baseline container started with --privileged and
 // --pid=host (--net=host for one; the worst case lockc still has to
-// contain) and in a restricted
-// one, lockc reports it under the hook the catalogue names, and without lockc
-// the same container succeeds (the test is real).
+// contain) and in a restricted one, lockc reports it under the hook the
+// catalogue names, and without lockc the same container succeeds (the test
+// is real).
 #include "vm_support.hpp"
 
 #include <gtest/gtest.h>
@@ -17,6 +17,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 extern char **environ; // NOLINT(readability-redundant-declaration): posix_spawn needs it
@@ -185,6 +186,16 @@ class Escapes : public ::testing::Test {
         (void)take_events();
     }
 
+    // One line of lockc-escape-probe's: "<name> <verdict> [<detail>]".
+    static std::pair<std::string, Outcome> outcome_of(const std::string &line) {
+        std::istringstream words(line);
+        std::string name;
+        Outcome o;
+        words >> name >> o.verdict;
+        std::getline(words, o.detail);
+        return {name, o};
+    }
+
     // Every technique in one container; the verdict per technique.
     static std::map<std::string, Outcome> probe() {
         // --cgroupns=host: a private cgroup namespace would stop a cgroup v1
@@ -201,11 +212,7 @@ class Escapes : public ::testing::Test {
         std::istringstream lines(r.output);
         std::string line;
         while (std::getline(lines, line)) {
-            std::istringstream words(line);
-            std::string name;
-            Outcome o;
-            words >> name >> o.verdict;
-            std::getline(words, o.detail);
+            auto [name, o] = outcome_of(line);
             out[name] = o;
         }
         for (const auto &t : kCatalogue) {
@@ -221,11 +228,7 @@ class Escapes : public ::testing::Test {
                           kImage + " /bin/lockc-escape-probe " + kHostNetwork);
         EXPECT_EQ(r.status, 0) << r.output;
         std::cout << r.output;
-        std::istringstream words(r.output);
-        std::string name;
-        Outcome o;
-        words >> name >> o.verdict;
-        std::getline(words, o.detail);
+        auto [name, o] = outcome_of(r.output.substr(0, r.output.find('\n')));
         EXPECT_EQ(name, kHostNetwork) << r.output;
         return o;
     }

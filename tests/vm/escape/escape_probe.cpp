@@ -392,12 +392,12 @@ std::vector<Technique> techniques() {
         {"port-io", nullptr, none(lockc::host_capabilities::port_io)},
         {"set-clock", nullptr, none(lockc::host_capabilities::clock_tick_unchanged)},
         {"reboot-host", "LOCKC_ESCAPE_HOST_PID",
-         [](const std::string &) { return lockc::host_capabilities::reboot_setting_unchanged(); }},
+         none(lockc::host_capabilities::reboot_setting_unchanged)},
         {"audit-control", "LOCKC_ESCAPE_HOST_PID",
-         [](const std::string &) { return lockc::host_capabilities::audit_status_query(); }},
+         none(lockc::host_capabilities::audit_status_query)},
         // Run with --net=host (the variable is only its marker).
         {"host-network", "LOCKC_ESCAPE_HOST_NET",
-         [](const std::string &) { return lockc::host_capabilities::interface_flags_unchanged(); }},
+         none(lockc::host_capabilities::interface_flags_unchanged)},
         // Last of the host-task techniques: without lockc the task is gone.
         {"kill-host", "LOCKC_ESCAPE_HOST_PID",
          [](const std::string &pid) { return result_of(::kill(std::stoi(pid), SIGKILL)); }},
