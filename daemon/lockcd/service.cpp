@@ -978,7 +978,7 @@ std::string Service::describe_cgroup(std::uint64_t cgroup_id) {
     return name;
 }
 
-Denial Service::to_denial(const Event &event) {
+Denial Service::to_denial(const Event &event, const BootToWallClock &clock) {
     Denial d;
     auto it = by_cgroup_.find(event.policy_cgroup_id);
     if (it == by_cgroup_.end()) {
@@ -1002,11 +1002,7 @@ Denial Service::to_denial(const Event &event) {
     d.uid = event.uid;
     d.comm = escape_untrusted(event.comm);
     d.error = event.error;
-    // The kernel stamps CLOCK_BOOTTIME; callers want wall-clock time.
-    const auto boot_now = now_usec(CLOCK_BOOTTIME);
-    const auto event_usec = static_cast<std::uint64_t>(event.boot_time.count() / 1000);
-    const auto age = boot_now > event_usec ? boot_now - event_usec : 0;
-    d.time_usec = now_usec(CLOCK_REALTIME) - age;
+    d.time_usec = clock.wall_usec(event.boot_time);
     return d;
 }
 
@@ -1015,10 +1011,12 @@ std::size_t Service::process_events() {
         return 0;
     }
     try {
-        return enforcer_->consume_events([this](const Event &event) {
+        // One offset for the whole pass: events keep their order in time.
+        const auto clock = BootToWallClock::sample();
+        return enforcer_->consume_events([this, &clock](const Event &event) {
             ++events_received_;
             try {
-                const Denial d = to_denial(event);
+                const Denial d = to_denial(event, clock);
                 const auto verdict = rate_limit_.admit(d.container, DenialRateLimit::Clock::now());
                 if (verdict.log) {
                     journal_denial(d, verdict.suppressed_before);

@@ -5,6 +5,7 @@
 // Errors are api::ApiError.
 #pragma once
 
+#include "boot_to_wall_clock.hpp"
 #include "config.hpp"
 #include "denial_journal.hpp"
 #include "enforcer.hpp"
@@ -219,7 +220,7 @@ class Service {
     // ancestor), if any.
     [[nodiscard]] std::optional<std::string> container_above(const std::string &relative) const;
     [[nodiscard]] std::string describe_cgroup(std::uint64_t cgroup_id);
-    [[nodiscard]] Denial to_denial(const Event &event);
+    [[nodiscard]] Denial to_denial(const Event &event, const BootToWallClock &clock);
 
     ServiceOptions options_;
     KernelSupport kernel_;
