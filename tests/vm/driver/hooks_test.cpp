@@ -49,16 +49,15 @@ constexpr const char *kTokenFile = "/run/secrets/kubernetes.io/serviceaccount/to
 // Under an allowed bind-mount source prefix, pointing at the host's root.
 const fs::path kSymlinkToRoot = "/var/lib/docker/lockc-test-link-to-root";
 
-int err_of(long rc) {
-    return rc < 0 ? errno : 0;
-}
+// 0 when the call worked, else its errno.
+using host_capabilities::errno_of;
 
 // A private mount namespace, so the operation's mounts stay in the child.
 int private_mounts() {
     if (::unshare(CLONE_NEWNS) != 0) {
         return errno;
     }
-    return err_of(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr));
+    return errno_of(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr));
 }
 
 // The result of a call that returns a new fd: closes it, 0 or the errno.
@@ -86,7 +85,7 @@ int become_user_keeping_setuid() {
         return errno;
     }
     data[0].effective |= 1u << CAP_SETUID;
-    return err_of(::syscall(SYS_capset, &hdr, data.data()));
+    return errno_of(::syscall(SYS_capset, &hdr, data.data()));
 }
 
 struct Op {
@@ -108,19 +107,20 @@ pid_t g_host_task = 0; // a host process for ptrace and kill
 
 std::vector<Op> operations() {
     std::vector<Op> ops;
-    ops.push_back({"bind_host_root",
-                   LOCKC_HOOK_SB_MOUNT,
-                   private_mounts,
-                   [] { return err_of(::mount("/", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
-                   {0},
-                   false,
-                   Phase::Setup,
-                   "/"});
+    ops.push_back(
+        {"bind_host_root",
+         LOCKC_HOOK_SB_MOUNT,
+         private_mounts,
+         [] { return errno_of(::mount("/", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
+         {0},
+         false,
+         Phase::Setup,
+         "/"});
     ops.push_back(
         {"bind_dotdot_escape",
          LOCKC_HOOK_SB_MOUNT,
          private_mounts,
-         [] { return err_of(::mount("/home/..", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
+         [] { return errno_of(::mount("/home/..", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
          {0},
          false,
          Phase::Setup,
@@ -129,8 +129,8 @@ std::vector<Op> operations() {
                    LOCKC_HOOK_SB_MOUNT,
                    private_mounts,
                    [] {
-                       return err_of(::mount(kSymlinkToRoot.c_str(), kTarget.c_str(), nullptr,
-                                             MS_BIND, nullptr));
+                       return errno_of(::mount(kSymlinkToRoot.c_str(), kTarget.c_str(), nullptr,
+                                               MS_BIND, nullptr));
                    },
                    {0},
                    false,
@@ -140,7 +140,7 @@ std::vector<Op> operations() {
         {"bind_home",
          LOCKC_HOOK_SB_MOUNT,
          private_mounts,
-         [] { return err_of(::mount("/home", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
+         [] { return errno_of(::mount("/home", kTarget.c_str(), nullptr, MS_BIND, nullptr)); },
          {0},
          true,
          Phase::Setup,
@@ -148,7 +148,7 @@ std::vector<Op> operations() {
     ops.push_back({"mount_debugfs",
                    LOCKC_HOOK_SB_KERN_MOUNT,
                    private_mounts,
-                   [] { return err_of(::mount("none", kTarget.c_str(), "debugfs", 0, nullptr)); },
+                   [] { return errno_of(::mount("none", kTarget.c_str(), "debugfs", 0, nullptr)); },
                    {0},
                    false,
                    Phase::Setup,
@@ -156,7 +156,7 @@ std::vector<Op> operations() {
     ops.push_back({"mount_tmpfs_once_running",
                    LOCKC_HOOK_SB_MOUNT,
                    private_mounts,
-                   [] { return err_of(::mount("none", kTarget.c_str(), "tmpfs", 0, nullptr)); },
+                   [] { return errno_of(::mount("none", kTarget.c_str(), "tmpfs", 0, nullptr)); },
                    {0},
                    true,
                    Phase::Running,
@@ -170,8 +170,9 @@ std::vector<Op> operations() {
                        if (fd < 0) {
                            return -3000 - errno; // setup failure, distinct from a decision
                        }
-                       const int err = err_of(::syscall(SYS_move_mount, fd, "", AT_FDCWD,
-                                                        kTarget.c_str(), MOVE_MOUNT_F_EMPTY_PATH));
+                       const int err =
+                           errno_of(::syscall(SYS_move_mount, fd, "", AT_FDCWD, kTarget.c_str(),
+                                              MOVE_MOUNT_F_EMPTY_PATH));
                        ::close(fd);
                        return err;
                    },
@@ -189,9 +190,9 @@ std::vector<Op> operations() {
                            return errno;
                        }
                        ::mkdir((kTarget / "old").c_str(), 0700);
-                       return err_of(::chdir(kTarget.c_str()));
+                       return errno_of(::chdir(kTarget.c_str()));
                    },
-                   [] { return err_of(::syscall(SYS_pivot_root, ".", "old")); },
+                   [] { return errno_of(::syscall(SYS_pivot_root, ".", "old")); },
                    {0},
                    true,
                    Phase::Running,
@@ -292,7 +293,7 @@ std::vector<Op> operations() {
     ops.push_back({"syslog_read",
                    LOCKC_HOOK_SYSLOG,
                    nullptr,
-                   [] { return err_of(::klogctl(10 /* SIZE_BUFFER */, nullptr, 0)); },
+                   [] { return errno_of(::klogctl(10 /* SIZE_BUFFER */, nullptr, 0)); },
                    {0},
                    false,
                    Phase::Setup,
@@ -302,7 +303,7 @@ std::vector<Op> operations() {
                    nullptr,
                    [] {
                        static const char garbage[64] = "not a module";
-                       return err_of(::syscall(SYS_init_module, garbage, sizeof(garbage), ""));
+                       return errno_of(::syscall(SYS_init_module, garbage, sizeof(garbage), ""));
                    },
                    {ENOEXEC, EINVAL, EBADMSG, EKEYREJECTED},
                    false,
@@ -316,7 +317,7 @@ std::vector<Op> operations() {
                        if (fd < 0) {
                            return -3000 - errno;
                        }
-                       const int err = err_of(::syscall(SYS_finit_module, fd, "", 0));
+                       const int err = errno_of(::syscall(SYS_finit_module, fd, "", 0));
                        ::close(fd);
                        return err;
                    },
@@ -384,7 +385,7 @@ std::vector<Op> operations() {
     ops.push_back({"ptrace_traceme_by_host_parent",
                    LOCKC_HOOK_PTRACE,
                    nullptr,
-                   [] { return err_of(::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr)); },
+                   [] { return errno_of(::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr)); },
                    {0},
                    false,
                    Phase::Setup,
@@ -392,7 +393,7 @@ std::vector<Op> operations() {
     ops.push_back({"signal_host_task",
                    LOCKC_HOOK_TASK_KILL,
                    nullptr,
-                   [] { return err_of(::kill(g_host_task, 0)); },
+                   [] { return errno_of(::kill(g_host_task, 0)); },
                    {0},
                    false,
                    Phase::Setup,
@@ -405,8 +406,8 @@ std::vector<Op> operations() {
                        sockaddr_un addr{};
                        addr.sun_family = AF_UNIX;
                        std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", kTestEngineSocket);
-                       const int err =
-                           err_of(::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)));
+                       const int err = errno_of(
+                           ::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)));
                        ::close(fd);
                        return err;
                    },
@@ -421,7 +422,7 @@ std::vector<Op> operations() {
                        if (int e = become_user_keeping_setuid()) {
                            return -4000 - e;
                        }
-                       return err_of(::setuid(0));
+                       return errno_of(::setuid(0));
                    },
                    {0},
                    true,
@@ -445,7 +446,7 @@ std::vector<Op> operations() {
     ops.push_back({"create_user_namespace",
                    LOCKC_HOOK_USERNS_CREATE,
                    nullptr,
-                   [] { return err_of(::unshare(CLONE_NEWUSER)); },
+                   [] { return errno_of(::unshare(CLONE_NEWUSER)); },
                    {0},
                    true,
                    Phase::Setup,
@@ -745,7 +746,7 @@ TEST(Allowed, CapabilitiesOverTheContainersOwnNamespaces) {
             return errno;
         }
         const std::string line = "monotonic 1 0\n";
-        const int err = err_of(::write(fd, line.data(), line.size()));
+        const int err = errno_of(::write(fd, line.data(), line.size()));
         ::close(fd);
         return err;
     });
@@ -763,7 +764,7 @@ TEST(Allowed, NetSysctlsOnlyInTheContainersOwnNetworkNamespace) {
         return open_err("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY);
     };
     const auto own = run_child(
-        &cg.path(), [] { return err_of(::unshare(CLONE_NEWNET)); }, write_sysctl);
+        &cg.path(), [] { return errno_of(::unshare(CLONE_NEWNET)); }, write_sysctl);
     const auto host = run_child(&cg.path(), nullptr, write_sysctl);
     enforcer().remove_policy(cg.id());
     EXPECT_EQ(own.err, 0) << std::strerror(own.err);
@@ -786,7 +787,7 @@ TEST(Allowed, SymlinksOnTheWayToTheMountPointDuringSetup) {
     fs::remove(link);
     fs::create_symlink(kTarget, link);
     const auto r = run_child(&cg.path(), private_mounts, [&link] {
-        return err_of(::mount("/var/lib/docker", link.c_str(), nullptr, MS_BIND, nullptr));
+        return errno_of(::mount("/var/lib/docker", link.c_str(), nullptr, MS_BIND, nullptr));
     });
     const auto events = take_events(cg.id());
     enforcer().remove_policy(cg.id());
@@ -801,7 +802,7 @@ TEST(Allowed, BindSourcesAreFreeOnlyAfterThePivot) {
     TestCgroup cg("pivoted");
     const auto bind = [](const char *source) {
         return [source] {
-            return err_of(::mount(source, kTarget.c_str(), nullptr, MS_BIND, nullptr));
+            return errno_of(::mount(source, kTarget.c_str(), nullptr, MS_BIND, nullptr));
         };
     };
     // Longer than the program reads: its tail could hide "..".
@@ -834,14 +835,14 @@ TEST(Allowed, DuringSetupAPathMayBeBoundOntoItself) {
             }
             const std::string source = "/proc/self/fd/" + std::to_string(fd);
             const int err =
-                err_of(::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr));
+                errno_of(::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr));
             ::close(fd);
             return err;
         };
     };
     const auto bind = [](const std::string &source, const fs::path &target) {
         return [source, target] {
-            return err_of(::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr));
+            return errno_of(::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr));
         };
     };
     EXPECT_EQ(run_child(&cg.path(), private_mounts, bind_fd(kTarget.c_str(), kTarget)).err, 0);

@@ -65,9 +65,7 @@ constexpr uid_t kUnprivileged = 1000;
 constexpr const char *kEuidCheck = "--euid-is-root";
 
 // 0 when the step worked, else the errno that stopped it.
-int result_of(long rc) {
-    return rc < 0 ? errno : 0;
-}
+using lockc::host_capabilities::errno_of;
 
 int open_and_close(const std::string &path, int flags) {
     const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
@@ -98,7 +96,7 @@ std::string scratch_dir() {
 
 int mount_fs(const char *type, const char *data) {
     const auto dir = scratch_dir();
-    const int err = result_of(::mount("none", dir.c_str(), type, 0, data));
+    const int err = errno_of(::mount("none", dir.c_str(), type, 0, data));
     if (err == 0) {
         ::umount2(dir.c_str(), MNT_DETACH);
     }
@@ -107,7 +105,7 @@ int mount_fs(const char *type, const char *data) {
 
 int mount_blockdev(const std::string &dev) {
     const auto dir = scratch_dir();
-    const int err = result_of(::mount(dev.c_str(), dir.c_str(), "ext4", MS_RDONLY, nullptr));
+    const int err = errno_of(::mount(dev.c_str(), dir.c_str(), "ext4", MS_RDONLY, nullptr));
     if (err == 0) {
         ::umount2(dir.c_str(), MNT_DETACH);
     }
@@ -129,7 +127,7 @@ int mknod_blockdev(const std::string &dev) {
 
 int read_kernel_log() {
     std::array<char, 4096> buf{};
-    return result_of(::klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf.data(), buf.size()));
+    return errno_of(::klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf.data(), buf.size()));
 }
 
 // SCSI READ(10) of a disk's first block, and where its answer goes.
@@ -153,7 +151,7 @@ int send_sg_io(const std::string &dev, Request &request, Succeeded succeeded) {
     constexpr int kAttempts = 3;
     int err = EIO;
     for (int attempt = 0; attempt < kAttempts && err == EIO; ++attempt) {
-        err = result_of(::ioctl(fd, SG_IO, &request));
+        err = errno_of(::ioctl(fd, SG_IO, &request));
         if (err == 0 && !succeeded(request)) {
             err = EIO;
         }
@@ -279,14 +277,14 @@ int enter_mount_namespace(const std::string &pid) {
     if (fd < 0) {
         return errno;
     }
-    const int err = result_of(::setns(fd, CLONE_NEWNS));
+    const int err = errno_of(::setns(fd, CLONE_NEWNS));
     ::close(fd);
     return err;
 }
 
 // The tracee is detached when this child exits.
 int ptrace_seize(const std::string &pid) {
-    return result_of(::ptrace(PTRACE_SEIZE, std::stoi(pid), nullptr, nullptr));
+    return errno_of(::ptrace(PTRACE_SEIZE, std::stoi(pid), nullptr, nullptr));
 }
 
 int drop_to_unprivileged() {
@@ -333,7 +331,7 @@ int setuid_back_to_root() {
     if (::syscall(SYS_capset, &header, caps.data()) != 0) {
         return errno;
     }
-    return result_of(::setresuid(0, 0, 0));
+    return errno_of(::setresuid(0, 0, 0));
 }
 
 int make_socket(int family, int type, int protocol) {
@@ -400,8 +398,8 @@ std::vector<Technique> techniques() {
          none(lockc::host_capabilities::interface_flags_unchanged)},
         // Last of the host-task techniques: without lockc the task is gone.
         {"kill-host", "LOCKC_ESCAPE_HOST_PID",
-         [](const std::string &pid) { return result_of(::kill(std::stoi(pid), SIGKILL)); }},
-        {"user-namespace", nullptr, none([] { return result_of(::unshare(CLONE_NEWUSER)); })},
+         [](const std::string &pid) { return errno_of(::kill(std::stoi(pid), SIGKILL)); }},
+        {"user-namespace", nullptr, none([] { return errno_of(::unshare(CLONE_NEWUSER)); })},
         {"exec-setuid", nullptr, none(exec_setuid_root)},
         {"setuid-root", nullptr, none(setuid_back_to_root)},
         {"packet-socket", nullptr, none([] { return make_socket(AF_PACKET, SOCK_RAW, 0); })},

@@ -22,6 +22,8 @@
 
 namespace lockc::host_capabilities {
 
+// A system call's return value as these functions give theirs; the hook
+// tests and the probe use it for every call they make.
 inline int errno_of(long rc) {
     return rc < 0 ? errno : 0;
 }
