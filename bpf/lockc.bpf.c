@@ -95,10 +95,19 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LOCKC_MAX_DEV_RULES);
+	__uint(max_entries, LOCKC_MAX_DEV_RULES + LOCKC_DRIVER_MAJORS_ROOM);
 	__type(key, struct lockc_dev_key);
 	__type(value, struct lockc_rule);
 } dev_rules SEC(".maps");
+
+/* Rules for character device drivers whose major the kernel picks: copied
+ * into dev_rules, for every minor, when such a driver registers a major. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LOCKC_MAX_DRIVER_RULES);
+	__type(key, struct lockc_driver_key);
+	__type(value, struct lockc_rule);
+} driver_rules SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -310,6 +319,15 @@ static __always_inline __u8 level_of(const struct subject *s)
 	/* An out-of-range level (a bug in user space) is treated as the
 	 * strictest level rather than as privileged. */
 	return level < LOCKC_LEVEL_COUNT ? level : LOCKC_LEVEL_RESTRICTED;
+}
+
+/* A map update's result as an errno. Before 6.4 the kernel calls the map's
+ * update directly and it returns an int: the upper half of the 64-bit
+ * result is zero, so -EEXIST reads as 4294967279 (seen on 6.1). The lower
+ * half is right on every kernel. */
+static __always_inline int map_update_result(long ret)
+{
+	return (int)ret;
 }
 
 /* ---- decisions and events ---------------------------------------------- */
@@ -661,7 +679,7 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		};
 		mark_entry_level(cgrp);
 		/* BPF_NOEXIST: an entry user space registered first wins. */
-		long err = bpf_map_update_elem(&policies, &id, &p, BPF_NOEXIST);
+		int err = map_update_result(bpf_map_update_elem(&policies, &id, &p, BPF_NOEXIST));
 
 		if (err && err != -EEXIST)
 			count_classify_failure(); /* e.g. the map is full */
@@ -678,6 +696,107 @@ int BPF_PROG(lockc_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 	__u64 id = BPF_CORE_READ(cgrp, kn, id);
 
 	bpf_map_delete_elem(&policies, &id);
+	return 0;
+}
+
+/* ---- drivers registering a major ---------------------------------------- */
+
+/* Counted where a driver's major could not be ruled (dev_rules full): its
+ * devices stay open to containers until the rules are applied again. */
+static __always_inline void count_driver_rule_failure(void)
+{
+	struct lockc_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (c)
+		c->driver_rule_failures++;
+}
+
+/* The rule that names this driver, if any. */
+static __always_inline struct lockc_rule *rule_of_driver(const char *name)
+{
+	struct lockc_driver_key key;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	if (bpf_probe_read_kernel_str(key.name, sizeof(key.name), name) <= 0)
+		return NULL;
+	return bpf_map_lookup_elem(&driver_rules, &key);
+}
+
+/* A driver that `rule` names has just registered `major` (all its minors):
+ * the rule applies to that major from now on, before any device node of
+ * the driver can be opened. Loading a module is not a container's doing
+ * (lockc denies it to containers); this closes the gap between a module
+ * loaded after the rules and the next time user space applies them. A rule
+ * already there for the major stays: one for the device itself decides,
+ * as when user space compiles the rules (or it is this driver's own, from
+ * an earlier load). */
+static __always_inline void rule_major(struct lockc_rule *rule, __u32 major)
+{
+	struct lockc_dev_key dev = {.type = LOCKC_DEV_CHAR, .major = major, .minor = LOCKC_DEV_ANY};
+	int err = map_update_result(bpf_map_update_elem(&dev_rules, &dev, rule, BPF_NOEXIST));
+
+	if (err && err != -EEXIST)
+		count_driver_rule_failure(); /* dev_rules is full */
+}
+
+/* The three ways a driver gets a character major; the kernel's own
+ * (misc, mem, tty) use the last two with fixed numbers. */
+SEC("fexit/alloc_chrdev_region")
+int BPF_PROG(lockc_chrdev_alloc, dev_t *dev, unsigned int baseminor, unsigned int count,
+	     const char *name, int ret)
+{
+	dev_t first;
+
+	if (ret != 0)
+		return 0;
+	struct lockc_rule *rule = rule_of_driver(name);
+
+	if (!rule)
+		return 0;
+	if (bpf_probe_read_kernel(&first, sizeof(first), dev)) {
+		count_driver_rule_failure();
+		return 0;
+	}
+	rule_major(rule, first >> MINORBITS);
+	return 0;
+}
+
+SEC("fexit/__register_chrdev")
+int BPF_PROG(lockc_chrdev_register, unsigned int major, unsigned int baseminor, unsigned int count,
+	     const char *name, const struct file_operations *fops, int ret)
+{
+	/* With major 0 the kernel picks one and returns it; else returns 0. */
+	if (ret < 0 || (major == 0 && ret == 0))
+		return 0;
+	struct lockc_rule *rule = rule_of_driver(name);
+
+	if (rule)
+		rule_major(rule, major ? major : (__u32)ret);
+	return 0;
+}
+
+/* A region may span majors, each of them the driver's. Past
+ * LOCKC_REGION_MAJORS of them (no driver named by a rule takes so many) the
+ * rest are counted as not ruled. */
+#define LOCKC_REGION_MAJORS 8
+SEC("fexit/register_chrdev_region")
+int BPF_PROG(lockc_chrdev_region, dev_t from, unsigned int count, const char *name, int ret)
+{
+	if (ret != 0 || count == 0)
+		return 0;
+	struct lockc_rule *rule = rule_of_driver(name);
+
+	if (!rule)
+		return 0;
+	__u32 first = from >> MINORBITS;
+	__u32 last = (__u32)(((__u64)from + count - 1) >> MINORBITS);
+
+	for (__u32 i = 0; i < LOCKC_REGION_MAJORS; i++) {
+		if (first + i > last)
+			return 0;
+		rule_major(rule, first + i);
+	}
+	count_driver_rule_failure();
 	return 0;
 }
 

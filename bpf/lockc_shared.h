@@ -17,7 +17,7 @@
 #ifdef LOCKC_TEST_ABI_VERSION
 #define LOCKC_ABI_VERSION LOCKC_TEST_ABI_VERSION
 #else
-#define LOCKC_ABI_VERSION 6
+#define LOCKC_ABI_VERSION 7
 #endif
 
 /* Policy levels, ordered from weakest to strictest. */
@@ -201,6 +201,10 @@ struct lockc_fs_rule {
 #define LOCKC_MAX_FS_RULES 64
 #define LOCKC_MAX_PATH_RULES 1024
 #define LOCKC_MAX_DEV_RULES 64
+/* dev_rules' room beyond the compiled rules, for the majors that drivers
+ * named by a rule register while lockc runs (lockc_chrdev_*). */
+#define LOCKC_DRIVER_MAJORS_ROOM 64
+#define LOCKC_MAX_DRIVER_RULES 16
 
 #define LOCKC_DEV_CHAR 1
 #define LOCKC_DEV_BLOCK 2
@@ -210,6 +214,13 @@ struct lockc_dev_key {
 	__u32 type; /* LOCKC_DEV_* */
 	__u32 major;
 	__u32 minor;
+};
+
+/* A character device driver by the name it registers its major with (as
+ * /proc/devices lists it). The kernel's own names are at most 63 bytes. */
+#define LOCKC_DRIVER_NAME_LEN 64
+struct lockc_driver_key {
+	char name[LOCKC_DRIVER_NAME_LEN];
 };
 
 /* ---- events and counters ------------------------------------------------ */
@@ -244,6 +255,7 @@ struct lockc_counters {
 	__u64 audited[LOCKC_HOOK_COUNT]; /* audit-mode would-be denials */
 	__u64 ringbuf_drops;		 /* events lost: ring buffer full */
 	__u64 classify_failures;	 /* new cgroups left without an entry */
+	__u64 driver_rule_failures;	 /* a named driver's major not ruled */
 };
 
 #endif /* LOCKC_SHARED_H */

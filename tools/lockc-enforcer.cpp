@@ -79,6 +79,7 @@ int status() {
     }
     std::cout << "ring buffer drops: " << c.ringbuf_drops << "\n";
     std::cout << "unclassified container cgroups: " << c.classify_failures << "\n";
+    std::cout << "drivers' majors left without their rule: " << c.driver_rule_failures << "\n";
     return 0;
 }
 

@@ -30,9 +30,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // Maps shared between loaders (and with user space); scratch maps are not.
-constexpr std::array<std::string_view, 9> kPinnedMaps = {
-    "policies",  "pending", "settings", "path_rules",   "fs_rules",
-    "dev_rules", "events",  "counters", "entry_levels",
+constexpr std::array<std::string_view, 10> kPinnedMaps = {
+    "policies",  "pending",      "settings", "path_rules", "fs_rules",
+    "dev_rules", "driver_rules", "events",   "counters",   "entry_levels",
 };
 
 // The build of the attached programs (see build_id()); kept apart from
@@ -157,6 +157,20 @@ void replace_contents(int fd, const std::vector<std::pair<Key, Value>> &entries,
         }
     }
 }
+
+// The character and block drivers' majors as the kernel lists them.
+std::string proc_devices() {
+    std::ifstream devices("/proc/devices");
+    std::ostringstream text;
+    text << devices.rdbuf();
+    if (!devices) {
+        throw Error(ErrorKind::System, "cannot read /proc/devices for the device rules");
+    }
+    return text.str();
+}
+
+// Tries at writing dev_rules while drivers register majors.
+constexpr int kRuleAttempts = 5;
 
 template <typename T> bool bytes_less(const T &a, const T &b) {
     return std::memcmp(&a, &b, sizeof(T)) < 0;
@@ -468,18 +482,28 @@ lockc_settings Enforcer::settings() const {
 }
 
 void Enforcer::apply_rules(const RuleSet &rules) {
-    // Drivers' majors as this boot assigned them (a driver loaded later
-    // needs the rules applied again: lockcd's Reload).
-    std::ifstream devices("/proc/devices");
-    std::ostringstream text;
-    text << devices.rdbuf();
-    if (!devices) {
-        throw Error(ErrorKind::System, "cannot read /proc/devices for the device rules");
-    }
-    const CompiledRules c = compile(with_driver_majors(rules, text.str()));
+    // Validated whole before anything changes.
+    CompiledRules c = compile(with_driver_majors(rules, proc_devices()));
+    // The drivers' rules first: from here on the kernel rules each major
+    // that such a driver registers (lockc_chrdev_*).
+    replace_contents(map_fd("driver_rules"), c.drivers, "driver", bytes_less<lockc_driver_key>);
     replace_contents(map_fd("path_rules"), c.paths, "path", bytes_less<lockc_path_key>);
     replace_contents(map_fd("fs_rules"), c.filesystems, "filesystem", std::less<>());
-    replace_contents(map_fd("dev_rules"), c.devices, "device", bytes_less<lockc_dev_key>);
+    // The majors drivers had before. One registered while dev_rules is
+    // replaced could have its entry deleted as stale: if /proc/devices
+    // changed meanwhile, replace again with what it says now.
+    std::string seen = proc_devices();
+    for (int attempt = 0; attempt < kRuleAttempts; ++attempt) {
+        c = compile(with_driver_majors(rules, seen));
+        replace_contents(map_fd("dev_rules"), c.devices, "device", bytes_less<lockc_dev_key>);
+        std::string now = proc_devices();
+        if (now == seen) {
+            return;
+        }
+        seen = std::move(now);
+    }
+    throw Error(ErrorKind::System, "character device drivers kept registering while the device "
+                                   "rules were applied; apply them again");
 }
 
 void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
@@ -624,6 +648,7 @@ Counters Enforcer::counters() const {
         }
         total.ringbuf_drops += c.ringbuf_drops;
         total.classify_failures += c.classify_failures;
+        total.driver_rule_failures += c.driver_rule_failures;
     }
     return total;
 }

@@ -58,7 +58,8 @@ struct Counters {
     std::array<std::uint64_t, LOCKC_HOOK_COUNT> denied{};
     std::array<std::uint64_t, LOCKC_HOOK_COUNT> audited{};
     std::uint64_t ringbuf_drops = 0;
-    std::uint64_t classify_failures = 0; // container cgroups left unclassified
+    std::uint64_t classify_failures = 0;    // container cgroups left unclassified
+    std::uint64_t driver_rule_failures = 0; // drivers' majors left without their rule
 };
 
 class Enforcer {
@@ -110,7 +111,9 @@ class Enforcer {
     void configure(const Settings &settings);
     [[nodiscard]] lockc_settings settings() const;
     // Replaces the rule maps' contents with `rules`; validates first, so an
-    // invalid rule set changes nothing.
+    // invalid rule set changes nothing. Drivers named by a device rule get
+    // it for the majors /proc/devices lists now and, from the kernel, for
+    // each they register later.
     void apply_rules(const RuleSet &rules);
 
     // Creates or updates the entry of a cgroup. An update keeps the phase

@@ -62,6 +62,85 @@ std::string describe(const PathRule &r) {
     return "rule";
 }
 
+lockc_dev_key dev_key(const DeviceRule &r) {
+    lockc_dev_key key{};
+    key.type = r.type == 'c' ? LOCKC_DEV_CHAR : LOCKC_DEV_BLOCK;
+    key.major = r.major.value_or(LOCKC_DEV_ANY);
+    key.minor = r.minor.value_or(LOCKC_DEV_ANY);
+    return key;
+}
+
+void check_driver_rule(const DeviceRule &r) {
+    const std::string what = "device rule for driver '" + r.driver + "'";
+    if (r.driver.size() >= LOCKC_DRIVER_NAME_LEN ||
+        r.driver.find_first_of(std::string_view("\0\n", 2)) != std::string::npos) {
+        throw Error(ErrorKind::InvalidArgument, what + ": not a driver name (1-" +
+                                                    std::to_string(LOCKC_DRIVER_NAME_LEN - 1) +
+                                                    " bytes, one line)");
+    }
+    if (r.type != 'c') {
+        throw Error(ErrorKind::InvalidArgument, what + ": drivers are character devices ('c')");
+    }
+    if (r.minor) {
+        throw Error(ErrorKind::InvalidArgument, what + ": it covers every minor, name none");
+    }
+}
+
+// Rules by major and minor first; then the majors drivers already had,
+// which give way to a rule for the same device (as the kernel side does
+// for majors registered later: lockc_chrdev_*).
+void compile_devices(const std::vector<DeviceRule> &rules, CompiledRules &out) {
+    std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> seen;
+    std::set<std::string, std::less<>> drivers;
+    for (const auto &r : rules) {
+        if (r.type != 'c' && r.type != 'b') {
+            throw Error(ErrorKind::InvalidArgument,
+                        std::string("device rule type must be 'c' or 'b', not '") + r.type + "'");
+        }
+        if (!r.driver.empty()) {
+            check_driver_rule(r);
+            if (!r.major) {
+                if (!drivers.insert(r.driver).second) {
+                    throw Error(ErrorKind::InvalidArgument,
+                                "device rule for driver '" + r.driver + "' given twice");
+                }
+                lockc_driver_key key{};
+                std::memcpy(key.name, r.driver.data(), r.driver.size());
+                out.drivers.emplace_back(key, to_rule(r.deny));
+            }
+            continue;
+        }
+        if (!r.major && r.minor) {
+            throw Error(ErrorKind::InvalidArgument,
+                        "device rule with any major must have any minor");
+        }
+        const auto key = dev_key(r);
+        if (!seen.emplace(key.type, key.major, key.minor).second) {
+            throw Error(ErrorKind::InvalidArgument, "device rule given twice");
+        }
+        out.devices.emplace_back(key, to_rule(r.deny));
+    }
+    if (out.devices.size() > LOCKC_MAX_DEV_RULES) {
+        throw Error(ErrorKind::InvalidArgument, "too many device rules");
+    }
+    for (const auto &r : rules) {
+        if (r.driver.empty() || !r.major) {
+            continue;
+        }
+        const auto key = dev_key(r);
+        if (seen.emplace(key.type, key.major, key.minor).second) {
+            out.devices.emplace_back(key, to_rule(r.deny));
+        }
+    }
+    if (out.devices.size() > LOCKC_MAX_DEV_RULES + LOCKC_DRIVER_MAJORS_ROOM) {
+        throw Error(ErrorKind::InvalidArgument, "the drivers named by device rules hold too many "
+                                                "majors");
+    }
+    if (out.drivers.size() > LOCKC_MAX_DRIVER_RULES) {
+        throw Error(ErrorKind::InvalidArgument, "too many device rules for drivers");
+    }
+}
+
 } // namespace
 
 std::string_view to_string(Level level) {
@@ -261,32 +340,7 @@ CompiledRules compile(const RuleSet &rules) {
         throw Error(ErrorKind::InvalidArgument, "too many filesystem rules");
     }
 
-    std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> seen_dev;
-    for (const auto &r : rules.devices) {
-        if (r.type != 'c' && r.type != 'b') {
-            throw Error(ErrorKind::InvalidArgument,
-                        std::string("device rule type must be 'c' or 'b', not '") + r.type + "'");
-        }
-        if (!r.driver.empty() && !r.major) {
-            throw Error(ErrorKind::InvalidArgument,
-                        "device rule for driver '" + r.driver + "' has no major number yet");
-        }
-        if (!r.major && r.minor) {
-            throw Error(ErrorKind::InvalidArgument,
-                        "device rule with any major must have any minor");
-        }
-        lockc_dev_key key{};
-        key.type = r.type == 'c' ? LOCKC_DEV_CHAR : LOCKC_DEV_BLOCK;
-        key.major = r.major.value_or(LOCKC_DEV_ANY);
-        key.minor = r.minor.value_or(LOCKC_DEV_ANY);
-        if (!seen_dev.emplace(key.type, key.major, key.minor).second) {
-            throw Error(ErrorKind::InvalidArgument, "device rule given twice");
-        }
-        out.devices.emplace_back(key, to_rule(r.deny));
-    }
-    if (out.devices.size() > LOCKC_MAX_DEV_RULES) {
-        throw Error(ErrorKind::InvalidArgument, "too many device rules");
-    }
+    compile_devices(rules.devices, out);
     return out;
 }
 
@@ -507,19 +561,18 @@ RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices) {
         }
     }
     // A driver may hold more than one major: a rule for each.
-    std::vector<DeviceRule> devices;
+    std::vector<DeviceRule> registered;
     for (const auto &r : rules.devices) {
-        if (r.driver.empty()) {
-            devices.push_back(r);
+        if (r.driver.empty() || r.major) {
             continue;
         }
         const auto [first_major, end_major] = majors.equal_range(r.driver);
         for (auto it = first_major; it != end_major; ++it) {
-            devices.push_back(r);
-            devices.back().major = it->second;
+            registered.push_back(r);
+            registered.back().major = it->second;
         }
     }
-    rules.devices = std::move(devices);
+    rules.devices.insert(rules.devices.end(), registered.begin(), registered.end());
     return rules;
 }
 

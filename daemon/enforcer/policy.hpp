@@ -75,9 +75,10 @@ struct DeviceRule {
     std::optional<std::uint32_t> minor; // nullopt: any
     LevelDeny deny;
     // A character device driver whose major the kernel picks at boot or
-    // module load, by its name in /proc/devices ("bsg"): with_driver_majors()
-    // fills `major` in. compile() refuses such a rule without its major
-    // rather than read it as any major.
+    // module load, by its name in /proc/devices ("bsg"); all its minors.
+    // Unset major: the rule itself, which the kernel applies to each major
+    // the driver registers from then on. Set major: one the driver already
+    // had (with_driver_majors()).
     std::string driver;
 };
 
@@ -113,11 +114,9 @@ struct Settings {
 
 // The built-in policy; docs/policy.md explains each rule.
 [[nodiscard]] RuleSet default_rules();
-// `rules` with each driver's device rule given the major that
+// `rules` plus, for each driver's device rule, a copy with each major that
 // `proc_devices` (the text of /proc/devices) lists for that character
-// driver, one rule per major if it lists several. The rules of drivers it
-// does not list are dropped: that driver is not loaded, so no such device
-// exists.
+// driver: the majors it registered before the rules were applied.
 [[nodiscard]] RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices);
 [[nodiscard]] Settings default_settings();
 
@@ -140,6 +139,7 @@ struct CompiledRules {
     std::vector<std::pair<lockc_path_key, lockc_rule>> paths;
     std::vector<std::pair<std::uint64_t, lockc_fs_rule>> filesystems;
     std::vector<std::pair<lockc_dev_key, lockc_rule>> devices;
+    std::vector<std::pair<lockc_driver_key, lockc_rule>> drivers;
 };
 
 // Validates and compiles; throws Error(InvalidArgument) naming the bad rule.

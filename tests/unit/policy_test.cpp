@@ -103,14 +103,29 @@ TEST(Compile, DefaultRulesCompileAndCoverTheEscapes) {
     }));
 }
 
-TEST(Compile, DriversDeviceRulesTakeTheirMajorsFromProcDevices) {
-    // Unresolved, a driver's rule is refused, never read as any major.
-    try {
-        (void)compile(default_rules());
-        FAIL() << "compiled a driver's rule without its major";
-    } catch (const Error &e) {
-        EXPECT_NE(std::string(e.what()).find("bsg"), std::string::npos) << e.what();
-    }
+TEST(Compile, DriversDeviceRulesAreForTheKernelAndForTheMajorsTheyHave) {
+    // Unresolved, a driver's rule goes to the kernel by name, which applies
+    // it to each major the driver registers; it is never read as any major.
+    const auto unresolved = compile(default_rules());
+    const auto names = [](const CompiledRules &c) {
+        std::vector<std::string> out;
+        for (const auto &[key, rule] : c.drivers) {
+            out.emplace_back(key.name);
+            EXPECT_NE(rule.deny[LOCKC_LEVEL_BASELINE], 0) << key.name;
+            EXPECT_EQ(rule.deny[LOCKC_LEVEL_PRIVILEGED], 0) << key.name;
+        }
+        std::ranges::sort(out);
+        return out;
+    };
+    EXPECT_EQ(names(unresolved),
+              (std::vector<std::string>{"bsg", "nvme", "nvme-generic", "watchdog"}));
+    const auto any_char_major = [](const CompiledRules &c) {
+        return std::ranges::any_of(c.devices, [](const auto &e) {
+            return e.first.type == LOCKC_DEV_CHAR && e.first.major == LOCKC_DEV_ANY;
+        });
+    };
+    EXPECT_FALSE(any_char_major(unresolved));
+
     const auto resolved = with_driver_majors(default_rules(), kProcDevices);
     const auto c = compile(resolved);
     const auto denies_char = [&](std::uint32_t major, std::uint32_t minor) {
@@ -123,22 +138,60 @@ TEST(Compile, DriversDeviceRulesTakeTheirMajorsFromProcDevices) {
     EXPECT_TRUE(denies_char(248, LOCKC_DEV_ANY)); // bsg
     EXPECT_TRUE(denies_char(249, LOCKC_DEV_ANY)); // watchdog
     EXPECT_TRUE(denies_char(10, 130));            // the misc /dev/watchdog
-    // Not loaded (nvme is only a block name here): dropped, not widened.
+    // Not loaded (nvme is only a block name here): left to the kernel.
     EXPECT_FALSE(denies_char(259, LOCKC_DEV_ANY));
-    EXPECT_EQ(resolved.devices.size(), default_rules().devices.size() - 2);
-    EXPECT_FALSE(std::ranges::any_of(c.devices, [](const auto &e) {
-        return e.first.type == LOCKC_DEV_CHAR && e.first.major == LOCKC_DEV_ANY;
-    }));
+    EXPECT_EQ(resolved.devices.size(), default_rules().devices.size() + 2);
+    EXPECT_EQ(c.devices.size(), unresolved.devices.size() + 2);
+    EXPECT_EQ(names(c), names(unresolved));
+    EXPECT_FALSE(any_char_major(c));
     // A driver with two majors gets a rule for each.
     const auto twice = with_driver_majors(
         default_rules(), "Character devices:\n248 bsg\n249 watchdog\n250 watchdog\n");
     EXPECT_EQ(std::ranges::count_if(twice.devices,
-                                    [](const DeviceRule &r) { return r.driver == "watchdog"; }),
+                                    [](const DeviceRule &r) {
+                                        return r.driver == "watchdog" && r.major.has_value();
+                                    }),
               2);
-    EXPECT_NO_THROW((void)compile(twice));
-    // Nothing listed at all: every driver's rule goes, the others stay.
+    EXPECT_EQ(compile(twice).devices.size(), unresolved.devices.size() + 3);
+    // Nothing listed at all: no majors, the drivers' rules stay for later.
     EXPECT_EQ(with_driver_majors(default_rules(), "").devices.size(),
-              default_rules().devices.size() - 4);
+              default_rules().devices.size());
+}
+
+TEST(Compile, ARuleForTheDeviceItselfDecidesOverItsDriversRule) {
+    RuleSet rules;
+    rules.devices.push_back({'c', 249, std::nullopt, LevelDeny{LOCKC_ACCESS_WRITE, 0}, ""});
+    rules.devices.push_back({'c', std::nullopt, std::nullopt,
+                             LevelDeny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL}, "watchdog"});
+    const auto c = compile(with_driver_majors(rules, "Character devices:\n249 watchdog\n"));
+    ASSERT_EQ(c.devices.size(), 1U);
+    EXPECT_EQ(c.devices[0].second.deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_WRITE);
+    EXPECT_EQ(c.devices[0].second.deny[LOCKC_LEVEL_RESTRICTED], 0);
+    ASSERT_EQ(c.drivers.size(), 1U);
+    EXPECT_EQ(c.drivers[0].second.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_ALL);
+}
+
+TEST(Compile, BadDriverRulesAreRefusedWithTheirName) {
+    const auto refused = [](DeviceRule rule, const std::string &says) {
+        RuleSet rules;
+        rules.devices.push_back(std::move(rule));
+        try {
+            (void)compile(rules);
+            ADD_FAILURE() << "compiled: " << says;
+        } catch (const Error &e) {
+            EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+        }
+    };
+    const LevelDeny deny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL};
+    refused({'b', std::nullopt, std::nullopt, deny, "nvme"}, "'nvme': drivers are character");
+    refused({'c', std::nullopt, 1, deny, "watchdog"}, "'watchdog': it covers every minor");
+    refused({'c', std::nullopt, std::nullopt, deny, std::string(LOCKC_DRIVER_NAME_LEN, 'x')},
+            "not a driver name");
+    refused({'c', std::nullopt, std::nullopt, deny, std::string("a\nb")}, "not a driver name");
+    RuleSet twice;
+    twice.devices.push_back({'c', std::nullopt, std::nullopt, deny, "bsg"});
+    twice.devices.push_back({'c', std::nullopt, std::nullopt, deny, "bsg"});
+    EXPECT_THROW((void)compile(twice), Error);
 }
 
 // The union entry that lets file_open skip composing paths: per level, the

@@ -1,0 +1,134 @@
+// A device rule that names a driver ("watchdog") holds for a major the
+// driver registers after the rules were applied: the kernel side writes the
+// rule when the module registers it (lockc_chrdev_*), with no Reload. The
+// driver is softdog's watchdog core, a module in Debian's kernels, with
+// soft_noboot=1 so that an open that got through could not reboot the VM.
+#include "vm_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+
+namespace lockc::vmtest {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kWatchdog = "/dev/watchdog0"; // softdog's
+
+// The character major /proc/devices lists for `driver`, if it is loaded.
+std::optional<std::uint32_t> char_major(const std::string &driver) {
+    std::ifstream devices("/proc/devices");
+    std::string line;
+    bool in_char = false;
+    while (std::getline(devices, line)) {
+        if (line.ends_with("devices:")) {
+            in_char = line == "Character devices:";
+            continue;
+        }
+        const auto first = line.find_first_not_of(' ');
+        const auto space = line.find(' ', first);
+        if (!in_char || space == std::string::npos || line.substr(space + 1) != driver) {
+            continue;
+        }
+        std::uint32_t major = 0;
+        std::from_chars(line.data() + first, line.data() + space, major);
+        return major;
+    }
+    return std::nullopt;
+}
+
+void unload_watchdog() {
+    (void)sh("rmmod softdog watchdog");
+    ASSERT_FALSE(char_major("watchdog")) << "the watchdog core is still loaded";
+}
+
+// Loads softdog (and with it the watchdog core); its major.
+std::uint32_t load_watchdog() {
+    const auto loaded = sh("modprobe softdog soft_noboot=1");
+    EXPECT_EQ(loaded.status, 0) << loaded.output;
+    EXPECT_TRUE(wait_until([] { return fs::exists(kWatchdog); }, std::chrono::seconds(10)));
+    return char_major("watchdog").value_or(0);
+}
+
+// An open of softdog's node from a baseline container: denied, with one
+// event that names the device.
+void expect_denied(std::uint32_t major, const char *when) {
+    TestCgroup cg("driver-registered");
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
+    (void)take_events();
+    const auto r = run_child(&cg.path(), nullptr, [] {
+        const int fd = ::open(kWatchdog.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return errno;
+        }
+        // Got through: disarm (the magic close), then say so.
+        (void)::write(fd, "V", 1);
+        ::close(fd);
+        return 0;
+    });
+    const auto events = take_events(cg.id());
+    enforcer().remove_policy(cg.id());
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.err, EPERM) << when;
+    ASSERT_EQ(events.size(), 1U) << when << "\n" << describe_all(events);
+    EXPECT_EQ(events[0].hook, LOCKC_HOOK_FILE_OPEN);
+    EXPECT_EQ(events[0].target, "c " + std::to_string(major) + ":0") << when;
+}
+
+TEST(DriverRules, AModuleLoadedAfterTheRulesIsDeniedFromItsRegistration) {
+    const auto failures_before = enforcer().counters().driver_rule_failures;
+    unload_watchdog();
+    // Applied while no watchdog driver is loaded: no major to rule yet.
+    enforcer().apply_rules(test_rules());
+
+    const auto major = load_watchdog();
+    ASSERT_NE(major, 0U);
+    expect_denied(major, "loaded after the rules were applied");
+
+    // Unloaded and loaded again: the rule holds for the new registration
+    // too, whether or not the kernel gives the same major.
+    unload_watchdog();
+    const auto again = load_watchdog();
+    ASSERT_NE(again, 0U);
+    expect_denied(again, "loaded a second time");
+
+    // Applied again with the driver loaded: its major comes from
+    // /proc/devices now, and stays denied.
+    enforcer().apply_rules(test_rules());
+    expect_denied(again, "rules applied again while loaded");
+    EXPECT_EQ(enforcer().counters().driver_rule_failures, failures_before);
+
+    unload_watchdog();
+    enforcer().apply_rules(test_rules());
+}
+
+// A host process is not confined by a driver's rule: it may open the
+// device the rule denies to containers.
+TEST(DriverRules, HostProcessesStillOpenTheDriversDevices) {
+    unload_watchdog();
+    enforcer().apply_rules(test_rules());
+    ASSERT_NE(load_watchdog(), 0U);
+    (void)take_events();
+    const int fd = ::open(kWatchdog.c_str(), O_WRONLY | O_CLOEXEC);
+    const int err = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+        (void)::write(fd, "V", 1); // disarmed (soft_noboot=1 anyway)
+        ::close(fd);
+    }
+    EXPECT_EQ(err, 0) << std::strerror(err);
+    EXPECT_TRUE(take_events().empty());
+    unload_watchdog();
+}
+
+} // namespace
+} // namespace lockc::vmtest
