@@ -25,6 +25,14 @@ int main(int argc, char **argv) {
     using lockc::vmtest::sh;
     // Start from nothing: no pins, so lockcd loads the programs itself.
     lockc::Enforcer::uninstall("/sys/fs/bpf/lockc");
+    // The kernel releases links, and with them the programs, after the
+    // last reference goes, asynchronously; the first test checks that no
+    // program is loaded before lockcd starts.
+    if (!lockc::vmtest::wait_until([] { return lockc::vmtest::loaded_lockc_programs().empty(); },
+                                   std::chrono::seconds(120))) {
+        std::cerr << "lockc's programs were still loaded 120 s after the uninstall\n";
+        return 2;
+    }
     // The bus gives an activated service 25 s to take its name; lockcd
     // loading its programs under TCG on a busy host can take longer
     // (kStartTimeout in bus_support.hpp). Test machines only.
