@@ -1612,6 +1612,38 @@ int BPF_PROG(lockc_capable, const struct cred *cred, struct user_namespace *ns, 
 	return deny(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, name);
 }
 
+/* The least vm.mmap_min_addr that lockc_mmap_addr uses: page 0 is never a
+ * confined container's, whatever the settings say (or if there are none). */
+#define LOCKC_PAGE_SIZE 4096
+
+/*
+ * A mapping below vm.mmap_min_addr (page 0: what turns a kernel NULL
+ * dereference into code execution) takes CAP_SYS_RAWIO. The capability
+ * LSM checks it with cap_capable() directly, not through
+ * security_capable(), so lockc_capable never sees it; this hook does, and
+ * only for tasks the capability LSM let through (those with
+ * CAP_SYS_RAWIO). It is reported as that capability's use. Every mapping
+ * of every task passes here: any other address leaves after one settings
+ * lookup.
+ */
+SEC("lsm/mmap_addr")
+int BPF_PROG(lockc_mmap_addr, unsigned long addr)
+{
+	struct lockc_settings *cfg = bpf_map_lookup_elem(&settings, &zero);
+	__u64 min_addr = cfg ? cfg->mmap_min_addr : 0;
+
+	if (min_addr < LOCKC_PAGE_SIZE)
+		min_addr = LOCKC_PAGE_SIZE;
+	if (addr >= min_addr)
+		return 0; /* an ordinary address */
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, "CAP_SYS_RAWIO mmap_min_addr");
+}
+
 /* ---- restricted only -------------------------------------------------------- */
 
 static __always_inline bool restricted(const struct subject *s)

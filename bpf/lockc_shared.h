@@ -17,7 +17,7 @@
 #ifdef LOCKC_TEST_ABI_VERSION
 #define LOCKC_ABI_VERSION LOCKC_TEST_ABI_VERSION
 #else
-#define LOCKC_ABI_VERSION 7
+#define LOCKC_ABI_VERSION 8
 #endif
 
 /* Policy levels, ordered from weakest to strictest. */
@@ -148,6 +148,11 @@ struct lockc_settings {
 	/* Inode number of the host's network namespace (dynamic before 6.x);
 	 * 0 = unknown, and then every task counts as in the host's. */
 	__u32 host_netns_ino;
+	__u32 pad2;
+	/* The host's vm.mmap_min_addr when the settings were written: below
+	 * it a mapping takes CAP_SYS_RAWIO (lockc_mmap_addr). The programs
+	 * never use less than one page. (ABI 8.) */
+	__u64 mmap_min_addr;
 	struct lockc_name_pattern patterns[LOCKC_MAX_PATTERNS];
 };
 

@@ -169,6 +169,18 @@ std::string proc_devices() {
     return text.str();
 }
 
+// The host's vm.mmap_min_addr, never less than one page (the programs' own
+// floor, lockc_mmap_addr): below it a mapping takes CAP_SYS_RAWIO.
+std::uint64_t mmap_min_addr() {
+    constexpr std::uint64_t kPage = 4096;
+    std::ifstream in("/proc/sys/vm/mmap_min_addr");
+    std::uint64_t value = 0;
+    if (!(in >> value)) {
+        throw Error(ErrorKind::System, "cannot read /proc/sys/vm/mmap_min_addr");
+    }
+    return std::max(value, kPage);
+}
+
 // Tries at writing dev_rules while drivers register majors.
 constexpr int kRuleAttempts = 5;
 
@@ -468,6 +480,8 @@ void Enforcer::configure(const Settings &settings) {
         }
         s.host_netns_ino = static_cast<std::uint32_t>(st.st_ino);
     }
+    // Read again at every write: a Reload follows a changed sysctl.
+    s.mmap_min_addr = mmap_min_addr();
     if (bpf_map_update_elem(map_fd("settings"), &kZero, &s, BPF_ANY) != 0) {
         throw_system("cannot write settings", errno);
     }

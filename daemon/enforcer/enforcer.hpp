@@ -107,7 +107,8 @@ class Enforcer {
     // How many existing cgroups attach() gave an entry.
     [[nodiscard]] std::size_t classified_existing() const noexcept { return classified_existing_; }
 
-    // Default level and mode, container-like cgroup names.
+    // Default level and mode, container-like cgroup names; with the host's
+    // network namespace and vm.mmap_min_addr as they are now.
     void configure(const Settings &settings);
     [[nodiscard]] lockc_settings settings() const;
     // Replaces the rule maps' contents with `rules`; validates first, so an

@@ -133,10 +133,10 @@ void add_operations(const RuleSet &rules, Level level, std::vector<LevelDenial> 
     add("sb_mount", "bind mounts from a relative source or one with a '..' component, or "
                     "through a symlink during setup");
     add("move_mount", "move_mount(2): attaching detached mount trees");
-    add("capable", "capabilities that act on the whole host: CAP_SYS_RAWIO (port I/O), "
-                   "CAP_SYS_TIME (the clock), CAP_AUDIT_CONTROL (audit rules), CAP_SYS_BOOT "
-                   "in the host's PID namespace (reboot), CAP_NET_ADMIN in the host's "
-                   "network namespace");
+    add("capable", "capabilities that act on the whole host: CAP_SYS_RAWIO (port I/O, "
+                   "mapping page 0), CAP_SYS_TIME (the clock), CAP_AUDIT_CONTROL (audit "
+                   "rules), CAP_SYS_BOOT in the host's PID namespace (reboot), CAP_NET_ADMIN "
+                   "in the host's network namespace");
     if (level == Level::Restricted) {
         add("sb_mount", "any mount(2) once running");
         add("sb_pivotroot", "pivot_root(2) once running");

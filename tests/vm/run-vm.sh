@@ -192,6 +192,10 @@ cmdline="console=ttyS0 lsm=$lsm panic=-1"
 cmdline+=" loglevel=4 systemd.show_status=true systemd.log_color=0"
 cmdline+=" systemd.journald.forward_to_console=0 random.trust_cpu=on"
 
+# An empty 8 MiB NVMe drive: the escape catalogue's passthrough techniques
+# (nvme-admin, nvme-generic) need a real NVMe controller and namespace.
+truncate -s 8M "$out/.lockc-vm/nvme.img"
+
 p9="security_model=none,multidevs=remap"
 qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m "$mem"
   -name lockc-vm -nodefaults -no-user-config -display none -no-reboot
@@ -199,7 +203,9 @@ qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m "$mem"
   -kernel "$kernel" -initrd "$initrd" -append "$cmdline"
   -virtfs "local,path=/,mount_tag=hostroot,$p9,readonly=on"
   -virtfs "local,path=$(qemu_escape "$modules"),mount_tag=modules,$p9,readonly=on"
-  -virtfs "local,path=$(qemu_escape "$out"),mount_tag=out,$p9")
+  -virtfs "local,path=$(qemu_escape "$out"),mount_tag=out,$p9"
+  -drive "file=$(qemu_escape "$out/.lockc-vm/nvme.img"),if=none,format=raw,id=nvme0"
+  -device nvme,serial=lockc-vm,drive=nvme0,logical_block_size=512,physical_block_size=512)
 if [[ -n $forward ]]; then
   qemu+=(-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${forward%%:*}-10.0.2.15:${forward##*:}"
     -device virtio-net-pci,netdev=net0)

@@ -31,6 +31,10 @@ const std::string kBaseImage = "lockc-test/busybox:latest";
 const std::string kImage = "lockc-test/escape:latest"; // guest/escape-image.sh
 const std::string kBlockImage = "/var/tmp/lockc-escape.img";
 const std::string kWatchdog = "/dev/watchdog0"; // softdog's
+// The VM's QEMU NVMe drive (run-vm.sh): its controller and its namespace's
+// generic node.
+const std::string kNvmeController = "/dev/nvme0";
+const std::string kNvmeNamespace = "/dev/ng0n1";
 
 struct Technique {
     const char *name; // as lockc-escape-probe names it (and its comm)
@@ -54,6 +58,8 @@ const std::vector<Technique> kCatalogue = {
     {"sg-disk", LOCKC_HOOK_FILE_OPEN},
     {"bsg-disk", LOCKC_HOOK_FILE_OPEN},
     {"watchdog", LOCKC_HOOK_FILE_OPEN},
+    {"nvme-admin", LOCKC_HOOK_FILE_OPEN},
+    {"nvme-generic", LOCKC_HOOK_FILE_OPEN},
     {"core-pattern", LOCKC_HOOK_FILE_OPEN},
     {"sysctl-modprobe", LOCKC_HOOK_FILE_OPEN},
     {"sysrq-trigger", LOCKC_HOOK_FILE_OPEN},
@@ -69,6 +75,7 @@ const std::vector<Technique> kCatalogue = {
     {"ptrace-host", LOCKC_HOOK_PTRACE},
     {"setns-host", LOCKC_HOOK_PTRACE},
     {"port-io", LOCKC_HOOK_CAPABLE},
+    {"map-page-zero", LOCKC_HOOK_CAPABLE},
     {"set-clock", LOCKC_HOOK_CAPABLE},
     {"reboot-host", LOCKC_HOOK_CAPABLE},
     {"audit-control", LOCKC_HOOK_CAPABLE},
@@ -141,6 +148,15 @@ class Escapes : public ::testing::Test {
         // softdog's major came after the rules were applied: the kernel
         // side gave it the watchdog rule as it registered (no Reload).
         ASSERT_TRUE(fs::exists(kWatchdog));
+        // The NVMe drive's driver, loaded again now so that nvme_core
+        // registers its majors ("nvme", "nvme-generic") after the rules
+        // were applied, like a drive's driver loaded late. The controller
+        // is probed asynchronously.
+        const auto nvme = sh("rmmod nvme nvme_core 2>/dev/null; modprobe nvme && "
+                             "for i in $(seq 300); do [ -e " +
+                             kNvmeController + " ] && [ -e " + kNvmeNamespace +
+                             " ] && exit 0; sleep 0.1; done; exit 1");
+        ASSERT_EQ(nvme.status, 0) << nvme.output << sh("ls -l /dev/nvme* /dev/ng*").output;
         // A host task for the --pid=host techniques.
         const char *argv[] = {"sleep", "3600", nullptr};
         ASSERT_EQ(::posix_spawnp(&host_task(), "sleep", nullptr, nullptr, const_cast<char **>(argv),
@@ -204,7 +220,9 @@ class Escapes : public ::testing::Test {
             "-e LOCKC_ESCAPE_HOST_PID=" +
             std::to_string(host_task()) + " -e LOCKC_ESCAPE_BLOCKDEV=" + blockdev() +
             " -e LOCKC_ESCAPE_SG=" + sg_node() + " -e LOCKC_ESCAPE_BSG=" + bsg_node() +
-            " -e LOCKC_ESCAPE_WATCHDOG=" + kWatchdog + " " + kImage + " /bin/lockc-escape-probe");
+            " -e LOCKC_ESCAPE_WATCHDOG=" + kWatchdog + " -e LOCKC_ESCAPE_NVME=" + kNvmeController +
+            " -e LOCKC_ESCAPE_NVME_NS=" + kNvmeNamespace + " " + kImage +
+            " /bin/lockc-escape-probe");
         EXPECT_EQ(r.status, 0) << r.output;
         std::cout << r.output; // the catalogue's outcomes, for the record
         std::map<std::string, Outcome> out;

@@ -461,6 +461,14 @@ std::vector<Op> operations() {
                    false,
                    Phase::Setup,
                    "CAP_SYS_RAWIO"});
+    ops.push_back({"map_page_zero",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   host_capabilities::map_page_zero,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "CAP_SYS_RAWIO mmap_min_addr"});
     ops.push_back({"set_clock",
                    LOCKC_HOOK_CAPABLE,
                    nullptr,

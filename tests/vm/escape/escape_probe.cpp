@@ -19,15 +19,19 @@
 //   LOCKC_ESCAPE_SG         a host SCSI disk's generic node (/dev/sgN)
 //   LOCKC_ESCAPE_BSG        the same disk's bsg node (/dev/bsg/H:C:T:L)
 //   LOCKC_ESCAPE_WATCHDOG   a watchdog (/dev/watchdogN), soft_noboot
+//   LOCKC_ESCAPE_NVME       a host NVMe controller (/dev/nvmeN)
+//   LOCKC_ESCAPE_NVME_NS    a namespace of it, its generic node (/dev/ngNnM)
 // Each technique stops at the step that proves the access (an open, a
 // mount, an attach, setting a value to what it is) and changes nothing on
 // the host but one: kill-host sends SIGKILL to the host task.
 #include "host_capabilities.hpp"
+#include "watchdog.hpp"
 
 #include <fcntl.h>
 #include <linux/bsg.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
+#include <linux/nvme_ioctl.h>
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <scsi/sg.h>
@@ -55,6 +59,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -199,16 +204,49 @@ int read_disk_through_bsg(const std::string &dev) {
     });
 }
 
-// Opening a watchdog arms it: the host reboots unless someone keeps
-// feeding it. The magic close ("V") disarms it again.
-int arm_watchdog(const std::string &dev) {
-    const int fd = ::open(dev.c_str(), O_WRONLY | O_CLOEXEC);
+// Passes an NVMe command that reads into `data` to `dev` with `request`
+// (NVME_IOCTL_ADMIN_CMD or NVME_IOCTL_IO_CMD): 0 when the drive carried it
+// out, EIO when it answered with an NVMe status, else the errno.
+int send_nvme_command(const std::string &dev, unsigned long request, nvme_passthru_cmd &command,
+                      std::span<std::uint8_t> data) {
+    const int fd = ::open(dev.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return errno;
     }
-    (void)::write(fd, "V", 1);
+    constexpr std::uint32_t kTimeoutMs = 5000;
+    command.addr = reinterpret_cast<std::uintptr_t>(data.data());
+    command.data_len = static_cast<std::uint32_t>(data.size());
+    command.timeout_ms = kTimeoutMs;
+    const int status = ::ioctl(fd, request, &command);
+    const int err = status < 0 ? errno : (status > 0 ? EIO : 0);
     ::close(fd);
-    return 0;
+    return err;
+}
+
+// Identify Controller through the controller's node (/dev/nvme0). The same
+// admin ioctl formats the drive, replaces its firmware or deletes its
+// namespaces.
+int identify_nvme_controller(const std::string &dev) {
+    constexpr std::uint8_t kIdentify = 0x06;
+    constexpr std::uint32_t kController = 1; // CNS
+    std::array<std::uint8_t, 4096> data{};
+    nvme_passthru_cmd identify{};
+    identify.opcode = kIdentify;
+    identify.cdw10 = kController;
+    return send_nvme_command(dev, NVME_IOCTL_ADMIN_CMD, identify, data);
+}
+
+// The namespace's first block through its generic node (/dev/ng0n1), which
+// reaches the disk around the block layer and any filesystem on it.
+int read_nvme_namespace(const std::string &dev) {
+    constexpr std::uint8_t kRead = 0x02;
+    constexpr std::size_t kBlock = 512; // the test drive's logical block
+    std::array<std::uint8_t, kBlock> data{};
+    nvme_passthru_cmd read{};
+    read.opcode = kRead;
+    read.nsid = 1;
+    // cdw10/11: the first block (0); cdw12: how many, less one (0).
+    return send_nvme_command(dev, NVME_IOCTL_IO_CMD, read, data);
 }
 
 // A malformed image: past the permission checks the kernel rejects it as
@@ -364,7 +402,9 @@ std::vector<Technique> techniques() {
         {"mknod-blockdev", "LOCKC_ESCAPE_BLOCKDEV", mknod_blockdev},
         {"sg-disk", "LOCKC_ESCAPE_SG", read_disk_through_sg},
         {"bsg-disk", "LOCKC_ESCAPE_BSG", read_disk_through_bsg},
-        {"watchdog", "LOCKC_ESCAPE_WATCHDOG", arm_watchdog},
+        {"watchdog", "LOCKC_ESCAPE_WATCHDOG", lockc::watchdog::arm_and_disarm},
+        {"nvme-admin", "LOCKC_ESCAPE_NVME", identify_nvme_controller},
+        {"nvme-generic", "LOCKC_ESCAPE_NVME_NS", read_nvme_namespace},
         {"core-pattern", nullptr,
          none([] { return open_and_close("/proc/sys/kernel/core_pattern", O_WRONLY); })},
         {"sysctl-modprobe", nullptr,
@@ -388,6 +428,7 @@ std::vector<Technique> techniques() {
         // Capabilities over the whole host; the last two need the host's
         // PID namespace (the variable is only their marker).
         {"port-io", nullptr, none(lockc::host_capabilities::port_io)},
+        {"map-page-zero", nullptr, none(lockc::host_capabilities::map_page_zero)},
         {"set-clock", nullptr, none(lockc::host_capabilities::clock_tick_unchanged)},
         {"reboot-host", "LOCKC_ESCAPE_HOST_PID",
          none(lockc::host_capabilities::reboot_setting_unchanged)},

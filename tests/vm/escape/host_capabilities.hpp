@@ -9,6 +9,7 @@
 #include <linux/netlink.h>
 #include <linux/reboot.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -32,6 +33,21 @@ inline int errno_of(long rc) {
 // is touched.
 inline int port_io() {
     return errno_of(::syscall(SYS_iopl, 3));
+}
+
+// A page mapped at address 0, below vm.mmap_min_addr (CAP_SYS_RAWIO, which
+// the kernel checks without security_capable(): lockc's mmap_addr hook).
+// Page 0 is what turns a kernel NULL dereference into code execution. It
+// is unmapped again at once; MAP_FIXED_NOREPLACE never replaces a mapping.
+inline int map_page_zero() {
+    const long page = ::sysconf(_SC_PAGESIZE);
+    void *const at = ::mmap(nullptr, static_cast<std::size_t>(page), PROT_READ,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (at == MAP_FAILED) {
+        return errno;
+    }
+    ::munmap(at, static_cast<std::size_t>(page));
+    return at == nullptr ? 0 : EADDRNOTAVAIL;
 }
 
 // adjtimex(2) setting the clock's tick to the value it has (CAP_SYS_TIME).
