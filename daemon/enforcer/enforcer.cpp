@@ -497,7 +497,8 @@ lockc_settings Enforcer::settings() const {
 
 void Enforcer::apply_rules(const RuleSet &rules) {
     // Validated whole before anything changes.
-    CompiledRules c = compile(with_driver_majors(rules, proc_devices()));
+    std::string seen = proc_devices();
+    CompiledRules c = compile(with_driver_majors(rules, seen));
     // The drivers' rules first: from here on the kernel rules each major
     // that such a driver registers (lockc_chrdev_*).
     replace_contents(map_fd("driver_rules"), c.drivers, "driver", bytes_less<lockc_driver_key>);
@@ -506,15 +507,14 @@ void Enforcer::apply_rules(const RuleSet &rules) {
     // The majors drivers had before. One registered while dev_rules is
     // replaced could have its entry deleted as stale: if /proc/devices
     // changed meanwhile, replace again with what it says now.
-    std::string seen = proc_devices();
     for (int attempt = 0; attempt < kRuleAttempts; ++attempt) {
-        c = compile(with_driver_majors(rules, seen));
         replace_contents(map_fd("dev_rules"), c.devices, "device", bytes_less<lockc_dev_key>);
         std::string now = proc_devices();
         if (now == seen) {
             return;
         }
         seen = std::move(now);
+        c = compile(with_driver_majors(rules, seen));
     }
     throw Error(ErrorKind::System, "character device drivers kept registering while the device "
                                    "rules were applied; apply them again");

@@ -531,7 +531,8 @@ RuleSet default_rules() {
     return r;
 }
 
-RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices) {
+std::multimap<std::string, std::uint32_t, std::less<>>
+char_driver_majors(std::string_view proc_devices) {
     // "Character devices:" then "<major> <name>" lines, a blank line, then
     // "Block devices:" (whose names are another namespace).
     std::multimap<std::string, std::uint32_t, std::less<>> majors;
@@ -560,6 +561,11 @@ RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices) {
             majors.emplace(std::string(line.substr(space + 1)), major);
         }
     }
+    return majors;
+}
+
+RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices) {
+    const auto majors = char_driver_majors(proc_devices);
     // A driver may hold more than one major: a rule for each.
     std::vector<DeviceRule> registered;
     for (const auto &r : rules.devices) {

@@ -5,6 +5,8 @@
 #include "lockc_shared.h"
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -114,6 +116,10 @@ struct Settings {
 
 // The built-in policy; docs/policy.md explains each rule.
 [[nodiscard]] RuleSet default_rules();
+// The character drivers' majors in `proc_devices` (the text of
+// /proc/devices), by driver name; a driver may hold several.
+[[nodiscard]] std::multimap<std::string, std::uint32_t, std::less<>>
+char_driver_majors(std::string_view proc_devices);
 // `rules` plus, for each driver's device rule, a copy with each major that
 // `proc_devices` (the text of /proc/devices) lists for that character
 // driver: the majors it registered before the rules were applied.

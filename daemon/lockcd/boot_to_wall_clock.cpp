@@ -1,18 +1,10 @@
 #include "boot_to_wall_clock.hpp"
 
 #include <array>
-#include <ctime>
 
 namespace lockc {
 
 namespace {
-
-std::uint64_t now_usec(clockid_t clock) {
-    timespec ts{};
-    ::clock_gettime(clock, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000U +
-           static_cast<std::uint64_t>(ts.tv_nsec) / 1000U;
-}
 
 // A bracket this tight is as good as the µs resolution allows: no need to
 // read again.
@@ -26,9 +18,9 @@ BootToWallClock BootToWallClock::sample() {
     std::size_t taken = 0;
     while (taken < readings.size()) {
         auto &r = readings.at(taken++);
-        r.boot_before = now_usec(CLOCK_BOOTTIME);
-        r.wall = now_usec(CLOCK_REALTIME);
-        r.boot_after = now_usec(CLOCK_BOOTTIME);
+        r.boot_before = clock_usec(CLOCK_BOOTTIME);
+        r.wall = clock_usec(CLOCK_REALTIME);
+        r.boot_after = clock_usec(CLOCK_BOOTTIME);
         if (r.boot_after - r.boot_before <= kGoodEnoughUsec) {
             break;
         }

@@ -8,9 +8,18 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <span>
 
 namespace lockc {
+
+// `clock` now, in µs.
+inline std::uint64_t clock_usec(clockid_t clock) {
+    timespec ts{};
+    ::clock_gettime(clock, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000U +
+           static_cast<std::uint64_t>(ts.tv_nsec) / 1000U;
+}
 
 // One reading of CLOCK_REALTIME bracketed by two of CLOCK_BOOTTIME, in µs.
 struct ClockReading {

@@ -25,13 +25,6 @@ namespace {
 // kernel's own pattern entries; registrations stop well before it is full.
 constexpr std::size_t kMaxContainers = LOCKC_MAX_POLICIES / 2;
 
-std::uint64_t now_usec(clockid_t clock) {
-    timespec ts{};
-    ::clock_gettime(clock, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000U +
-           static_cast<std::uint64_t>(ts.tv_nsec) / 1000U;
-}
-
 // The id of the cgroup directory at a root-relative path, if there is one.
 std::optional<std::uint64_t> existing_cgroup_id(const std::filesystem::path &mount,
                                                 const std::string &relative) {
@@ -404,7 +397,7 @@ void Service::adopt(std::uint64_t cgroup, const std::string &path, const PolicyE
     record.mode = entry.mode;
     record.cgroup_path = path;
     record.cgroup_id = cgroup;
-    record.registered_usec = now_usec(CLOCK_REALTIME);
+    record.registered_usec = clock_usec(CLOCK_REALTIME);
     log::notice("kept the kernel's entry of " + path + " as container " + record.id + " (" +
                 std::string(to_string(record.level)) + ")");
     by_cgroup_[cgroup] = record.id;
@@ -498,7 +491,7 @@ ContainerRecord Service::register_container(const RegisterRequest &request) {
     record.level = request.level.value_or(default_level());
     record.mode = request.mode.value_or(default_mode());
     record.runtime = request.runtime;
-    record.registered_usec = now_usec(CLOCK_REALTIME);
+    record.registered_usec = clock_usec(CLOCK_REALTIME);
 
     std::string relative;
     if (const auto *path = std::get_if<CgroupPathLocation>(&request.location)) {

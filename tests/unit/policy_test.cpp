@@ -71,6 +71,24 @@ constexpr std::string_view kProcDevices = "Character devices:\n"
                                           "  7 loop\n"
                                           "259 nvme\n";
 
+TEST(ProcDevices, CharacterDriversByNameWithEveryMajor) {
+    const auto majors = char_driver_majors(kProcDevices);
+    // Block names are another namespace: "loop" and "nvme" are not here.
+    EXPECT_EQ(majors.size(), 4U);
+    EXPECT_EQ(majors.count("nvme"), 0U);
+    EXPECT_EQ(majors.find("sg")->second, 21U);
+    EXPECT_EQ(majors.find("watchdog")->second, 249U);
+    // A driver listed twice has both majors.
+    const auto twice = char_driver_majors("Character devices:\n249 watchdog\n250 watchdog\n");
+    const auto [first, last] = twice.equal_range("watchdog");
+    EXPECT_EQ(std::distance(first, last), 2);
+    // Lines that are not "<major> <name>" are skipped, not misread.
+    const auto odd = char_driver_majors("Character devices:\nx1 bad\n12\n 13 ok\n");
+    EXPECT_EQ(odd.size(), 1U);
+    EXPECT_EQ(odd.find("ok")->second, 13U);
+    EXPECT_TRUE(char_driver_majors("").empty());
+}
+
 TEST(Compile, DefaultRulesCompileAndCoverTheEscapes) {
     const auto c = compile(with_driver_majors(default_rules(), kProcDevices));
     const auto has_path = [&](std::uint32_t space, const std::string &p) {

@@ -3,7 +3,9 @@
 // rule when the module registers it (lockc_chrdev_*), with no Reload. The
 // driver is softdog's watchdog core, a module in Debian's kernels, with
 // soft_noboot=1 so that an open that got through could not reboot the VM.
+#include "policy.hpp"
 #include "vm_support.hpp"
+#include "watchdog.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,11 +13,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 
 namespace lockc::vmtest {
@@ -28,23 +30,14 @@ const fs::path kWatchdog = "/dev/watchdog0"; // softdog's
 // The character major /proc/devices lists for `driver`, if it is loaded.
 std::optional<std::uint32_t> char_major(const std::string &driver) {
     std::ifstream devices("/proc/devices");
-    std::string line;
-    bool in_char = false;
-    while (std::getline(devices, line)) {
-        if (line.ends_with("devices:")) {
-            in_char = line == "Character devices:";
-            continue;
-        }
-        const auto first = line.find_first_not_of(' ');
-        const auto space = line.find(' ', first);
-        if (!in_char || space == std::string::npos || line.substr(space + 1) != driver) {
-            continue;
-        }
-        std::uint32_t major = 0;
-        std::from_chars(line.data() + first, line.data() + space, major);
-        return major;
+    std::ostringstream text;
+    text << devices.rdbuf();
+    const auto majors = char_driver_majors(text.str());
+    const auto it = majors.find(driver);
+    if (it == majors.end()) {
+        return std::nullopt;
     }
-    return std::nullopt;
+    return it->second;
 }
 
 void unload_watchdog() {
@@ -66,16 +59,8 @@ void expect_denied(std::uint32_t major, const char *when) {
     TestCgroup cg("driver-registered");
     enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
     (void)take_events();
-    const auto r = run_child(&cg.path(), nullptr, [] {
-        const int fd = ::open(kWatchdog.c_str(), O_WRONLY | O_CLOEXEC);
-        if (fd < 0) {
-            return errno;
-        }
-        // Got through: disarm (the magic close), then say so.
-        (void)::write(fd, "V", 1);
-        ::close(fd);
-        return 0;
-    });
+    const auto r =
+        run_child(&cg.path(), nullptr, [] { return watchdog::arm_and_disarm(kWatchdog.string()); });
     const auto events = take_events(cg.id());
     enforcer().remove_policy(cg.id());
     ASSERT_TRUE(r.ok);
@@ -119,12 +104,7 @@ TEST(DriverRules, HostProcessesStillOpenTheDriversDevices) {
     enforcer().apply_rules(test_rules());
     ASSERT_NE(load_watchdog(), 0U);
     (void)take_events();
-    const int fd = ::open(kWatchdog.c_str(), O_WRONLY | O_CLOEXEC);
-    const int err = fd < 0 ? errno : 0;
-    if (fd >= 0) {
-        (void)::write(fd, "V", 1); // disarmed (soft_noboot=1 anyway)
-        ::close(fd);
-    }
+    const int err = watchdog::arm_and_disarm(kWatchdog.string());
     EXPECT_EQ(err, 0) << std::strerror(err);
     EXPECT_TRUE(take_events().empty());
     unload_watchdog();
