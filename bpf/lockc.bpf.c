@@ -1644,6 +1644,56 @@ int BPF_PROG(lockc_mmap_addr, unsigned long addr)
 	return deny(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, "CAP_SYS_RAWIO mmap_min_addr");
 }
 
+/*
+ * The kernel's lockdown reasons that lockc_locked_down denies confined
+ * containers, with the name their events give them; NULL for any other.
+ * Each is an operation of the lockdown "integrity" class (what
+ * lockdown=integrity forbids even root) that no earlier lockc hook sees:
+ * - TIOCSSERIAL: moving a serial port's I/O base or IRQ (the kernel asks
+ *   only when they change), after which the kernel's serial driver does
+ *   port I/O wherever it was told: iopl by another road.
+ * - HIBERNATION: /dev/snapshot, whose open is gated by this check. Opened,
+ *   it freezes the host and reads out an image of its whole memory, or
+ *   restores one.
+ * - EFI_TEST: /dev/efi_test (a misc device with a dynamic minor, which no
+ *   device rule can name): calls into the firmware's runtime services.
+ * The other integrity reasons are all met after a check that lockc
+ * already makes (iopl after CAP_SYS_RAWIO, /dev/mem and MSRs after their
+ * open, module parameters after a module load, debugfs after its mount
+ * and opens), so denying them here would only report an operation twice
+ * in audit mode. The confidentiality class (reading kernel memory) is
+ * decided where those reads happen (file_open, perf_event_open, bpf).
+ * Values differ between kernels: CO-RE relocates each one.
+ */
+static __always_inline const char *lockdown_only_here(enum lockdown_reason what)
+{
+	if (what == bpf_core_enum_value(enum lockdown_reason, LOCKDOWN_TIOCSSERIAL))
+		return "lockdown TIOCSSERIAL";
+	if (what == bpf_core_enum_value(enum lockdown_reason, LOCKDOWN_HIBERNATION))
+		return "lockdown HIBERNATION";
+	if (what == bpf_core_enum_value(enum lockdown_reason, LOCKDOWN_EFI_TEST))
+		return "lockdown EFI_TEST";
+	return NULL;
+}
+
+/* Every lockdown check of every task passes here: the others leave after
+ * three comparisons. Reported under capable: like the capabilities there,
+ * each of these acts on the whole host. */
+SEC("lsm/locked_down")
+int BPF_PROG(lockc_locked_down, enum lockdown_reason what)
+{
+	const char *name = lockdown_only_here(what);
+
+	if (!name)
+		return 0; /* another reason: decided elsewhere, or harmless */
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, name);
+}
+
 /* ---- restricted only -------------------------------------------------------- */
 
 static __always_inline bool restricted(const struct subject *s)

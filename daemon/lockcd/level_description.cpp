@@ -136,7 +136,8 @@ void add_operations(const RuleSet &rules, Level level, std::vector<LevelDenial> 
     add("capable", "capabilities that act on the whole host: CAP_SYS_RAWIO (port I/O, "
                    "mapping page 0), CAP_SYS_TIME (the clock), CAP_AUDIT_CONTROL (audit "
                    "rules), CAP_SYS_BOOT in the host's PID namespace (reboot), CAP_NET_ADMIN "
-                   "in the host's network namespace");
+                   "in the host's network namespace; moving a serial port's I/O base "
+                   "(TIOCSSERIAL), hibernation's /dev/snapshot and /dev/efi_test");
     if (level == Level::Restricted) {
         add("sb_mount", "any mount(2) once running");
         add("sb_pivotroot", "pivot_root(2) once running");

@@ -35,6 +35,8 @@ const std::string kWatchdog = "/dev/watchdog0"; // softdog's
 // generic node.
 const std::string kNvmeController = "/dev/nvme0";
 const std::string kNvmeNamespace = "/dev/ng0n1";
+// A serial port the 8250 driver lists with no UART behind it (QEMU has one).
+const std::string kSpareSerialPort = "/dev/ttyS1";
 
 struct Technique {
     const char *name; // as lockc-escape-probe names it (and its comm)
@@ -63,6 +65,7 @@ const std::vector<Technique> kCatalogue = {
     {"core-pattern", LOCKC_HOOK_FILE_OPEN},
     {"sysctl-modprobe", LOCKC_HOOK_FILE_OPEN},
     {"sysrq-trigger", LOCKC_HOOK_FILE_OPEN},
+    {"snapshot-image", LOCKC_HOOK_CAPABLE},
     {"dev-mem", LOCKC_HOOK_FILE_OPEN},
     {"proc-kcore", LOCKC_HOOK_FILE_OPEN},
     {"kernel-log", LOCKC_HOOK_SYSLOG},
@@ -76,6 +79,7 @@ const std::vector<Technique> kCatalogue = {
     {"setns-host", LOCKC_HOOK_PTRACE},
     {"port-io", LOCKC_HOOK_CAPABLE},
     {"map-page-zero", LOCKC_HOOK_CAPABLE},
+    {"serial-port-io", LOCKC_HOOK_CAPABLE},
     {"set-clock", LOCKC_HOOK_CAPABLE},
     {"reboot-host", LOCKC_HOOK_CAPABLE},
     {"audit-control", LOCKC_HOOK_CAPABLE},
@@ -157,6 +161,10 @@ class Escapes : public ::testing::Test {
                              kNvmeController + " ] && [ -e " + kNvmeNamespace +
                              " ] && exit 0; sleep 0.1; done; exit 1");
         ASSERT_EQ(nvme.status, 0) << nvme.output << sh("ls -l /dev/nvme* /dev/ng*").output;
+        // serial-port-io moves a port with no UART behind it, so that no
+        // I/O port is touched even where lockc lets it through.
+        const auto serial = sh("grep '^1: uart:unknown ' /proc/tty/driver/serial");
+        ASSERT_EQ(serial.status, 0) << sh("cat /proc/tty/driver/serial").output;
         // A host task for the --pid=host techniques.
         const char *argv[] = {"sleep", "3600", nullptr};
         ASSERT_EQ(::posix_spawnp(&host_task(), "sleep", nullptr, nullptr, const_cast<char **>(argv),
@@ -221,8 +229,8 @@ class Escapes : public ::testing::Test {
             std::to_string(host_task()) + " -e LOCKC_ESCAPE_BLOCKDEV=" + blockdev() +
             " -e LOCKC_ESCAPE_SG=" + sg_node() + " -e LOCKC_ESCAPE_BSG=" + bsg_node() +
             " -e LOCKC_ESCAPE_WATCHDOG=" + kWatchdog + " -e LOCKC_ESCAPE_NVME=" + kNvmeController +
-            " -e LOCKC_ESCAPE_NVME_NS=" + kNvmeNamespace + " " + kImage +
-            " /bin/lockc-escape-probe");
+            " -e LOCKC_ESCAPE_NVME_NS=" + kNvmeNamespace + " -e LOCKC_ESCAPE_SERIAL=" +
+            kSpareSerialPort + " " + kImage + " /bin/lockc-escape-probe");
         EXPECT_EQ(r.status, 0) << r.output;
         std::cout << r.output; // the catalogue's outcomes, for the record
         std::map<std::string, Outcome> out;

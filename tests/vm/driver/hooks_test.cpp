@@ -282,6 +282,16 @@ std::vector<Op> operations() {
                    "c 1:1",
                    EPERM,
                    2}); // and CAP_SYS_RAWIO, which /dev/mem's open asks for
+    // Hibernation's image device: opened, it freezes the host and reads
+    // out its memory. Its open asks the lockdown hook (hibernation_available).
+    ops.push_back({"open_snapshot",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   [] { return open_err("/dev/snapshot", O_RDONLY); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "lockdown HIBERNATION"});
     ops.push_back({"open_block_device",
                    LOCKC_HOOK_FILE_OPEN,
                    nullptr,
@@ -469,6 +479,17 @@ std::vector<Op> operations() {
                    false,
                    Phase::Setup,
                    "CAP_SYS_RAWIO mmap_min_addr"});
+    // A spare 8250 port of the VM (no UART behind it: nothing is touched).
+    ops.push_back({"move_serial_port",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   [] { return host_capabilities::move_serial_port("/dev/ttyS1"); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "lockdown TIOCSSERIAL",
+                   EPERM,
+                   2}); // audited, the move back is reported too
     ops.push_back({"set_clock",
                    LOCKC_HOOK_CAPABLE,
                    nullptr,

@@ -21,6 +21,7 @@
 //   LOCKC_ESCAPE_WATCHDOG   a watchdog (/dev/watchdogN), soft_noboot
 //   LOCKC_ESCAPE_NVME       a host NVMe controller (/dev/nvmeN)
 //   LOCKC_ESCAPE_NVME_NS    a namespace of it, its generic node (/dev/ngNnM)
+//   LOCKC_ESCAPE_SERIAL     a serial port with no UART behind it (/dev/ttySN)
 // Each technique stops at the step that proves the access (an open, a
 // mount, an attach, setting a value to what it is) and changes nothing on
 // the host but one: kill-host sends SIGKILL to the host task.
@@ -411,6 +412,7 @@ std::vector<Technique> techniques() {
          none([] { return open_and_close("/proc/sys/kernel/modprobe", O_WRONLY); })},
         {"sysrq-trigger", nullptr,
          none([] { return open_and_close("/proc/sysrq-trigger", O_WRONLY); })},
+        {"snapshot-image", nullptr, none([] { return open_and_close("/dev/snapshot", O_RDONLY); })},
         {"dev-mem", nullptr, none([] { return open_and_close("/dev/mem", O_RDONLY); })},
         {"proc-kcore", nullptr, none([] { return open_and_close("/proc/kcore", O_RDONLY); })},
         {"kernel-log", nullptr, none(read_kernel_log)},
@@ -429,6 +431,7 @@ std::vector<Technique> techniques() {
         // PID namespace (the variable is only their marker).
         {"port-io", nullptr, none(lockc::host_capabilities::port_io)},
         {"map-page-zero", nullptr, none(lockc::host_capabilities::map_page_zero)},
+        {"serial-port-io", "LOCKC_ESCAPE_SERIAL", lockc::host_capabilities::move_serial_port},
         {"set-clock", nullptr, none(lockc::host_capabilities::clock_tick_unchanged)},
         {"reboot-host", "LOCKC_ESCAPE_HOST_PID",
          none(lockc::host_capabilities::reboot_setting_unchanged)},

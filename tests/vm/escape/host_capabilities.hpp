@@ -4,10 +4,12 @@
 // already there. 0 when the kernel allowed it, else the errno.
 #pragma once
 
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <net/if.h>
 #include <linux/netlink.h>
 #include <linux/reboot.h>
+#include <linux/serial.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -20,6 +22,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace lockc::host_capabilities {
 
@@ -48,6 +51,33 @@ inline int map_page_zero() {
     }
     ::munmap(at, static_cast<std::size_t>(page));
     return at == nullptr ? 0 : EADDRNOTAVAIL;
+}
+
+// TIOCSSERIAL moving the serial port `node`'s I/O base by 16 ports, then
+// back (CAP_SYS_ADMIN, then the kernel's lockdown check, which lockc's
+// locked_down hook answers). Moved, the kernel's serial driver does port
+// I/O wherever it is told. The tests use a port with no UART behind it
+// (QEMU has one serial port; the 8250 driver lists four), so the kernel
+// touches no I/O port either way.
+inline int move_serial_port(const std::string &node) {
+    const int fd = ::open(node.c_str(), O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    constexpr unsigned kShift = 0x10;
+    serial_struct port{};
+    int err = errno_of(::ioctl(fd, TIOCGSERIAL, &port));
+    if (err == 0) {
+        const unsigned base = port.port;
+        port.port = base + kShift;
+        err = errno_of(::ioctl(fd, TIOCSSERIAL, &port));
+        if (err == 0) {
+            port.port = base;
+            err = errno_of(::ioctl(fd, TIOCSSERIAL, &port));
+        }
+    }
+    ::close(fd);
+    return err;
 }
 
 // adjtimex(2) setting the clock's tick to the value it has (CAP_SYS_TIME).
