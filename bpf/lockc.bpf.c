@@ -1645,6 +1645,29 @@ int BPF_PROG(lockc_mmap_addr, unsigned long addr)
 }
 
 /*
+ * vm.mmap_min_addr written: its handler (security/min_addr.c) has stored
+ * the new limit in the variable its table points to (dac_mmap_min_addr,
+ * what cap_mmap_addr compares with). Copied into the settings, so that
+ * lockc_mmap_addr follows the sysctl at once, raised or lowered, instead
+ * of at the next settings write. A failed or rejected write changed
+ * nothing and is ignored.
+ */
+SEC("fexit/mmap_min_addr_handler")
+int BPF_PROG(lockc_mmap_min_addr_set, struct ctl_table *table, int write, void *buffer,
+	     size_t *lenp, loff_t *ppos, int ret)
+{
+	if (!write || ret != 0)
+		return 0;
+	struct lockc_settings *cfg = bpf_map_lookup_elem(&settings, &zero);
+	unsigned long limit;
+
+	if (!cfg || bpf_probe_read_kernel(&limit, sizeof(limit), BPF_CORE_READ(table, data)))
+		return 0; /* the value written at the last settings write stays */
+	cfg->mmap_min_addr = limit;
+	return 0;
+}
+
+/*
  * The kernel's lockdown reasons that lockc_locked_down denies confined
  * containers, with the name their events give them; NULL for any other.
  * Each is an operation of the lockdown "integrity" class (what

@@ -149,9 +149,10 @@ struct lockc_settings {
 	 * 0 = unknown, and then every task counts as in the host's. */
 	__u32 host_netns_ino;
 	__u32 pad2;
-	/* The host's vm.mmap_min_addr when the settings were written: below
-	 * it a mapping takes CAP_SYS_RAWIO (lockc_mmap_addr). The programs
-	 * never use less than one page. (ABI 8.) */
+	/* The host's vm.mmap_min_addr: below it a mapping takes
+	 * CAP_SYS_RAWIO (lockc_mmap_addr). Read by user space when it writes
+	 * the settings, then kept by lockc_mmap_min_addr_set as the sysctl
+	 * changes. The programs never use less than one page. (ABI 8.) */
 	__u64 mmap_min_addr;
 	struct lockc_name_pattern patterns[LOCKC_MAX_PATTERNS];
 };

@@ -181,7 +181,8 @@ std::uint64_t mmap_min_addr() {
     return std::max(value, kPage);
 }
 
-// Tries at writing dev_rules while drivers register majors.
+// Tries at writing dev_rules while drivers register majors, or the
+// settings while vm.mmap_min_addr changes.
 constexpr int kRuleAttempts = 5;
 
 template <typename T> bool bytes_less(const T &a, const T &b) {
@@ -480,11 +481,21 @@ void Enforcer::configure(const Settings &settings) {
         }
         s.host_netns_ino = static_cast<std::uint32_t>(st.st_ino);
     }
-    // Read again at every write: a Reload follows a changed sysctl.
+    // From here on lockc_mmap_min_addr_set keeps the limit as the sysctl
+    // changes; a change between this read and the write below would be
+    // overwritten with the old value, so the limit is read again after.
     s.mmap_min_addr = mmap_min_addr();
-    if (bpf_map_update_elem(map_fd("settings"), &kZero, &s, BPF_ANY) != 0) {
-        throw_system("cannot write settings", errno);
+    for (int attempt = 0; attempt < kRuleAttempts; ++attempt) {
+        if (bpf_map_update_elem(map_fd("settings"), &kZero, &s, BPF_ANY) != 0) {
+            throw_system("cannot write settings", errno);
+        }
+        const std::uint64_t now = mmap_min_addr();
+        if (now == s.mmap_min_addr) {
+            return;
+        }
+        s.mmap_min_addr = now;
     }
+    throw Error(ErrorKind::System, "vm.mmap_min_addr kept changing while lockc wrote its settings");
 }
 
 lockc_settings Enforcer::settings() const {

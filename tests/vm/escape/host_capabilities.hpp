@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -38,19 +39,26 @@ inline int port_io() {
     return errno_of(::syscall(SYS_iopl, 3));
 }
 
-// A page mapped at address 0, below vm.mmap_min_addr (CAP_SYS_RAWIO, which
-// the kernel checks without security_capable(): lockc's mmap_addr hook).
-// Page 0 is what turns a kernel NULL dereference into code execution. It
-// is unmapped again at once; MAP_FIXED_NOREPLACE never replaces a mapping.
-inline int map_page_zero() {
-    const long page = ::sysconf(_SC_PAGESIZE);
-    void *const at = ::mmap(nullptr, static_cast<std::size_t>(page), PROT_READ,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+// A page mapped at `address`, then unmapped again: 0 when the kernel
+// allowed it. Below vm.mmap_min_addr this takes CAP_SYS_RAWIO, which the
+// kernel checks without security_capable() (lockc's mmap_addr hook).
+// MAP_FIXED_NOREPLACE never replaces a mapping.
+inline int map_page_at(std::uintptr_t address) {
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): an address is the point
+    void *const wanted = reinterpret_cast<void *>(address);
+    void *const at =
+        ::mmap(wanted, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     if (at == MAP_FAILED) {
         return errno;
     }
-    ::munmap(at, static_cast<std::size_t>(page));
-    return at == nullptr ? 0 : EADDRNOTAVAIL;
+    ::munmap(at, page);
+    return at == wanted ? 0 : EADDRNOTAVAIL;
+}
+
+// Page 0: what turns a kernel NULL dereference into code execution.
+inline int map_page_zero() {
+    return map_page_at(0);
 }
 
 // TIOCSSERIAL moving the serial port `node`'s I/O base by 16 ports, then
