@@ -528,6 +528,19 @@ RuleSet default_rules() {
     // Hardware watchdogs: opened, one reboots the host unless it is fed.
     device('c', 10, 130); // /dev/watchdog
     driver_devices("watchdog");
+    // The host's consoles and its keyboard. A container's terminal is a
+    // pty of its own (c 136:*, its /dev/console too); these are the host's:
+    // its virtual consoles and serial ports, where its logins run (read,
+    // they give away what is typed there; written with TIOCSTI, where the
+    // kernel still has it, they type into a root shell), the console
+    // device, the screen memory of the virtual consoles, input devices
+    // (keyboards: a keylogger) and uinput (a keyboard of one's own that
+    // types into the host's session).
+    device('c', 4, std::nullopt);  // /dev/tty0-63, /dev/ttyS*
+    device('c', 5, 1);             // /dev/console
+    device('c', 7, std::nullopt);  // /dev/vcs*, /dev/vcsa*, /dev/vcsu*
+    device('c', 13, std::nullopt); // /dev/input/*
+    device('c', 10, 223);          // /dev/uinput
     return r;
 }
 

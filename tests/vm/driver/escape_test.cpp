@@ -66,6 +66,10 @@ const std::vector<Technique> kCatalogue = {
     {"sysctl-modprobe", LOCKC_HOOK_FILE_OPEN},
     {"sysrq-trigger", LOCKC_HOOK_FILE_OPEN},
     {"snapshot-image", LOCKC_HOOK_CAPABLE},
+    {"host-console", LOCKC_HOOK_FILE_OPEN},
+    {"console-screen", LOCKC_HOOK_FILE_OPEN},
+    {"uinput-keyboard", LOCKC_HOOK_FILE_OPEN},
+    {"input-device", LOCKC_HOOK_FILE_OPEN},
     {"dev-mem", LOCKC_HOOK_FILE_OPEN},
     {"proc-kcore", LOCKC_HOOK_FILE_OPEN},
     {"kernel-log", LOCKC_HOOK_SYSLOG},
@@ -79,7 +83,7 @@ const std::vector<Technique> kCatalogue = {
     {"setns-host", LOCKC_HOOK_PTRACE},
     {"port-io", LOCKC_HOOK_CAPABLE},
     {"map-page-zero", LOCKC_HOOK_CAPABLE},
-    {"serial-port-io", LOCKC_HOOK_CAPABLE},
+    {"serial-port-io", LOCKC_HOOK_FILE_OPEN}, // c 4:*, before TIOCSSERIAL's check
     {"set-clock", LOCKC_HOOK_CAPABLE},
     {"reboot-host", LOCKC_HOOK_CAPABLE},
     {"audit-control", LOCKC_HOOK_CAPABLE},
@@ -165,6 +169,9 @@ class Escapes : public ::testing::Test {
         // I/O port is touched even where lockc lets it through.
         const auto serial = sh("grep '^1: uart:unknown ' /proc/tty/driver/serial");
         ASSERT_EQ(serial.status, 0) << sh("cat /proc/tty/driver/serial").output;
+        // uinput's node exists once its module is loaded.
+        const auto uinput = sh("modprobe uinput && test -c /dev/uinput");
+        ASSERT_EQ(uinput.status, 0) << uinput.output;
         // A host task for the --pid=host techniques.
         const char *argv[] = {"sleep", "3600", nullptr};
         ASSERT_EQ(::posix_spawnp(&host_task(), "sleep", nullptr, nullptr, const_cast<char **>(argv),
@@ -181,7 +188,7 @@ class Escapes : public ::testing::Test {
             (void)sh("losetup -d " + blockdev());
         }
         (void)sh("rm -f " + kBlockImage);
-        (void)sh("rmmod sg scsi_debug softdog");
+        (void)sh("rmmod sg scsi_debug softdog uinput");
         reopen_enforcer(); // in case a test stopped in the middle
     }
 

@@ -104,6 +104,10 @@ struct Op {
 };
 
 pid_t g_host_task = 0; // a host process for ptrace and kill
+// A spare 8250 port of the VM (no UART behind it: nothing is touched).
+const char *const kSpareSerialPort = "/dev/ttyS1";
+// The child's copy of a serial port opened by its `prepare` as a host task.
+int g_serial_fd = -1;
 
 std::vector<Op> operations() {
     std::vector<Op> ops;
@@ -292,6 +296,15 @@ std::vector<Op> operations() {
                    false,
                    Phase::Setup,
                    "lockdown HIBERNATION"});
+    // The host's first virtual console, where its console logins run.
+    ops.push_back({"open_host_console",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err("/dev/tty1", O_RDONLY | O_NOCTTY | O_NONBLOCK); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "c 4:1"});
     ops.push_back({"open_block_device",
                    LOCKC_HOOK_FILE_OPEN,
                    nullptr,
@@ -479,11 +492,15 @@ std::vector<Op> operations() {
                    false,
                    Phase::Setup,
                    "CAP_SYS_RAWIO mmap_min_addr"});
-    // A spare 8250 port of the VM (no UART behind it: nothing is touched).
+    // Host terminals are denied to containers by device (open_host_console);
+    // a port opened by a host task and handed in is caught by lockdown.
     ops.push_back({"move_serial_port",
                    LOCKC_HOOK_CAPABLE,
-                   nullptr,
-                   [] { return host_capabilities::move_serial_port("/dev/ttyS1"); },
+                   [] {
+                       g_serial_fd = host_capabilities::open_serial_port(kSpareSerialPort);
+                       return g_serial_fd < 0 ? errno : 0;
+                   },
+                   [] { return host_capabilities::move_serial_port(g_serial_fd); },
                    {0},
                    false,
                    Phase::Setup,

@@ -61,17 +61,13 @@ inline int map_page_zero() {
     return map_page_at(0);
 }
 
-// TIOCSSERIAL moving the serial port `node`'s I/O base by 16 ports, then
+// TIOCSSERIAL moving the serial port open at `fd` by 16 I/O ports, then
 // back (CAP_SYS_ADMIN, then the kernel's lockdown check, which lockc's
 // locked_down hook answers). Moved, the kernel's serial driver does port
 // I/O wherever it is told. The tests use a port with no UART behind it
 // (QEMU has one serial port; the 8250 driver lists four), so the kernel
 // touches no I/O port either way.
-inline int move_serial_port(const std::string &node) {
-    const int fd = ::open(node.c_str(), O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno;
-    }
+inline int move_serial_port(int fd) {
     constexpr unsigned kShift = 0x10;
     serial_struct port{};
     int err = errno_of(::ioctl(fd, TIOCGSERIAL, &port));
@@ -84,6 +80,21 @@ inline int move_serial_port(const std::string &node) {
             err = errno_of(::ioctl(fd, TIOCSSERIAL, &port));
         }
     }
+    return err;
+}
+
+// The serial port `node`, opened without becoming the caller's terminal.
+inline int open_serial_port(const std::string &node) {
+    return ::open(node.c_str(), O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
+// The same through the port's node, opened first.
+inline int move_serial_port(const std::string &node) {
+    const int fd = open_serial_port(node);
+    if (fd < 0) {
+        return errno;
+    }
+    const int err = move_serial_port(fd);
     ::close(fd);
     return err;
 }
