@@ -20,7 +20,6 @@
 #include <optional>
 #include <set>
 #include <span>
-#include <sstream>
 #include <string>
 
 namespace lockc {
@@ -158,27 +157,16 @@ void replace_contents(int fd, const std::vector<std::pair<Key, Value>> &entries,
     }
 }
 
-// The character and block drivers' majors as the kernel lists them.
-std::string proc_devices() {
-    std::ifstream devices("/proc/devices");
-    std::ostringstream text;
-    text << devices.rdbuf();
-    if (!devices) {
-        throw Error(ErrorKind::System, "cannot read /proc/devices for the device rules");
-    }
-    return text.str();
-}
-
-// The host's vm.mmap_min_addr, never less than one page (the programs' own
-// floor, lockc_mmap_addr): below it a mapping takes CAP_SYS_RAWIO.
+// The host's vm.mmap_min_addr: below it a mapping takes CAP_SYS_RAWIO. Kept
+// as the kernel has it, as lockc_mmap_min_addr_set keeps it; the programs
+// never use less than one page (lockc_mmap_addr).
 std::uint64_t mmap_min_addr() {
-    constexpr std::uint64_t kPage = 4096;
     std::ifstream in("/proc/sys/vm/mmap_min_addr");
     std::uint64_t value = 0;
     if (!(in >> value)) {
         throw Error(ErrorKind::System, "cannot read /proc/sys/vm/mmap_min_addr");
     }
-    return std::max(value, kPage);
+    return value;
 }
 
 // Tries at writing dev_rules while drivers register majors, or the
@@ -508,7 +496,7 @@ lockc_settings Enforcer::settings() const {
 
 void Enforcer::apply_rules(const RuleSet &rules) {
     // Validated whole before anything changes.
-    std::string seen = proc_devices();
+    std::string seen = read_proc_devices();
     CompiledRules c = compile(with_driver_majors(rules, seen));
     // The drivers' rules first: from here on the kernel rules each major
     // that such a driver registers (lockc_chrdev_*).
@@ -520,7 +508,7 @@ void Enforcer::apply_rules(const RuleSet &rules) {
     // changed meanwhile, replace again with what it says now.
     for (int attempt = 0; attempt < kRuleAttempts; ++attempt) {
         replace_contents(map_fd("dev_rules"), c.devices, "device", bytes_less<lockc_dev_key>);
-        std::string now = proc_devices();
+        std::string now = read_proc_devices();
         if (now == seen) {
             return;
         }

@@ -6,8 +6,10 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace lockc {
 
@@ -542,6 +544,16 @@ RuleSet default_rules() {
     device('c', 13, std::nullopt); // /dev/input/*
     device('c', 10, 223);          // /dev/uinput
     return r;
+}
+
+std::string read_proc_devices() {
+    std::ifstream devices("/proc/devices");
+    std::ostringstream text;
+    text << devices.rdbuf();
+    if (!devices) {
+        throw Error(ErrorKind::System, "cannot read /proc/devices for the device rules");
+    }
+    return text.str();
 }
 
 std::multimap<std::string, std::uint32_t, std::less<>>

@@ -116,6 +116,9 @@ struct Settings {
 
 // The built-in policy; docs/policy.md explains each rule.
 [[nodiscard]] RuleSet default_rules();
+// The text of /proc/devices: the character and block drivers' majors as the
+// kernel lists them now.
+[[nodiscard]] std::string read_proc_devices();
 // The character drivers' majors in `proc_devices` (the text of
 // /proc/devices), by driver name; a driver may hold several.
 [[nodiscard]] std::multimap<std::string, std::uint32_t, std::less<>>

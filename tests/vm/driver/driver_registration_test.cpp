@@ -15,9 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 namespace lockc::vmtest {
@@ -29,10 +27,7 @@ const fs::path kWatchdog = "/dev/watchdog0"; // softdog's
 
 // The character major /proc/devices lists for `driver`, if it is loaded.
 std::optional<std::uint32_t> char_major(const std::string &driver) {
-    std::ifstream devices("/proc/devices");
-    std::ostringstream text;
-    text << devices.rdbuf();
-    const auto majors = char_driver_majors(text.str());
+    const auto majors = char_driver_majors(read_proc_devices());
     const auto it = majors.find(driver);
     if (it == majors.end()) {
         return std::nullopt;

@@ -4,6 +4,7 @@
 // contain) and in a restricted one, lockc reports it under the hook the
 // catalogue names, and without lockc the same container succeeds (the test
 // is real).
+#include "host_capabilities.hpp"
 #include "vm_support.hpp"
 
 #include <gtest/gtest.h>
@@ -35,8 +36,6 @@ const std::string kWatchdog = "/dev/watchdog0"; // softdog's
 // generic node.
 const std::string kNvmeController = "/dev/nvme0";
 const std::string kNvmeNamespace = "/dev/ng0n1";
-// A serial port the 8250 driver lists with no UART behind it (QEMU has one).
-const std::string kSpareSerialPort = "/dev/ttyS1";
 
 struct Technique {
     const char *name; // as lockc-escape-probe names it (and its comm)
@@ -237,7 +236,7 @@ class Escapes : public ::testing::Test {
             " -e LOCKC_ESCAPE_SG=" + sg_node() + " -e LOCKC_ESCAPE_BSG=" + bsg_node() +
             " -e LOCKC_ESCAPE_WATCHDOG=" + kWatchdog + " -e LOCKC_ESCAPE_NVME=" + kNvmeController +
             " -e LOCKC_ESCAPE_NVME_NS=" + kNvmeNamespace + " -e LOCKC_ESCAPE_SERIAL=" +
-            kSpareSerialPort + " " + kImage + " /bin/lockc-escape-probe");
+            host_capabilities::kSpareSerialPort + " " + kImage + " /bin/lockc-escape-probe");
         EXPECT_EQ(r.status, 0) << r.output;
         std::cout << r.output; // the catalogue's outcomes, for the record
         std::map<std::string, Outcome> out;

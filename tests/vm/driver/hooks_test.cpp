@@ -30,6 +30,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -104,10 +105,6 @@ struct Op {
 };
 
 pid_t g_host_task = 0; // a host process for ptrace and kill
-// A spare 8250 port of the VM (no UART behind it: nothing is touched).
-const char *const kSpareSerialPort = "/dev/ttyS1";
-// The child's copy of a serial port opened by its `prepare` as a host task.
-int g_serial_fd = -1;
 
 std::vector<Op> operations() {
     std::vector<Op> ops;
@@ -494,13 +491,17 @@ std::vector<Op> operations() {
                    "CAP_SYS_RAWIO mmap_min_addr"});
     // Host terminals are denied to containers by device (open_host_console);
     // a port opened by a host task and handed in is caught by lockdown.
+    // The port `prepare` opens as a host task, for the action: both run in
+    // the same child.
+    const auto serial_fd = std::make_shared<int>(-1);
     ops.push_back({"move_serial_port",
                    LOCKC_HOOK_CAPABLE,
-                   [] {
-                       g_serial_fd = host_capabilities::open_serial_port(kSpareSerialPort);
-                       return g_serial_fd < 0 ? errno : 0;
+                   [serial_fd] {
+                       *serial_fd =
+                           host_capabilities::open_serial_port(host_capabilities::kSpareSerialPort);
+                       return *serial_fd < 0 ? errno : 0;
                    },
-                   [] { return host_capabilities::move_serial_port(g_serial_fd); },
+                   [serial_fd] { return host_capabilities::move_serial_port(*serial_fd); },
                    {0},
                    false,
                    Phase::Setup,
