@@ -87,6 +87,13 @@ struct {
 } path_rules SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lockc_open_path_rules);
+} open_path_rules SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LOCKC_MAX_FS_RULES);
 	__type(key, __u64); /* superblock magic */
@@ -1298,13 +1305,11 @@ int BPF_PROG(lockc_file_open, struct file *file)
 	/* Paths as the container sees them (e.g. service-account tokens).
 	 * Composing one is the costliest step of an allowed open, and only
 	 * restricted has such rules by default: skip it when no open-path
-	 * rule denies this level this access. Without the union entry (rules
-	 * written by an older loader) look anyway. */
-	sc->key.prefixlen = 32;
-	sc->key.space = LOCKC_SPACE_OPEN_PATH_ANY;
-	struct lockc_rule *any = bpf_map_lookup_elem(&path_rules, &sc->key);
+	 * rule denies this level this access. While the rules are not ready
+	 * (being replaced) look anyway. */
+	struct lockc_open_path_rules *any = bpf_map_lookup_elem(&open_path_rules, &zero);
 
-	if (any && level < LOCKC_LEVEL_COUNT && !(any->deny[level] & access))
+	if (any && any->ready && level < LOCKC_LEVEL_COUNT && !(any->deny[level] & access))
 		return 0;
 
 	long n = bpf_d_path((struct path *)&file->f_path, sc->buf, LOCKC_SCRATCH_LEN);

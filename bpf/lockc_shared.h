@@ -17,7 +17,7 @@
 #ifdef LOCKC_TEST_ABI_VERSION
 #define LOCKC_ABI_VERSION LOCKC_TEST_ABI_VERSION
 #else
-#define LOCKC_ABI_VERSION 8
+#define LOCKC_ABI_VERSION 9
 #endif
 
 /* Policy levels, ordered from weakest to strictest. */
@@ -167,10 +167,6 @@ enum lockc_rule_space {
 	LOCKC_SPACE_OPEN_PATH = 1,    /* file opens, path as the container sees it */
 	LOCKC_SPACE_MOUNT_SOURCE = 2, /* bind-mount sources */
 	LOCKC_SPACE_UNIX_SOCKET = 3,  /* unix socket addresses */
-	/* One entry, the space alone (prefix length 32): per level, the union
-	 * of every open-path rule's deny bits. file_open composes the path
-	 * only when some open-path rule could deny the level that access. */
-	LOCKC_SPACE_OPEN_PATH_ANY = 4,
 	/* Any other value is a filesystem magic: paths inside that fs. */
 };
 
@@ -187,6 +183,17 @@ struct lockc_path_key {
 struct lockc_rule {
 	__u8 deny[LOCKC_LEVEL_COUNT];
 	__u8 flags; /* LOCKC_RULE_* */
+};
+
+/* What the open-path rules can deny, per level: the union of their deny
+ * bits (the one element of the open_path_rules array). file_open composes
+ * a container's view of the path only when this can deny the caller's level
+ * the access asked for. Until `ready` is set (before the loader's first
+ * rules, and while it replaces them) every open is looked up. An array
+ * element, not a trie entry: its lookup is a few inlined instructions. */
+struct lockc_open_path_rules {
+	__u8 deny[LOCKC_LEVEL_COUNT];
+	__u8 ready;
 };
 
 /* The rule denies only tasks in the host's (initial) network namespace:

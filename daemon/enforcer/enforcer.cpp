@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // Maps shared between loaders (and with user space); scratch maps are not.
-constexpr std::array<std::string_view, 10> kPinnedMaps = {
-    "policies",  "pending",      "settings", "path_rules", "fs_rules",
+constexpr std::array<std::string_view, 11> kPinnedMaps = {
+    "policies",  "pending",      "settings", "path_rules", "open_path_rules", "fs_rules",
     "dev_rules", "driver_rules", "events",   "counters",   "entry_levels",
 };
 
@@ -501,7 +501,16 @@ void Enforcer::apply_rules(const RuleSet &rules) {
     // The drivers' rules first: from here on the kernel rules each major
     // that such a driver registers (lockc_chrdev_*).
     replace_contents(map_fd("driver_rules"), c.drivers, "driver", bytes_less<lockc_driver_key>);
+    // file_open looks up every path while the open-path rules change, and
+    // skips the lookup again only with their new union.
+    const lockc_open_path_rules changing{};
+    if (bpf_map_update_elem(map_fd("open_path_rules"), &kZero, &changing, BPF_ANY) != 0) {
+        throw_system("cannot write the open-path rules' union", errno);
+    }
     replace_contents(map_fd("path_rules"), c.paths, "path", bytes_less<lockc_path_key>);
+    if (bpf_map_update_elem(map_fd("open_path_rules"), &kZero, &c.open_paths, BPF_ANY) != 0) {
+        throw_system("cannot write the open-path rules' union", errno);
+    }
     replace_contents(map_fd("fs_rules"), c.filesystems, "filesystem", std::less<>());
     // The majors drivers had before. One registered while dev_rules is
     // replaced could have its entry deleted as stale: if /proc/devices

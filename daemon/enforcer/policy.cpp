@@ -298,21 +298,14 @@ CompiledRules compile(const RuleSet &rules) {
     }
     // The union of the open-path rules, which lets file_open skip
     // composing a path for levels no such rule can deny.
-    lockc_path_key any_key{};
-    any_key.prefixlen = 32;
-    any_key.space = LOCKC_SPACE_OPEN_PATH_ANY;
-    lockc_rule any{};
     for (const auto &[key, rule] : out.paths) {
         if (key.space == LOCKC_SPACE_OPEN_PATH) {
             for (std::size_t level = 0; level < LOCKC_LEVEL_COUNT; ++level) {
-                any.deny[level] |= rule.deny[level];
+                out.open_paths.deny[level] |= rule.deny[level];
             }
         }
     }
-    // First: replace_contents() writes in order, so while rules change the
-    // union already covers every new rule (wider for a moment, never
-    // narrower than the rules in the map).
-    out.paths.insert(out.paths.begin(), {any_key, any});
+    out.open_paths.ready = 1;
     if (out.paths.size() > LOCKC_MAX_PATH_RULES) {
         throw Error(ErrorKind::InvalidArgument,
                     "too many path rules (limit " + std::to_string(LOCKC_MAX_PATH_RULES) + ")");
