@@ -397,10 +397,12 @@ static __always_inline __u64 wakeup_flag(__u64 now)
 /*
  * Report an operation that the rules deny and return what the hook returns:
  * -EPERM in enforce mode, 0 in audit mode. `target` is a kernel string or
- * NULL.
+ * NULL; `size`, when not 0, is its length with the NUL, known to the caller
+ * (see deny_sized()).
  */
-static __always_inline int deny(const struct subject *s, enum lockc_hook hook,
-				enum lockc_target_kind kind, const char *target)
+static __always_inline int deny_target(const struct subject *s, enum lockc_hook hook,
+				       enum lockc_target_kind kind, const char *target,
+				       __u32 size)
 {
 	bool audit = s->policy->mode == LOCKC_MODE_AUDIT;
 	int ret = lsm_ret(audit ? 0 : -EPERM);
@@ -432,10 +434,33 @@ static __always_inline int deny(const struct subject *s, enum lockc_hook hook,
 	e->target_kind = kind;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->target[0] = 0;
-	if (target)
+	if (target && size) {
+		/* One copy of known length (in 8-byte words), where a string
+		 * copy goes byte by byte; cut to the event's room. */
+		__u32 n = size < LOCKC_TARGET_LEN ? size : LOCKC_TARGET_LEN;
+
+		n = BOUND(n - 1, LOCKC_TARGET_LEN - 1);
+		bpf_probe_read_kernel(e->target, n + 1, target);
+		e->target[BOUND(n, LOCKC_TARGET_LEN - 1)] = 0;
+	} else if (target) {
 		bpf_probe_read_kernel_str(e->target, sizeof(e->target), target);
+	}
 	bpf_ringbuf_submit(e, wakeup_flag(e->time_ns));
 	return ret;
+}
+
+static __always_inline int deny(const struct subject *s, enum lockc_hook hook,
+				enum lockc_target_kind kind, const char *target)
+{
+	return deny_target(s, hook, kind, target, 0);
+}
+
+/* deny() for a target composed in scratch memory whose size (with its NUL,
+ * at least 1) the caller knows: the paths of denied opens and connects. */
+static __always_inline int deny_sized(const struct subject *s, enum lockc_hook hook,
+				      enum lockc_target_kind kind, const char *target, __u32 size)
+{
+	return deny_target(s, hook, kind, target, size ? size : 1);
 }
 
 static __always_inline struct scratch *get_scratch(void)
@@ -1318,14 +1343,18 @@ int BPF_PROG(lockc_file_open, struct file *file)
 		/* Longer than 512 bytes: only the rules of this space are
 		 * skipped; device and filesystem rules above still applied. */
 		return 0;
-	bpf_probe_read_kernel(sc->key.path, sizeof(sc->key.path), sc->buf);
+	/* The key needs the path's bytes only (the trie compares prefixlen
+	 * bits), at most LOCKC_PATH_LEN of them. */
+	__u32 size = n < LOCKC_PATH_LEN ? n : LOCKC_PATH_LEN;
+
+	bpf_probe_read_kernel(sc->key.path, BOUND(size - 1, 0xff) + 1, sc->buf);
 	n--; /* without NUL */
 	finish_key(&sc->key, LOCKC_SPACE_OPEN_PATH, n > LOCKC_PATH_LEN ? LOCKC_PATH_LEN : n);
 	bool found;
 	__u8 d = path_rule_deny(&sc->key, level, &found);
 
 	if (d & access)
-		return deny_open(&s, LOCKC_TARGET_PATH, sc);
+		return deny_sized(&s, LOCKC_HOOK_FILE_OPEN, LOCKC_TARGET_PATH, sc->buf, n + 1);
 	return 0; /* no rule denies this file */
 }
 
@@ -1479,35 +1508,37 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, s
 	if (!sc)
 		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL);
 
-	struct unix_address *addr = BPF_CORE_READ((struct unix_sock *)other, addr);
+	/* Direct loads through the helper's typed pointer, as in
+	 * current_subject(): every connect of a confined task comes here. */
+	struct unix_sock *listener = bpf_skc_to_unix_sock(other);
+
+	if (!listener)
+		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL); /* not unix */
+	struct unix_address *addr = listener->addr;
 
 	if (!addr)
 		return 0; /* unbound listener: no name a rule could match */
-	int alen = BPF_CORE_READ(addr, len);
 	/* sun_path starts after sun_family (2 bytes). */
-	int plen = alen - 2;
+	int plen = addr->len - 2;
 	const char *sun_path = (const char *)addr->name[0].sun_path;
 
 	if (plen <= 0)
 		return 0; /* unnamed socket */
 	if (plen > LOCKC_PATH_LEN - 1)
 		plen = LOCKC_PATH_LEN - 1;
+	/* The kernel keeps the name's length: a bound path's with its NUL
+	 * (unix_mkname_bsd() counts it with strlen), an abstract name's from
+	 * its leading NUL on. One copy of that length, in 8-byte words. */
+	if (bpf_probe_read_kernel(sc->key.path, BOUND(plen - 1, 0xff) + 1, sun_path) != 0)
+		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL); /* unreadable */
 	__u32 len;
-	char first = 0;
 
-	bpf_probe_read_kernel(&first, 1, sun_path);
-	if (first == 0) {
+	if (sc->key.path[0] == 0) {
 		/* Abstract socket: shown and matched as "@name". */
-		bpf_probe_read_kernel(sc->key.path, BOUND(plen, 0xff), sun_path);
 		sc->key.path[0] = '@';
 		len = plen;
 	} else {
-		/* The kernel stores bound paths NUL terminated. */
-		long n = bpf_probe_read_kernel_str(sc->key.path, sizeof(sc->key.path), sun_path);
-
-		len = n > 0 ? n - 1 : 0;
-		if (len > (__u32)plen)
-			len = plen;
+		len = plen - 1; /* without the NUL */
 	}
 	finish_key(&sc->key, LOCKC_SPACE_UNIX_SOCKET, len);
 	bool found;
@@ -1515,11 +1546,10 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, s
 
 	if (!d)
 		return 0; /* not a listed engine socket */
-	/* The event's copy of the name, only now: an allowed connect does not
-	 * pay for it. finish_key() put a '/' at len, cut there. */
-	bpf_probe_read_kernel(sc->buf, LOCKC_PATH_LEN, sc->key.path);
-	sc->buf[BOUND(len, 0xff)] = 0;
-	return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_SOCKET, sc->buf);
+	/* The key is done with: the event's name is its path, cut where
+	 * finish_key() put the '/' (len < LOCKC_PATH_LEN). */
+	sc->key.path[BOUND(len, 0xff)] = 0;
+	return deny_sized(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_SOCKET, sc->key.path, len + 1);
 }
 
 /* ---- capabilities over the whole host ----------------------------------- */

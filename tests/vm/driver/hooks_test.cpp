@@ -26,6 +26,7 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -33,6 +34,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lockc::vmtest {
@@ -105,6 +107,17 @@ struct Op {
 };
 
 pid_t g_host_task = 0; // a host process for ptrace and kill
+
+// An abstract socket under a built-in rule's prefix ("@/containerd-shim",
+// the shims' sockets): its name starts with a NUL and has none at its end.
+constexpr std::string_view kShimSocketName = "/containerd-shim/lockc-vm-test.sock";
+
+socklen_t shim_socket_address(sockaddr_un &addr) {
+    addr = {};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(&addr.sun_path[1], kShimSocketName.data(), kShimSocketName.size());
+    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + kShimSocketName.size());
+}
 
 std::vector<Op> operations() {
     std::vector<Op> ops;
@@ -435,6 +448,22 @@ std::vector<Op> operations() {
                    false,
                    Phase::Setup,
                    kTestEngineSocket});
+    ops.push_back({"connect_shim_socket",
+                   LOCKC_HOOK_UNIX_CONNECT,
+                   nullptr,
+                   [] {
+                       const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+                       sockaddr_un addr{};
+                       const socklen_t len = shim_socket_address(addr);
+                       const int err =
+                           errno_of(::connect(fd, reinterpret_cast<sockaddr *>(&addr), len));
+                       ::close(fd);
+                       return err;
+                   },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "@" + std::string(kShimSocketName)});
     ops.push_back({"setuid_to_root",
                    LOCKC_HOOK_SETUID,
                    nullptr,
@@ -587,15 +616,21 @@ class HookEnvironment : public ::testing::Environment {
         ::unlink(kTestEngineSocket);
         ASSERT_EQ(::bind(listener_, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
         ASSERT_EQ(::listen(listener_, 512), 0);
+        shim_listener_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        const socklen_t len = shim_socket_address(addr);
+        ASSERT_EQ(::bind(shim_listener_, reinterpret_cast<sockaddr *>(&addr), len), 0);
+        ASSERT_EQ(::listen(shim_listener_, 512), 0);
     }
     void TearDown() override {
         ::kill(g_host_task, SIGKILL);
         ::waitpid(g_host_task, nullptr, 0);
         ::close(listener_);
+        ::close(shim_listener_);
     }
 
   private:
     int listener_ = -1;
+    int shim_listener_ = -1; // abstract: gone with its last fd
 };
 
 const auto *const g_env = ::testing::AddGlobalTestEnvironment(new HookEnvironment);
