@@ -401,8 +401,7 @@ static __always_inline __u64 wakeup_flag(__u64 now)
  * (see deny_sized()).
  */
 static __always_inline int deny_target(const struct subject *s, enum lockc_hook hook,
-				       enum lockc_target_kind kind, const char *target,
-				       __u32 size)
+				       enum lockc_target_kind kind, const char *target, __u32 size)
 {
 	bool audit = s->policy->mode == LOCKC_MODE_AUDIT;
 	int ret = lsm_ret(audit ? 0 : -EPERM);
