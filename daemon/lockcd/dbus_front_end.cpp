@@ -563,16 +563,16 @@ FrontEnd::FrontEnd(sdbus::IConnection &connection, Service &service)
 
     ServiceListener listener;
     listener.container_added = [this](const ContainerRecord &r) {
-        containers_.announce_added(r.id);
+        announcements_.added(r.id);
         count_changed_ = true;
     };
     listener.container_removed = [this](const std::string &id) {
-        containers_.announce_removed(id);
+        announcements_.removed(id);
         count_changed_ = true;
     };
     listener.container_changed = [this](const ContainerRecord &r,
                                         const std::vector<std::string> &properties) {
-        containers_.announce_changed(r.id, properties);
+        announcements_.changed(r.id, properties);
     };
     listener.defaults_changed = [this] { manager_->emit_changed({"DefaultLevel", "DefaultMode"}); };
     listener.denial = [this](const Denial &d) { signal_denial(d); };
@@ -610,6 +610,19 @@ void FrontEnd::count_suppressed(std::uint64_t denials) {
 }
 
 void FrontEnd::flush_signals() {
+    for (const auto &a : announcements_.take()) {
+        switch (a.kind) {
+        case ContainerAnnouncement::Kind::Added:
+            containers_.announce_added(a.id);
+            break;
+        case ContainerAnnouncement::Kind::Removed:
+            containers_.announce_removed(a.id);
+            break;
+        case ContainerAnnouncement::Kind::Changed:
+            containers_.announce_changed(a.id, a.properties);
+            break;
+        }
+    }
     if (count_changed_) {
         count_changed_ = false;
         try {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "authorizer.hpp"
+#include "container_announcements.hpp"
 #include "container_objects.hpp"
 #include "denial_coalescer.hpp"
 #include "bus_names.hpp"
@@ -156,7 +157,8 @@ class FrontEnd {
         return !subscribers_.empty() || authorizer_->pending() > 0;
     }
 
-    // Sends what was left for the end of the main loop's pass: one
+    // Sends what was left for the end of the main loop's pass: the
+    // container objects' announcements, after the replies; one
     // ContainerCount change however many registrations the pass handled,
     // the pass's DeniedBatch, and DeniedCoalesced once its window is over.
     void flush_signals();
@@ -200,6 +202,7 @@ class FrontEnd {
     std::vector<Denial> pending_batch_;              // for flush_signals()
     DenialCoalescer coalescer_;                      // for flush_signals()
     bool count_changed_ = false;                     // ContainerCount to signal (flush_signals)
+    ContainerAnnouncements announcements_;           // for flush_signals()
     // Bytes of denial signals sent since lockcd's bus queue was last seen
     // empty (estimated): an upper bound on that queue, kept under
     // kMaxDeniedBacklogBytes so that a subscriber slower than the kernel
