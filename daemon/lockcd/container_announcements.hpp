@@ -24,7 +24,6 @@ class ContainerAnnouncements {
     // way: its object is gone before InterfacesAdded could describe it.
     void removed(const std::string &id);
     void changed(const std::string &id, const std::vector<std::string> &properties);
-    [[nodiscard]] bool empty() const noexcept { return queued_.empty(); }
     // The pass's announcements in the order they happened; none after.
     [[nodiscard]] std::vector<ContainerAnnouncement> take();
 

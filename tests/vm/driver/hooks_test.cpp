@@ -63,19 +63,6 @@ int private_mounts() {
     return errno_of(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr));
 }
 
-// The result of a call that returns a new fd: closes it, 0 or the errno.
-int fd_result(long fd) {
-    if (fd < 0) {
-        return errno;
-    }
-    ::close(static_cast<int>(fd));
-    return 0;
-}
-
-int open_err(const char *path, int flags) {
-    return fd_result(::open(path, flags));
-}
-
 // Becomes uid 1000 but keeps CAP_SETUID effective, so that only lockc can
 // stop a setuid(0).
 int become_user_keeping_setuid() {

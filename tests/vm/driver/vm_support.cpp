@@ -124,6 +124,18 @@ ChildResult run_child(const fs::path *cgroup, const std::function<int()> &prepar
     return r;
 }
 
+int fd_result(long fd) {
+    if (fd < 0) {
+        return errno;
+    }
+    ::close(static_cast<int>(fd));
+    return 0;
+}
+
+int open_err(const char *path, int flags) {
+    return fd_result(::open(path, flags));
+}
+
 bool wait_until(const std::function<bool()> &condition, std::chrono::seconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!condition()) {

@@ -60,6 +60,11 @@ struct ChildResult {
 ChildResult run_child(const std::filesystem::path *cgroup, const std::function<int()> &prepare,
                       const std::function<int()> &action);
 
+// The result of a call that returns a new fd: closes it, 0 or the errno.
+int fd_result(long fd);
+// open(2) of `path`: 0 or the errno.
+int open_err(const char *path, int flags);
+
 // Polls `condition` until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()> &condition, std::chrono::seconds timeout);
 
