@@ -90,8 +90,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct lockc_open_path_rules);
-} open_path_rules SEC(".maps");
+	__type(value, struct lockc_open_rules);
+} open_rules SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -1289,10 +1289,18 @@ int BPF_PROG(lockc_file_open, struct file *file)
 	if (ret)
 		return ret;
 
+	/* What the rules can deny at all (see struct lockc_open_rules); not
+	 * ready: they are being replaced, look everything up. */
+	struct lockc_open_rules *summary = bpf_map_lookup_elem(&open_rules, &zero);
+
 	/* Filesystem rules, by superblock magic. */
 	__u64 magic = inode->i_sb->s_magic;
-	struct lockc_fs_rule *fr = bpf_map_lookup_elem(&fs_rules, &magic);
+	struct lockc_fs_rule *fr = NULL;
+	__u32 bit = lockc_fs_filter_bit(magic);
 
+	if (!summary || !summary->ready ||
+	    (summary->fs_filter[BOUND(bit >> 6, LOCKC_FS_FILTER_WORDS - 1)] & (1ULL << (bit & 63))))
+		fr = bpf_map_lookup_elem(&fs_rules, &magic);
 	if (fr && (fr->flags & LOCKC_FS_OPEN_BY_PATH)) {
 		long len = fs_internal_path(sc, BPF_CORE_READ(file, f_path.dentry));
 		const char *fstype = BPF_CORE_READ(inode, i_sb, s_type, name);
@@ -1329,11 +1337,9 @@ int BPF_PROG(lockc_file_open, struct file *file)
 	/* Paths as the container sees them (e.g. service-account tokens).
 	 * Composing one is the costliest step of an allowed open, and only
 	 * restricted has such rules by default: skip it when no open-path
-	 * rule denies this level this access. While the rules are not ready
-	 * (being replaced) look anyway. */
-	struct lockc_open_path_rules *any = bpf_map_lookup_elem(&open_path_rules, &zero);
-
-	if (any && any->ready && level < LOCKC_LEVEL_COUNT && !(any->deny[level] & access))
+	 * rule denies this level this access. */
+	if (summary && summary->ready && level < LOCKC_LEVEL_COUNT &&
+	    !(summary->path_deny[level] & access))
 		return 0;
 
 	long n = bpf_d_path((struct path *)&file->f_path, sc->buf, LOCKC_SCRATCH_LEN);

@@ -17,7 +17,7 @@
 #ifdef LOCKC_TEST_ABI_VERSION
 #define LOCKC_ABI_VERSION LOCKC_TEST_ABI_VERSION
 #else
-#define LOCKC_ABI_VERSION 9
+#define LOCKC_ABI_VERSION 10
 #endif
 
 /* Policy levels, ordered from weakest to strictest. */
@@ -185,16 +185,37 @@ struct lockc_rule {
 	__u8 flags; /* LOCKC_RULE_* */
 };
 
-/* What the open-path rules can deny, per level: the union of their deny
- * bits (the one element of the open_path_rules array). file_open composes
- * a container's view of the path only when this can deny the caller's level
- * the access asked for. Until `ready` is set (before the loader's first
- * rules, and while it replaces them) every open is looked up. An array
- * element, not a trie entry: its lookup is a few inlined instructions. */
-struct lockc_open_path_rules {
-	__u8 deny[LOCKC_LEVEL_COUNT];
+/* A summary of the rules file_open consults, so that an allowed open skips
+ * what cannot deny it (the one element of the open_rules array, whose
+ * lookup is a few inlined instructions):
+ * - path_deny: the union of the open-path rules' deny bits per level. A
+ *   container's view of the path is composed only when this can deny the
+ *   caller's level the access asked for.
+ * - fs_filter: a bit per filesystem rule that can decide an open (open
+ *   deny bits or LOCKC_FS_OPEN_BY_PATH), at lockc_fs_filter_bit() of its
+ *   magic. A clear bit: no such rule, the fs_rules hash is not looked up.
+ * Until `ready` is set (before the loader's first rules, and while it
+ * replaces them) every open looks up both. */
+#define LOCKC_FS_FILTER_WORDS 4
+struct lockc_open_rules {
+	__u64 fs_filter[LOCKC_FS_FILTER_WORDS];
+	__u8 path_deny[LOCKC_LEVEL_COUNT];
 	__u8 ready;
+	__u8 pad[4];
 };
+
+/* Which of the filter's 256 bits stands for a superblock magic: the magic
+ * folded to 32 bits, then a multiplicative hash's top 8 bits. Of the
+ * multipliers tried, this one (murmur3's) gives the built-in rules' magics
+ * bits of their own that no common filesystem's magic shares (tmpfs,
+ * overlay, ext4, xfs, btrfs, nfs, fuse, ...): their opens never pay for a
+ * lookup that finds nothing. */
+static inline __u32 lockc_fs_filter_bit(__u64 magic)
+{
+	__u32 folded = (__u32)magic ^ (__u32)(magic >> 32);
+
+	return (__u32)(folded * 0x85EBCA6Bu) >> 24;
+}
 
 /* The rule denies only tasks in the host's (initial) network namespace:
  * /proc/sys/net is per network namespace, and runtimes set a container's

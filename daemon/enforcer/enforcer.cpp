@@ -30,7 +30,7 @@ namespace {
 
 // Maps shared between loaders (and with user space); scratch maps are not.
 constexpr std::array<std::string_view, 11> kPinnedMaps = {
-    "policies",  "pending",      "settings", "path_rules", "open_path_rules", "fs_rules",
+    "policies",  "pending",      "settings", "path_rules", "open_rules",   "fs_rules",
     "dev_rules", "driver_rules", "events",   "counters",   "entry_levels",
 };
 
@@ -501,17 +501,17 @@ void Enforcer::apply_rules(const RuleSet &rules) {
     // The drivers' rules first: from here on the kernel rules each major
     // that such a driver registers (lockc_chrdev_*).
     replace_contents(map_fd("driver_rules"), c.drivers, "driver", bytes_less<lockc_driver_key>);
-    // file_open looks up every path while the open-path rules change, and
-    // skips the lookup again only with their new union.
-    const lockc_open_path_rules changing{};
-    if (bpf_map_update_elem(map_fd("open_path_rules"), &kZero, &changing, BPF_ANY) != 0) {
-        throw_system("cannot write the open-path rules' union", errno);
-    }
+    // While the path and filesystem rules change, file_open looks every
+    // open up; it skips lookups again only with the summary of the new ones.
+    const auto write_summary = [this](const lockc_open_rules &summary) {
+        if (bpf_map_update_elem(map_fd("open_rules"), &kZero, &summary, BPF_ANY) != 0) {
+            throw_system("cannot write the summary of the open rules", errno);
+        }
+    };
+    write_summary(lockc_open_rules{}); // not ready
     replace_contents(map_fd("path_rules"), c.paths, "path", bytes_less<lockc_path_key>);
-    if (bpf_map_update_elem(map_fd("open_path_rules"), &kZero, &c.open_paths, BPF_ANY) != 0) {
-        throw_system("cannot write the open-path rules' union", errno);
-    }
     replace_contents(map_fd("fs_rules"), c.filesystems, "filesystem", std::less<>());
+    write_summary(c.open);
     // The majors drivers had before. One registered while dev_rules is
     // replaced could have its entry deleted as stale: if /proc/devices
     // changed meanwhile, replace again with what it says now.

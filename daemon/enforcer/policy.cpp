@@ -301,11 +301,10 @@ CompiledRules compile(const RuleSet &rules) {
     for (const auto &[key, rule] : out.paths) {
         if (key.space == LOCKC_SPACE_OPEN_PATH) {
             for (std::size_t level = 0; level < LOCKC_LEVEL_COUNT; ++level) {
-                out.open_paths.deny[level] |= rule.deny[level];
+                out.open.path_deny[level] |= rule.deny[level];
             }
         }
     }
-    out.open_paths.ready = 1;
     if (out.paths.size() > LOCKC_MAX_PATH_RULES) {
         throw Error(ErrorKind::InvalidArgument,
                     "too many path rules (limit " + std::to_string(LOCKC_MAX_PATH_RULES) + ")");
@@ -334,6 +333,18 @@ CompiledRules compile(const RuleSet &rules) {
     if (out.filesystems.size() > LOCKC_MAX_FS_RULES) {
         throw Error(ErrorKind::InvalidArgument, "too many filesystem rules");
     }
+    // The filesystems whose rules can decide an open, which lets file_open
+    // skip the fs_rules lookup for all others (tmpfs, overlay, ext4, ...).
+    for (const auto &[magic, rule] : out.filesystems) {
+        const bool decides_opens =
+            (rule.flags & LOCKC_FS_OPEN_BY_PATH) != 0 ||
+            std::ranges::any_of(rule.open_deny, [](auto d) { return d != 0; });
+        if (decides_opens) {
+            const std::uint32_t bit = lockc_fs_filter_bit(magic);
+            out.open.fs_filter[bit / 64] |= std::uint64_t{1} << (bit % 64);
+        }
+    }
+    out.open.ready = 1;
 
     compile_devices(rules.devices, out);
     return out;

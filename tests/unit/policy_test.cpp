@@ -217,27 +217,73 @@ TEST(Compile, BadDriverRulesAreRefusedWithTheirName) {
 TEST(Compile, OpenPathUnionHasEveryOpenPathRulesBitsPerLevel) {
     const auto union_of = [](const RuleSet &rules) {
         const auto c = compile(with_driver_majors(rules, kProcDevices));
-        EXPECT_EQ(c.open_paths.ready, 1); // file_open may trust it
-        return c.open_paths;
+        EXPECT_EQ(c.open.ready, 1); // file_open may trust it
+        return c.open;
     };
     // Built in: only restricted has open-path rules (service-account tokens).
     const auto defaults = union_of(default_rules());
-    EXPECT_EQ(defaults.deny[LOCKC_LEVEL_PRIVILEGED], 0);
-    EXPECT_EQ(defaults.deny[LOCKC_LEVEL_BASELINE], 0);
-    EXPECT_EQ(defaults.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_READ);
+    EXPECT_EQ(defaults.path_deny[LOCKC_LEVEL_PRIVILEGED], 0);
+    EXPECT_EQ(defaults.path_deny[LOCKC_LEVEL_BASELINE], 0);
+    EXPECT_EQ(defaults.path_deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_READ);
 
     RuleSet added = default_rules();
     added.paths.push_back({RuleSpace::OpenPath, "", "/srv/secret", {LOCKC_ACCESS_WRITE, 0}});
     const auto more = union_of(added);
-    EXPECT_EQ(more.deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_WRITE);
-    EXPECT_EQ(more.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_READ);
+    EXPECT_EQ(more.path_deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_WRITE);
+    EXPECT_EQ(more.path_deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_READ);
 
     // Rules of other spaces do not count.
     RuleSet none;
     none.paths.push_back({RuleSpace::MountSource, "", "/", {1, 1}});
     const auto empty = union_of(none);
-    EXPECT_EQ(empty.deny[LOCKC_LEVEL_BASELINE], 0);
-    EXPECT_EQ(empty.deny[LOCKC_LEVEL_RESTRICTED], 0);
+    EXPECT_EQ(empty.path_deny[LOCKC_LEVEL_BASELINE], 0);
+    EXPECT_EQ(empty.path_deny[LOCKC_LEVEL_RESTRICTED], 0);
+}
+
+bool filter_has(const lockc_open_rules &summary, std::uint64_t magic) {
+    const std::uint32_t bit = lockc_fs_filter_bit(magic);
+    return (summary.fs_filter[bit / 64] >> (bit % 64) & 1) != 0;
+}
+
+// The filter that lets file_open skip the fs_rules lookup: a bit for every
+// filesystem rule that can decide an open, none for mount-only rules.
+TEST(Compile, FsFilterHasABitForEveryFilesystemRuleThatDecidesOpens) {
+    const auto c = compile(with_driver_majors(default_rules(), kProcDevices));
+    ASSERT_FALSE(c.filesystems.empty());
+    std::size_t deciding = 0;
+    for (const auto &[magic, rule] : c.filesystems) {
+        const bool decides = (rule.flags & LOCKC_FS_OPEN_BY_PATH) != 0 ||
+                             rule.open_deny[LOCKC_LEVEL_BASELINE] != 0 ||
+                             rule.open_deny[LOCKC_LEVEL_RESTRICTED] != 0;
+        if (decides) {
+            ++deciding;
+            EXPECT_TRUE(filter_has(c.open, magic)) << std::hex << magic;
+        }
+    }
+    EXPECT_GT(deciding, 0U);
+    // The built-in rules that only decide mounts (tmpfs: allowed, opens
+    // unruled), and what has no rule at all, stay out unless a bit is
+    // shared: a container's everyday opens skip the lookup.
+    const std::pair<const char *, std::uint64_t> everyday[] = {
+        {"tmpfs", 0x01021994}, {"overlay", 0x794c7630}, {"ext4", 0xef53},
+        {"xfs", 0x58465342},   {"btrfs", 0x9123683e},   {"devpts", 0x1cd1},
+        {"nfs", 0x6969},       {"fuse", 0x65735546},    {"squashfs", 0x73717368}};
+    for (const auto &[fs, magic] : everyday) {
+        EXPECT_FALSE(filter_has(c.open, magic)) << fs;
+    }
+
+    // A rule's bit comes and goes with the rule.
+    const auto tmpfs = *fs_magic("tmpfs");
+    RuleSet tmpfs_denied;
+    tmpfs_denied.filesystems.push_back({"tmpfs", false, {LOCKC_ACCESS_WRITE, 0}, true});
+    EXPECT_TRUE(filter_has(compile(tmpfs_denied).open, tmpfs));
+    RuleSet tmpfs_by_path;
+    tmpfs_by_path.filesystems.push_back({"tmpfs", true, {}, true});
+    EXPECT_TRUE(filter_has(compile(tmpfs_by_path).open, tmpfs));
+    RuleSet tmpfs_mount_only;
+    tmpfs_mount_only.filesystems.push_back({"tmpfs", false, {}, false});
+    EXPECT_FALSE(filter_has(compile(tmpfs_mount_only).open, tmpfs));
+    EXPECT_EQ(compile(tmpfs_mount_only).open.ready, 1);
 }
 
 TEST(Compile, RejectsBadRulesNamingThem) {
