@@ -44,6 +44,9 @@ int load() {
                       : e.reattached()   ? "reattached to pinned programs\n"
                                          : "loaded and pinned\n");
     }
+    for (const auto &pin : e.retired_pins()) {
+        std::cout << "removed the retired pin " << pin << "\n";
+    }
     if (e.classified_existing() > 0) {
         std::cout << "gave " << e.classified_existing() << " existing cgroups entries\n";
     }

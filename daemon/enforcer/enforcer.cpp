@@ -298,6 +298,7 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
         e.attach_programs(true);
         e.attach_programs(false);
         e.pin_links();
+        e.remove_retired_pins();
         e.record_build();
         e.reattached_ = true;
         e.replaced_build_ = all_links;
@@ -331,6 +332,7 @@ void Enforcer::attach() {
     attach_programs(false);
     pin_links();
     pin_maps();
+    remove_retired_pins();
     // Last: a loader that stopped before this leaves no build (or the old
     // one), and the next one loads again.
     record_build();
@@ -382,6 +384,36 @@ void Enforcer::pin_maps() {
             throw_system("cannot pin map " + pin.string(), errno);
         }
     }
+}
+
+void Enforcer::remove_retired_pins() {
+    const auto programs = program_names(skel_.get());
+    const auto remove_unless = [this](const fs::path &dir, const auto &kept) {
+        std::vector<fs::path> retired;
+        std::error_code ec;
+        for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+            if (!kept(it->path().filename().string())) {
+                retired.push_back(it->path());
+            }
+        }
+        if (ec) {
+            throw_system("cannot list " + dir.string(), ec.value());
+        }
+        for (const auto &pin : retired) {
+            if (!fs::remove(pin, ec) && ec) {
+                throw_system("cannot remove the retired pin " + pin.string(), ec.value());
+            }
+            retired_pins_.push_back(pin.lexically_relative(pin_dir_).string());
+        }
+    };
+    // A link pinned by an earlier build for a program this one does not
+    // have keeps that program deciding, on maps nobody updates any more:
+    // dropped now that every program of this build is attached.
+    remove_unless(links_dir(pin_dir_), [&](const std::string &name) {
+        return std::ranges::find(programs, name) != programs.end();
+    });
+    // And a map only such programs used is never freed while pinned.
+    remove_unless(maps_dir(pin_dir_), [](const std::string &name) { return is_pinned_map(name); });
 }
 
 void Enforcer::record_build() {

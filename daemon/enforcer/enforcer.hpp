@@ -90,6 +90,11 @@ class Enforcer {
     [[nodiscard]] std::optional<std::uint32_t> replaced_abi() const noexcept {
         return replaced_abi_;
     }
+    // The pins of an earlier build's programs and maps that this build does
+    // not have ("links/<name>", "maps/<name>"), removed when it took over.
+    [[nodiscard]] const std::vector<std::string> &retired_pins() const noexcept {
+        return retired_pins_;
+    }
 
     // False between an open() with defer_attach that loaded new maps and
     // attach(): the maps can be filled, nothing of this load decides yet.
@@ -173,6 +178,9 @@ class Enforcer {
     void attach_programs(bool tracing);
     void pin_links();
     void pin_maps();
+    // Removes the pins in links/ and maps/ that this build has no program
+    // or map for (an earlier build's), once this build's are pinned.
+    void remove_retired_pins();
     void record_build();
     [[nodiscard]] int map_fd(std::string_view name) const;
     // Flags the level of a cgroup about to get its first entry (every
@@ -203,6 +211,7 @@ class Enforcer {
     bool reattached_ = false;
     bool replaced_build_ = false;
     std::optional<std::uint32_t> replaced_abi_;
+    std::vector<std::string> retired_pins_;
     bool attached_ = true;
     std::size_t classified_existing_ = 0;
     std::unique_ptr<lockc_bpf, SkelDeleter> skel_;

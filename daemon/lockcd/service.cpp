@@ -21,6 +21,18 @@ using api::ApiError;
 
 namespace {
 
+// Pins of an earlier build that this one has no program or map for.
+void log_retired_pins(const Enforcer &enforcer) {
+    std::string names;
+    for (const auto &pin : enforcer.retired_pins()) {
+        names += (names.empty() ? "" : ", ") + pin;
+    }
+    if (!names.empty()) {
+        log::notice("removed the pins of programs and maps that this lockc no longer has: " +
+                    names);
+    }
+}
+
 // The policy map's size: one entry per registered container, plus the
 // kernel's own pattern entries; registrations stop well before it is full.
 constexpr std::size_t kMaxContainers = LOCKC_MAX_POLICIES / 2;
@@ -90,6 +102,7 @@ Service::Service(ServiceOptions options)
             log::notice("replaced the BPF programs of another lockc build with this one's, "
                         "without a gap; every container's entry was kept");
         }
+        log_retired_pins(*enforcer_);
         enforcer_->apply_rules(rules_of(config_));
     } catch (const Error &e) {
         without_enforcer(e);
@@ -124,6 +137,7 @@ void Service::attach_enforcer() {
         without_enforcer(e);
         return;
     }
+    log_retired_pins(*enforcer_);
     // Registrations by name whose cgroups existed got their entries now.
     refresh_pending();
     const auto found = std::to_string(enforcer_->classified_existing());

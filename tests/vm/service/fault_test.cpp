@@ -4,7 +4,10 @@
 // kernel keeps enforcing throughout.
 #include "bus_support.hpp"
 #include "cgroup.hpp"
+#include "unique_fd.hpp"
 #include "vm_support.hpp"
+
+#include <bpf/bpf.h>
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -382,6 +385,20 @@ bool programs_replaced(const std::set<std::uint32_t> &before) {
         std::chrono::seconds(30));
 }
 
+constexpr const char *kPins = "/sys/fs/bpf/lockc";
+
+// Pins the program link or map pinned at `pin` once more, as `retired`:
+// what an earlier build with a program or map this one lacks leaves
+// behind. Such a link keeps the old program attached until its pin goes.
+bool pin_again(const std::string &pin, const std::string &retired) {
+    const UniqueFd fd(bpf_obj_get((std::string(kPins) + "/" + pin).c_str()));
+    return fd.valid() && bpf_obj_pin(fd.get(), (std::string(kPins) + "/" + retired).c_str()) == 0;
+}
+
+bool pinned(const std::string &pin) {
+    return ::access((std::string(kPins) + "/" + pin).c_str(), F_OK) == 0;
+}
+
 bool journal_has(const std::string &text) {
     return sh("journalctl --no-pager -u lockcd.service -o cat").output.find(text) !=
            std::string::npos;
@@ -394,7 +411,9 @@ bool journal_has(const std::string &text) {
 // a denied open over and over: not one attempt gets through. Each takeover
 // loads new programs (new ids) on the same maps, so the registered entry
 // and one made by the container pattern both stay; a restart of the same
-// build reuses the programs.
+// build reuses the programs. The old build also had a program that the new
+// one lacks (its link pinned under a name no program has): the takeover
+// removes that pin, so none of the old programs stays attached.
 TEST_F(Faults, AnUpgradeReplacesTheProgramsWithoutAMomentUnenforced) {
     TestCgroup registered("fault-upgrade");
     register_cgroup(*manager_, "fault-upgrade", "restricted", "enforce", registered);
@@ -405,11 +424,16 @@ TEST_F(Faults, AnUpgradeReplacesTheProgramsWithoutAMomentUnenforced) {
 
     const auto first = loaded_lockc_program_ids();
     ASSERT_EQ(sh("systemctl stop lockcd").status, 0);
+    ASSERT_TRUE(pin_again("links/lockc_file_open", "links/lockc_retired_hook"));
     const auto variant = sh(std::string(LOCKC_ENFORCER_VARIANT) + " load");
     EXPECT_EQ(variant.status, 0) << variant.output;
     EXPECT_NE(variant.output.find("replaced the pinned programs of another build"),
               std::string::npos)
         << variant.output;
+    EXPECT_NE(variant.output.find("removed the retired pin links/lockc_retired_hook"),
+              std::string::npos)
+        << variant.output;
+    EXPECT_FALSE(pinned("links/lockc_retired_hook"));
     EXPECT_TRUE(programs_replaced(first)) << "the variant build did not replace the programs";
     EXPECT_EQ(sysrq_in(by_pattern), EPERM);
 
@@ -442,7 +466,10 @@ TEST_F(Faults, AnUpgradeReplacesTheProgramsWithoutAMomentUnenforced) {
 // the same way (it has no registry, so the registered entry is then set
 // through it, as the old lockcd would have). While lockcd takes over, a
 // task in the registered restricted cgroup tries a denied open every
-// millisecond: none gets through, and both entries hold afterwards.
+// millisecond: none gets through, and both entries hold afterwards. The old
+// release also had a program and a map that this one lacks (pinned under
+// names this build has none of): their pins go once lockc's programs are
+// attached, so no old program stays attached and no old map stays pinned.
 TEST_F(Faults, AnAbiChangeFillsTheNewMapsBeforeTheOldProgramsGo) {
     TestCgroup registered("fault-abi");
     register_cgroup(*manager_, "fault-abi", "restricted", "enforce", registered);
@@ -466,6 +493,8 @@ TEST_F(Faults, AnAbiChangeFillsTheNewMapsBeforeTheOldProgramsGo) {
     const auto set = sh(old_release + " set " + relative + " restricted");
     ASSERT_EQ(set.status, 0) << set.output;
     ASSERT_EQ(sysrq_in(registered), EPERM);
+    ASSERT_TRUE(pin_again("links/lockc_file_open", "links/lockc_retired_hook"));
+    ASSERT_TRUE(pin_again("maps/open_rules", "maps/open_path_rules"));
 
     DeniedOpenWatcher watcher(registered);
     ASSERT_TRUE(watcher.running());
@@ -485,6 +514,11 @@ TEST_F(Faults, AnAbiChangeFillsTheNewMapsBeforeTheOldProgramsGo) {
     EXPECT_EQ(sysrq_in(inside), EPERM);
     EXPECT_TRUE(journal_has("with another map layout (ABI 1004, now " +
                             std::to_string(LOCKC_ABI_VERSION) + ")"));
+    EXPECT_FALSE(pinned("links/lockc_retired_hook"));
+    EXPECT_FALSE(pinned("maps/open_path_rules"));
+    EXPECT_TRUE(journal_has("links/lockc_retired_hook"));
+    EXPECT_TRUE(journal_has("maps/open_path_rules"));
+    EXPECT_TRUE(pinned("maps/open_rules"));
     // The pins are this ABI's now, and the old programs are gone: the next
     // start reuses everything.
     EnforcerOptions attach_only;
