@@ -90,8 +90,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct lockc_open_rules);
-} open_rules SEC(".maps");
+	__type(value, struct lockc_rule_summary);
+} rule_summary SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -1289,9 +1289,9 @@ int BPF_PROG(lockc_file_open, struct file *file)
 	if (ret)
 		return ret;
 
-	/* What the rules can deny at all (see struct lockc_open_rules); not
+	/* What the rules can deny at all (see struct lockc_rule_summary); not
 	 * ready: they are being replaced, look everything up. */
-	struct lockc_open_rules *summary = bpf_map_lookup_elem(&open_rules, &zero);
+	struct lockc_rule_summary *summary = bpf_map_lookup_elem(&rule_summary, &zero);
 
 	/* Filesystem rules, by superblock magic. */
 	__u64 magic = inode->i_sb->s_magic;
@@ -1299,7 +1299,7 @@ int BPF_PROG(lockc_file_open, struct file *file)
 	__u32 bit = lockc_fs_filter_bit(magic);
 
 	if (!summary || !summary->ready ||
-	    (summary->fs_filter[BOUND(bit >> 6, LOCKC_FS_FILTER_WORDS - 1)] & (1ULL << (bit & 63))))
+	    (summary->fs_filter[BOUND(bit >> 6, LOCKC_FILTER_WORDS - 1)] & (1ULL << (bit & 63))))
 		fr = bpf_map_lookup_elem(&fs_rules, &magic);
 	if (fr && (fr->flags & LOCKC_FS_OPEN_BY_PATH)) {
 		long len = fs_internal_path(sc, BPF_CORE_READ(file, f_path.dentry));
@@ -1533,18 +1533,38 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, s
 		plen = LOCKC_PATH_LEN - 1;
 	/* The kernel keeps the name's length: a bound path's with its NUL
 	 * (unix_mkname_bsd() counts it with strlen), an abstract name's from
-	 * its leading NUL on. One copy of that length, in 8-byte words. */
+	 * its leading NUL on. */
+	__u64 head = 0;
+	int head_len = plen < LOCKC_SOCK_HEAD_LEN ? plen : LOCKC_SOCK_HEAD_LEN;
+	__u32 head_size = BOUND(head_len - 1, LOCKC_SOCK_HEAD_LEN - 1) + 1;
+
+	if (bpf_probe_read_kernel(&head, head_size, sun_path) != 0)
+		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL); /* unreadable */
+	bool abstract = (head & 0xff) == 0;
+	/* The name as shown and matched: an abstract one as "@name". */
+	__u32 len = abstract ? plen : plen - 1;
+
+	if (abstract)
+		head |= '@';
+	/* Whether any rule can match the name (see struct lockc_rule_summary;
+	 * x86 is little-endian, so the u64 read is lockc_sock_head()). A name
+	 * shorter than the head can match only a rule shorter than it. */
+	struct lockc_rule_summary *summary = bpf_map_lookup_elem(&rule_summary, &zero);
+
+	if (summary && summary->ready && !summary->sock_short) {
+		if (len < LOCKC_SOCK_HEAD_LEN)
+			return 0; /* no rule is this short */
+		__u32 bit = lockc_sock_filter_bit(head);
+
+		if (!(summary->sock_filter[BOUND(bit >> 6, LOCKC_FILTER_WORDS - 1)] &
+		      (1ULL << (bit & 63))))
+			return 0; /* no rule starts like this name */
+	}
+	/* One copy of the name's length, in 8-byte words. */
 	if (bpf_probe_read_kernel(sc->key.path, BOUND(plen - 1, 0xff) + 1, sun_path) != 0)
 		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL); /* unreadable */
-	__u32 len;
-
-	if (sc->key.path[0] == 0) {
-		/* Abstract socket: shown and matched as "@name". */
+	if (abstract)
 		sc->key.path[0] = '@';
-		len = plen;
-	} else {
-		len = plen - 1; /* without the NUL */
-	}
 	finish_key(&sc->key, LOCKC_SPACE_UNIX_SOCKET, len);
 	bool found;
 	__u8 d = path_rule_deny(&sc->key, level_of(&s), &found);

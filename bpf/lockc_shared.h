@@ -17,7 +17,7 @@
 #ifdef LOCKC_TEST_ABI_VERSION
 #define LOCKC_ABI_VERSION LOCKC_TEST_ABI_VERSION
 #else
-#define LOCKC_ABI_VERSION 10
+#define LOCKC_ABI_VERSION 11
 #endif
 
 /* Policy levels, ordered from weakest to strictest. */
@@ -185,26 +185,36 @@ struct lockc_rule {
 	__u8 flags; /* LOCKC_RULE_* */
 };
 
-/* A summary of the rules file_open consults, so that an allowed open skips
- * what cannot deny it (the one element of the open_rules array, whose
- * lookup is a few inlined instructions):
+/* A summary of the rules, so that an allowed open or connect skips what
+ * cannot deny it (the one element of the rule_summary array, whose lookup
+ * is a few inlined instructions):
  * - path_deny: the union of the open-path rules' deny bits per level. A
  *   container's view of the path is composed only when this can deny the
  *   caller's level the access asked for.
  * - fs_filter: a bit per filesystem rule that can decide an open (open
  *   deny bits or LOCKC_FS_OPEN_BY_PATH), at lockc_fs_filter_bit() of its
  *   magic. A clear bit: no such rule, the fs_rules hash is not looked up.
+ * - sock_filter: a bit per unix-socket rule of LOCKC_SOCK_HEAD_LEN bytes
+ *   or more, at lockc_sock_filter_bit() of its first LOCKC_SOCK_HEAD_LEN bytes
+ *   (lockc_sock_head()). A rule matches a name it is a prefix of, so only
+ *   a name with the same head can match it: when the name's bit is clear,
+ *   the trie is not looked up. A name shorter than the head can match
+ *   only a shorter rule, and any shorter rule sets sock_short, which makes
+ *   every connect look up.
  * Until `ready` is set (before the loader's first rules, and while it
- * replaces them) every open looks up both. */
-#define LOCKC_FS_FILTER_WORDS 4
-struct lockc_open_rules {
-	__u64 fs_filter[LOCKC_FS_FILTER_WORDS];
+ * replaces them) every open and connect looks everything up. */
+#define LOCKC_FILTER_WORDS 4
+#define LOCKC_SOCK_HEAD_LEN 8
+struct lockc_rule_summary {
+	__u64 fs_filter[LOCKC_FILTER_WORDS];
+	__u64 sock_filter[LOCKC_FILTER_WORDS];
 	__u8 path_deny[LOCKC_LEVEL_COUNT];
+	__u8 sock_short;
 	__u8 ready;
-	__u8 pad[4];
+	__u8 pad[3];
 };
 
-/* Which of the filter's 256 bits stands for a superblock magic: the magic
+/* Which of fs_filter's 256 bits stands for a superblock magic: the magic
  * folded to 32 bits, then a multiplicative hash's top 8 bits. Of the
  * multipliers tried, this one (murmur3's) gives the built-in rules' magics
  * bits of their own that no common filesystem's magic shares (tmpfs,
@@ -215,6 +225,27 @@ static inline __u32 lockc_fs_filter_bit(__u64 magic)
 	__u32 folded = (__u32)magic ^ (__u32)(magic >> 32);
 
 	return (__u32)(folded * 0x85EBCA6Bu) >> 24;
+}
+
+/* Which of sock_filter's 256 bits stands for a socket name's head: the
+ * top 8 bits of a 64-bit multiplicative hash (murmur3's fmix64 constant),
+ * which every byte of the head reaches. Folding to 32 bits first, as for
+ * magics, gave "/tmp/.X11" the bit of a built-in rule's head. */
+static inline __u32 lockc_sock_filter_bit(__u64 head)
+{
+	return (__u32)((head * 0xff51afd7ed558ccdULL) >> 56);
+}
+
+/* The head of a socket name for sock_filter: its first
+ * LOCKC_SOCK_HEAD_LEN bytes, the first at the lowest address, as the
+ * name is shown and matched (an abstract name's leading NUL as '@'). */
+static inline __u64 lockc_sock_head(const char *name)
+{
+	__u64 head = 0;
+
+	for (int i = LOCKC_SOCK_HEAD_LEN - 1; i >= 0; i--)
+		head = head << 8 | (__u8)name[i];
+	return head;
 }
 
 /* The rule denies only tasks in the host's (initial) network namespace:

@@ -30,7 +30,7 @@ namespace {
 
 // Maps shared between loaders (and with user space); scratch maps are not.
 constexpr std::array<std::string_view, 11> kPinnedMaps = {
-    "policies",  "pending",      "settings", "path_rules", "open_rules",   "fs_rules",
+    "policies",  "pending",      "settings", "path_rules", "rule_summary", "fs_rules",
     "dev_rules", "driver_rules", "events",   "counters",   "entry_levels",
 };
 
@@ -533,17 +533,18 @@ void Enforcer::apply_rules(const RuleSet &rules) {
     // The drivers' rules first: from here on the kernel rules each major
     // that such a driver registers (lockc_chrdev_*).
     replace_contents(map_fd("driver_rules"), c.drivers, "driver", bytes_less<lockc_driver_key>);
-    // While the path and filesystem rules change, file_open looks every
-    // open up; it skips lookups again only with the summary of the new ones.
-    const auto write_summary = [this](const lockc_open_rules &summary) {
-        if (bpf_map_update_elem(map_fd("open_rules"), &kZero, &summary, BPF_ANY) != 0) {
-            throw_system("cannot write the summary of the open rules", errno);
+    // While the path and filesystem rules change, file_open and
+    // unix_stream_connect look everything up; they skip lookups again only
+    // with the summary of the new ones.
+    const auto write_summary = [this](const lockc_rule_summary &summary) {
+        if (bpf_map_update_elem(map_fd("rule_summary"), &kZero, &summary, BPF_ANY) != 0) {
+            throw_system("cannot write the summary of the rules", errno);
         }
     };
-    write_summary(lockc_open_rules{}); // not ready
+    write_summary(lockc_rule_summary{}); // not ready
     replace_contents(map_fd("path_rules"), c.paths, "path", bytes_less<lockc_path_key>);
     replace_contents(map_fd("fs_rules"), c.filesystems, "filesystem", std::less<>());
-    write_summary(c.open);
+    write_summary(c.summary);
     // The majors drivers had before. One registered while dev_rules is
     // replaced could have its entry deleted as stale: if /proc/devices
     // changed meanwhile, replace again with what it says now.

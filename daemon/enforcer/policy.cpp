@@ -297,11 +297,21 @@ CompiledRules compile(const RuleSet &rules) {
         out.paths.emplace_back(key, rule);
     }
     // The union of the open-path rules, which lets file_open skip
-    // composing a path for levels no such rule can deny.
+    // composing a path for levels no such rule can deny; and the heads of
+    // the socket rules, which let unix_stream_connect skip the trie for
+    // names no rule starts like.
     for (const auto &[key, rule] : out.paths) {
         if (key.space == LOCKC_SPACE_OPEN_PATH) {
             for (std::size_t level = 0; level < LOCKC_LEVEL_COUNT; ++level) {
-                out.open.path_deny[level] |= rule.deny[level];
+                out.summary.path_deny[level] |= rule.deny[level];
+            }
+        } else if (key.space == LOCKC_SPACE_UNIX_SOCKET) {
+            // The rule's name: the key without the '/' it ends in.
+            if (key_path(key).size() - 1 < LOCKC_SOCK_HEAD_LEN) {
+                out.summary.sock_short = 1;
+            } else {
+                const std::uint32_t bit = lockc_sock_filter_bit(lockc_sock_head(key.path));
+                out.summary.sock_filter[bit / 64] |= std::uint64_t{1} << (bit % 64);
             }
         }
     }
@@ -341,10 +351,10 @@ CompiledRules compile(const RuleSet &rules) {
             std::ranges::any_of(rule.open_deny, [](auto d) { return d != 0; });
         if (decides_opens) {
             const std::uint32_t bit = lockc_fs_filter_bit(magic);
-            out.open.fs_filter[bit / 64] |= std::uint64_t{1} << (bit % 64);
+            out.summary.fs_filter[bit / 64] |= std::uint64_t{1} << (bit % 64);
         }
     }
-    out.open.ready = 1;
+    out.summary.ready = 1;
 
     compile_devices(rules.devices, out);
     return out;

@@ -146,7 +146,7 @@ struct DefaultPattern {
 
 struct CompiledRules {
     std::vector<std::pair<lockc_path_key, lockc_rule>> paths;
-    lockc_open_rules open{}; // ready, summing up paths and filesystems
+    lockc_rule_summary summary{}; // ready, summing up paths, filesystems, sockets
     std::vector<std::pair<std::uint64_t, lockc_fs_rule>> filesystems;
     std::vector<std::pair<lockc_dev_key, lockc_rule>> devices;
     std::vector<std::pair<lockc_driver_key, lockc_rule>> drivers;

@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lockc {
@@ -217,8 +220,8 @@ TEST(Compile, BadDriverRulesAreRefusedWithTheirName) {
 TEST(Compile, OpenPathUnionHasEveryOpenPathRulesBitsPerLevel) {
     const auto union_of = [](const RuleSet &rules) {
         const auto c = compile(with_driver_majors(rules, kProcDevices));
-        EXPECT_EQ(c.open.ready, 1); // file_open may trust it
-        return c.open;
+        EXPECT_EQ(c.summary.ready, 1); // file_open may trust it
+        return c.summary;
     };
     // Built in: only restricted has open-path rules (service-account tokens).
     const auto defaults = union_of(default_rules());
@@ -240,7 +243,7 @@ TEST(Compile, OpenPathUnionHasEveryOpenPathRulesBitsPerLevel) {
     EXPECT_EQ(empty.path_deny[LOCKC_LEVEL_RESTRICTED], 0);
 }
 
-bool filter_has(const lockc_open_rules &summary, std::uint64_t magic) {
+bool filter_has(const lockc_rule_summary &summary, std::uint64_t magic) {
     const std::uint32_t bit = lockc_fs_filter_bit(magic);
     return (summary.fs_filter[bit / 64] >> (bit % 64) & 1) != 0;
 }
@@ -257,7 +260,7 @@ TEST(Compile, FsFilterHasABitForEveryFilesystemRuleThatDecidesOpens) {
                              rule.open_deny[LOCKC_LEVEL_RESTRICTED] != 0;
         if (decides) {
             ++deciding;
-            EXPECT_TRUE(filter_has(c.open, magic)) << std::hex << magic;
+            EXPECT_TRUE(filter_has(c.summary, magic)) << std::hex << magic;
         }
     }
     EXPECT_GT(deciding, 0U);
@@ -269,21 +272,75 @@ TEST(Compile, FsFilterHasABitForEveryFilesystemRuleThatDecidesOpens) {
         {"xfs", 0x58465342},   {"btrfs", 0x9123683e},   {"devpts", 0x1cd1},
         {"nfs", 0x6969},       {"fuse", 0x65735546},    {"squashfs", 0x73717368}};
     for (const auto &[fs, magic] : everyday) {
-        EXPECT_FALSE(filter_has(c.open, magic)) << fs;
+        EXPECT_FALSE(filter_has(c.summary, magic)) << fs;
     }
 
     // A rule's bit comes and goes with the rule.
     const auto tmpfs = *fs_magic("tmpfs");
     RuleSet tmpfs_denied;
     tmpfs_denied.filesystems.push_back({"tmpfs", false, {LOCKC_ACCESS_WRITE, 0}, true});
-    EXPECT_TRUE(filter_has(compile(tmpfs_denied).open, tmpfs));
+    EXPECT_TRUE(filter_has(compile(tmpfs_denied).summary, tmpfs));
     RuleSet tmpfs_by_path;
     tmpfs_by_path.filesystems.push_back({"tmpfs", true, {}, true});
-    EXPECT_TRUE(filter_has(compile(tmpfs_by_path).open, tmpfs));
+    EXPECT_TRUE(filter_has(compile(tmpfs_by_path).summary, tmpfs));
     RuleSet tmpfs_mount_only;
     tmpfs_mount_only.filesystems.push_back({"tmpfs", false, {}, false});
-    EXPECT_FALSE(filter_has(compile(tmpfs_mount_only).open, tmpfs));
-    EXPECT_EQ(compile(tmpfs_mount_only).open.ready, 1);
+    EXPECT_FALSE(filter_has(compile(tmpfs_mount_only).summary, tmpfs));
+    EXPECT_EQ(compile(tmpfs_mount_only).summary.ready, 1);
+}
+
+bool sock_filter_has(const lockc_rule_summary &summary, std::string_view name) {
+    std::array<char, LOCKC_SOCK_HEAD_LEN> head{};
+    std::memcpy(head.data(), name.data(), std::min(name.size(), head.size()));
+    const std::uint32_t bit = lockc_sock_filter_bit(lockc_sock_head(head.data()));
+    return (summary.sock_filter[bit / 64] >> (bit % 64) & 1) != 0;
+}
+
+// The filter that lets unix_stream_connect skip the trie: a bit for the
+// head of every socket rule at least a head long; any shorter rule makes
+// every connect look up.
+TEST(Compile, SockFilterHasTheHeadOfEverySocketRule) {
+    const auto c = compile(with_driver_majors(default_rules(), kProcDevices));
+    EXPECT_EQ(c.summary.sock_short, 0); // no built-in rule is that short
+    std::size_t sockets = 0;
+    for (const auto &[key, rule] : c.paths) {
+        if (key.space == LOCKC_SPACE_UNIX_SOCKET) {
+            ++sockets;
+            EXPECT_TRUE(sock_filter_has(c.summary, key_path(key))) << key_path(key);
+        }
+    }
+    EXPECT_GT(sockets, 0U);
+    // Sockets a container uses every day have heads no built-in rule has.
+    for (const char *name :
+         {"/tmp/.X11-unix/X0", "@/tmp/.X11-unix/X0", "/run/user/1000/bus", "/run/lockc-bench/x",
+          "/var/lib/mysql/mysql.sock", "/run/mysqld/mysqld.sock", "/run/php/php-fpm.sock",
+          "/run/nginx.sock", "/tmp/tmux-1000/default", "/run/redis/redis.sock"}) {
+        EXPECT_FALSE(sock_filter_has(c.summary, name)) << name;
+    }
+
+    RuleSet exact;
+    exact.paths.push_back({RuleSpace::UnixSocket, "", "/srv/abc", {1, 1}}); // the head exactly
+    exact.paths.push_back({RuleSpace::OpenPath, "", "/tmp/.X11-unix", {1, 1}});
+    const auto e = compile(exact).summary;
+    EXPECT_EQ(e.sock_short, 0);
+    EXPECT_TRUE(sock_filter_has(e, "/srv/abc"));
+    EXPECT_FALSE(sock_filter_has(e, "/tmp/.X11-unix")) << "an open-path rule set a socket bit";
+    EXPECT_EQ(e.ready, 1);
+
+    for (const char *shorter : {"/srv/ab", "@/x", "/"}) {
+        RuleSet r;
+        r.paths.push_back({RuleSpace::UnixSocket, "", shorter, {1, 1}});
+        EXPECT_EQ(compile(r).summary.sock_short, 1) << shorter;
+    }
+}
+
+// unix_stream_connect reads the head as one little-endian u64.
+TEST(Compile, SockHeadIsTheFirstBytesInMemoryOrder) {
+    const char name[] = "@/containerd-shim";
+    std::uint64_t in_memory = 0;
+    std::memcpy(&in_memory, name, sizeof in_memory);
+    EXPECT_EQ(lockc_sock_head(name), in_memory);
+    EXPECT_EQ(lockc_sock_head(name) & 0xff, static_cast<std::uint64_t>('@'));
 }
 
 TEST(Compile, RejectsBadRulesNamingThem) {

@@ -494,7 +494,7 @@ TEST_F(Faults, AnAbiChangeFillsTheNewMapsBeforeTheOldProgramsGo) {
     ASSERT_EQ(set.status, 0) << set.output;
     ASSERT_EQ(sysrq_in(registered), EPERM);
     ASSERT_TRUE(pin_again("links/lockc_file_open", "links/lockc_retired_hook"));
-    ASSERT_TRUE(pin_again("maps/open_rules", "maps/open_path_rules"));
+    ASSERT_TRUE(pin_again("maps/rule_summary", "maps/open_path_rules"));
 
     DeniedOpenWatcher watcher(registered);
     ASSERT_TRUE(watcher.running());
@@ -518,7 +518,7 @@ TEST_F(Faults, AnAbiChangeFillsTheNewMapsBeforeTheOldProgramsGo) {
     EXPECT_FALSE(pinned("maps/open_path_rules"));
     EXPECT_TRUE(journal_has("links/lockc_retired_hook"));
     EXPECT_TRUE(journal_has("maps/open_path_rules"));
-    EXPECT_TRUE(pinned("maps/open_rules"));
+    EXPECT_TRUE(pinned("maps/rule_summary"));
     // The pins are this ABI's now, and the old programs are gone: the next
     // start reuses everything.
     EnforcerOptions attach_only;
