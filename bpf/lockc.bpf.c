@@ -770,6 +770,34 @@ static __always_inline void rule_major(struct lockc_rule *rule, __u32 major)
 		count_driver_rule_failure(); /* dev_rules is full */
 }
 
+/* A driver got `major` from the kernel's dynamic range, which hands out
+ * only a major that no region holds (find_dynamic_major(), under the lock
+ * that registration holds): a driver's rule on it (LOCKC_RULE_OF_DRIVER)
+ * is left by a driver that has since unregistered it. It is replaced by
+ * this driver's rule, or dropped if no rule names this driver, so that a
+ * driver never inherits another's rule. A rule for the device itself
+ * (without the flag) stays, as in rule_major(). The one case this would
+ * get wrong needs a driver to register a fixed major inside the dynamic
+ * range between the allocation and this program: loading drivers is the
+ * host's doing, and lockc denies it to containers. */
+static __always_inline void rule_dynamic_major(struct lockc_rule *rule, __u32 major)
+{
+	struct lockc_dev_key dev = {.type = LOCKC_DEV_CHAR, .major = major, .minor = LOCKC_DEV_ANY};
+	struct lockc_rule *held = bpf_map_lookup_elem(&dev_rules, &dev);
+
+	if (!held || !(held->flags & LOCKC_RULE_OF_DRIVER)) {
+		if (rule)
+			rule_major(rule, major);
+		return;
+	}
+	if (!rule) {
+		bpf_map_delete_elem(&dev_rules, &dev);
+		return;
+	}
+	if (map_update_result(bpf_map_update_elem(&dev_rules, &dev, rule, BPF_ANY)))
+		count_driver_rule_failure();
+}
+
 /* The three ways a driver gets a character major; the kernel's own
  * (misc, mem, tty) use the last two with fixed numbers. */
 SEC("fexit/alloc_chrdev_region")
@@ -780,15 +808,16 @@ int BPF_PROG(lockc_chrdev_alloc, dev_t *dev, unsigned int baseminor, unsigned in
 
 	if (ret != 0)
 		return 0;
+	/* Every driver, named by a rule or not: its major may hold a rule
+	 * that an unloaded driver left. */
 	struct lockc_rule *rule = rule_of_driver(name);
 
-	if (!rule)
-		return 0;
 	if (bpf_probe_read_kernel(&first, sizeof(first), dev)) {
-		count_driver_rule_failure();
+		if (rule)
+			count_driver_rule_failure();
 		return 0;
 	}
-	rule_major(rule, first >> MINORBITS);
+	rule_dynamic_major(rule, first >> MINORBITS);
 	return 0;
 }
 
@@ -801,8 +830,10 @@ int BPF_PROG(lockc_chrdev_register, unsigned int major, unsigned int baseminor, 
 		return 0;
 	struct lockc_rule *rule = rule_of_driver(name);
 
-	if (rule)
-		rule_major(rule, major ? major : (__u32)ret);
+	if (major == 0)
+		rule_dynamic_major(rule, (__u32)ret);
+	else if (rule)
+		rule_major(rule, major);
 	return 0;
 }
 

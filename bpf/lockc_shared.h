@@ -252,6 +252,12 @@ static inline __u64 lockc_sock_head(const char *name)
  * /proc/sys/net is per network namespace, and runtimes set a container's
  * own net sysctls (Docker: net.ipv4.ip_unprivileged_port_start). */
 #define LOCKC_RULE_UNLESS_OWN_NETNS 0x1
+/* A dev_rules entry for a driver's major rather than for the device: a
+ * driver named by a rule registered the major (or held it when the rules
+ * were applied). Once the kernel hands the major out again, the entry is
+ * the unloaded driver's and is replaced (lockc_chrdev_*). The rules in
+ * driver_rules carry it, so the entries written from them do. */
+#define LOCKC_RULE_OF_DRIVER 0x2
 
 /* Filesystem rules keyed by superblock magic. A filesystem without a rule
  * may be opened but not mounted by confined levels. */

@@ -50,6 +50,14 @@ lockc_rule to_rule(const LevelDeny &d) {
     return r;
 }
 
+// A driver's rule, for driver_rules and for the majors it holds: marked so
+// that the kernel replaces it once the major is handed to another driver.
+lockc_rule to_driver_rule(const LevelDeny &d) {
+    lockc_rule r = to_rule(d);
+    r.flags |= LOCKC_RULE_OF_DRIVER;
+    return r;
+}
+
 std::string describe(const PathRule &r) {
     switch (r.space) {
     case RuleSpace::OpenPath:
@@ -108,7 +116,7 @@ void compile_devices(const std::vector<DeviceRule> &rules, CompiledRules &out) {
                 }
                 lockc_driver_key key{};
                 std::memcpy(key.name, r.driver.data(), r.driver.size());
-                out.drivers.emplace_back(key, to_rule(r.deny));
+                out.drivers.emplace_back(key, to_driver_rule(r.deny));
             }
             continue;
         }
@@ -131,7 +139,7 @@ void compile_devices(const std::vector<DeviceRule> &rules, CompiledRules &out) {
         }
         const auto key = dev_key(r);
         if (seen.emplace(key.type, key.major, key.minor).second) {
-            out.devices.emplace_back(key, to_rule(r.deny));
+            out.devices.emplace_back(key, to_driver_rule(r.deny));
         }
     }
     if (out.devices.size() > LOCKC_MAX_DEV_RULES + LOCKC_DRIVER_MAJORS_ROOM) {

@@ -134,6 +134,7 @@ TEST(Compile, DriversDeviceRulesAreForTheKernelAndForTheMajorsTheyHave) {
             out.emplace_back(key.name);
             EXPECT_NE(rule.deny[LOCKC_LEVEL_BASELINE], 0) << key.name;
             EXPECT_EQ(rule.deny[LOCKC_LEVEL_PRIVILEGED], 0) << key.name;
+            EXPECT_EQ(rule.flags, LOCKC_RULE_OF_DRIVER) << key.name;
         }
         std::ranges::sort(out);
         return out;
@@ -159,6 +160,19 @@ TEST(Compile, DriversDeviceRulesAreForTheKernelAndForTheMajorsTheyHave) {
     EXPECT_TRUE(denies_char(248, LOCKC_DEV_ANY)); // bsg
     EXPECT_TRUE(denies_char(249, LOCKC_DEV_ANY)); // watchdog
     EXPECT_TRUE(denies_char(10, 130));            // the misc /dev/watchdog
+    // Only the majors that drivers hold are marked as theirs: the kernel
+    // replaces those once it hands the major to another driver.
+    const auto flags_of = [&](std::uint32_t major, std::uint32_t minor) {
+        const auto it = std::ranges::find_if(c.devices, [&](const auto &e) {
+            return e.first.type == LOCKC_DEV_CHAR && e.first.major == major &&
+                   e.first.minor == minor;
+        });
+        return it == c.devices.end() ? -1 : int{it->second.flags};
+    };
+    EXPECT_EQ(flags_of(248, LOCKC_DEV_ANY), LOCKC_RULE_OF_DRIVER);
+    EXPECT_EQ(flags_of(249, LOCKC_DEV_ANY), LOCKC_RULE_OF_DRIVER);
+    EXPECT_EQ(flags_of(21, LOCKC_DEV_ANY), 0);
+    EXPECT_EQ(flags_of(10, 130), 0);
     // Not loaded (nvme is only a block name here): left to the kernel.
     EXPECT_FALSE(denies_char(259, LOCKC_DEV_ANY));
     EXPECT_EQ(resolved.devices.size(), default_rules().devices.size() + 2);
@@ -188,6 +202,8 @@ TEST(Compile, ARuleForTheDeviceItselfDecidesOverItsDriversRule) {
     ASSERT_EQ(c.devices.size(), 1U);
     EXPECT_EQ(c.devices[0].second.deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_WRITE);
     EXPECT_EQ(c.devices[0].second.deny[LOCKC_LEVEL_RESTRICTED], 0);
+    // The device's own rule: never replaced by the kernel.
+    EXPECT_EQ(c.devices[0].second.flags, 0);
     ASSERT_EQ(c.drivers.size(), 1U);
     EXPECT_EQ(c.drivers[0].second.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_ALL);
 }

@@ -3,13 +3,20 @@
 // rule when the module registers it (lockc_chrdev_*), with no Reload. The
 // driver is softdog's watchdog core, a module in Debian's kernels, with
 // soft_noboot=1 so that an open that got through could not reboot the VM.
+// Once the driver unloads and the kernel hands its major to another driver,
+// the rule goes (uio's core is that other driver).
 #include "policy.hpp"
+#include "unique_fd.hpp"
 #include "vm_support.hpp"
 #include "watchdog.hpp"
+
+#include <bpf/bpf.h>
 
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +24,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace lockc::vmtest {
 namespace {
@@ -88,6 +97,82 @@ TEST(DriverRules, AModuleLoadedAfterTheRulesIsDeniedFromItsRegistration) {
     expect_denied(again, "rules applied again while loaded");
     EXPECT_EQ(enforcer().counters().driver_rule_failures, failures_before);
 
+    unload_watchdog();
+    enforcer().apply_rules(test_rules());
+}
+
+// uio's core: a module of Debian's kernels that takes a major from the
+// dynamic range when it loads ("uio", alloc_chrdev_region) and needs no
+// hardware. No rule names it.
+void unload_uio() {
+    (void)sh("rmmod uio");
+    ASSERT_FALSE(char_major("uio")) << "uio is still loaded";
+}
+
+// An open of minor 0 of `major` (a node made for it in /dev) from a
+// baseline container: 0 or the errno, and the events it caused.
+std::pair<int, std::vector<Event>> open_in_baseline(std::uint32_t major) {
+    const fs::path node = "/dev/lockc-test-major";
+    std::error_code ec;
+    fs::remove(node, ec);
+    if (::mknod(node.c_str(), S_IFCHR | 0600, makedev(major, 0)) != 0) {
+        ADD_FAILURE() << "mknod " << node << ": " << std::strerror(errno);
+        return {-1, {}};
+    }
+    TestCgroup cg("driver-major-reused");
+    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
+    (void)take_events();
+    const auto r = run_child(&cg.path(), nullptr, [&] { return open_err(node.c_str(), O_RDONLY); });
+    auto events = take_events(cg.id());
+    enforcer().remove_policy(cg.id());
+    fs::remove(node, ec);
+    EXPECT_TRUE(r.ok);
+    return {r.err, std::move(events)};
+}
+
+// The entry dev_rules has for all of `major`, if any.
+std::optional<lockc_rule> major_rule(std::uint32_t major) {
+    const UniqueFd fd(bpf_obj_get("/sys/fs/bpf/lockc/maps/dev_rules"));
+    EXPECT_TRUE(fd.valid());
+    const lockc_dev_key key{LOCKC_DEV_CHAR, major, LOCKC_DEV_ANY};
+    lockc_rule rule{};
+    if (!fd.valid() || bpf_map_lookup_elem(fd.get(), &key, &rule) != 0) {
+        return std::nullopt;
+    }
+    return rule;
+}
+
+// A driver named by a rule unloads and the kernel hands its major to a
+// driver no rule names: that driver's devices are not denied by the old
+// rule, which is gone from dev_rules. When the named driver gets the major
+// back, its rule is written again.
+TEST(DriverRules, AMajorHandedToAnotherDriverLosesTheUnloadedDriversRule) {
+    unload_uio();
+    unload_watchdog();
+    enforcer().apply_rules(test_rules());
+    const auto major = load_watchdog();
+    ASSERT_NE(major, 0U);
+    const auto ruled = major_rule(major);
+    ASSERT_TRUE(ruled);
+    EXPECT_EQ(ruled->flags, LOCKC_RULE_OF_DRIVER);
+    unload_watchdog();
+    EXPECT_TRUE(major_rule(major)) << "kept until the major is handed out again";
+
+    // The kernel gives the highest free dynamic major: the watchdog's.
+    const auto loaded = sh("modprobe uio");
+    ASSERT_EQ(loaded.status, 0) << loaded.output;
+    ASSERT_EQ(char_major("uio"), major) << "uio did not get the watchdog's major";
+    EXPECT_FALSE(major_rule(major));
+    // uio has no device 0: the open reaches the driver, which says so.
+    const auto [err, events] = open_in_baseline(major);
+    EXPECT_EQ(err, ENODEV) << std::strerror(err);
+    EXPECT_TRUE(events.empty()) << describe_all(events);
+    unload_uio();
+
+    const auto again = load_watchdog();
+    ASSERT_NE(again, 0U);
+    EXPECT_TRUE(major_rule(again));
+    expect_denied(again, "loaded again after uio had its major");
     unload_watchdog();
     enforcer().apply_rules(test_rules());
 }
