@@ -25,8 +25,12 @@ struct ring_buffer;
 
 namespace lockc {
 
+// Where lockcd pins its programs and maps: a loader that finds them there
+// reuses them (see docs/architecture.md).
+inline constexpr const char *kDefaultPinDir = "/sys/fs/bpf/lockc";
+
 struct EnforcerOptions {
-    std::filesystem::path pin_dir = "/sys/fs/bpf/lockc";
+    std::filesystem::path pin_dir = kDefaultPinDir;
     std::filesystem::path lsm_file = "/sys/kernel/security/lsm";
     std::filesystem::path btf_file = "/sys/kernel/btf/vmlinux";
     // Ring buffer size in bytes (power of two, >= page size). Only used

@@ -60,18 +60,13 @@ std::uint32_t load_watchdog() {
 // An open of softdog's node from a baseline container: denied, with one
 // event that names the device.
 void expect_denied(std::uint32_t major, const char *when) {
-    TestCgroup cg("driver-registered");
-    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
-    (void)take_events();
-    const auto r =
-        run_child(&cg.path(), nullptr, [] { return watchdog::arm_and_disarm(kWatchdog.string()); });
-    const auto events = take_events(cg.id());
-    enforcer().remove_policy(cg.id());
+    const auto r = run_contained("driver-registered", Level::Baseline,
+                                 [] { return watchdog::arm_and_disarm(kWatchdog.string()); });
     ASSERT_TRUE(r.ok);
     EXPECT_EQ(r.err, EPERM) << when;
-    ASSERT_EQ(events.size(), 1U) << when << "\n" << describe_all(events);
-    EXPECT_EQ(events[0].hook, LOCKC_HOOK_FILE_OPEN);
-    EXPECT_EQ(events[0].target, "c " + std::to_string(major) + ":0") << when;
+    ASSERT_EQ(r.events.size(), 1U) << when << "\n" << describe_all(r.events);
+    EXPECT_EQ(r.events[0].hook, LOCKC_HOOK_FILE_OPEN);
+    EXPECT_EQ(r.events[0].target, "c " + std::to_string(major) + ":0") << when;
 }
 
 TEST(DriverRules, AModuleLoadedAfterTheRulesIsDeniedFromItsRegistration) {
@@ -110,29 +105,24 @@ void unload_uio() {
 }
 
 // An open of minor 0 of `major` (a node made for it in /dev) from a
-// baseline container: 0 or the errno, and the events it caused.
-std::pair<int, std::vector<Event>> open_in_baseline(std::uint32_t major) {
+// baseline container.
+ContainedResult open_in_baseline(std::uint32_t major) {
     const fs::path node = "/dev/lockc-test-major";
     std::error_code ec;
     fs::remove(node, ec);
     if (::mknod(node.c_str(), S_IFCHR | 0600, makedev(major, 0)) != 0) {
         ADD_FAILURE() << "mknod " << node << ": " << std::strerror(errno);
-        return {-1, {}};
+        return {};
     }
-    TestCgroup cg("driver-major-reused");
-    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
-    (void)take_events();
-    const auto r = run_child(&cg.path(), nullptr, [&] { return open_err(node.c_str(), O_RDONLY); });
-    auto events = take_events(cg.id());
-    enforcer().remove_policy(cg.id());
+    auto r = run_contained("driver-major-reused", Level::Baseline,
+                           [&] { return open_err(node.c_str(), O_RDONLY); });
     fs::remove(node, ec);
-    EXPECT_TRUE(r.ok);
-    return {r.err, std::move(events)};
+    return r;
 }
 
 // The entry dev_rules has for all of `major`, if any.
 std::optional<lockc_rule> major_rule(std::uint32_t major) {
-    const UniqueFd fd(bpf_obj_get("/sys/fs/bpf/lockc/maps/dev_rules"));
+    const UniqueFd fd = open_pinned_map("dev_rules");
     EXPECT_TRUE(fd.valid());
     const lockc_dev_key key{LOCKC_DEV_CHAR, major, LOCKC_DEV_ANY};
     lockc_rule rule{};
@@ -164,9 +154,10 @@ TEST(DriverRules, AMajorHandedToAnotherDriverLosesTheUnloadedDriversRule) {
     ASSERT_EQ(char_major("uio"), major) << "uio did not get the watchdog's major";
     EXPECT_FALSE(major_rule(major));
     // uio has no device 0: the open reaches the driver, which says so.
-    const auto [err, events] = open_in_baseline(major);
-    EXPECT_EQ(err, ENODEV) << std::strerror(err);
-    EXPECT_TRUE(events.empty()) << describe_all(events);
+    const auto r = open_in_baseline(major);
+    EXPECT_TRUE(r.ok);
+    EXPECT_EQ(r.err, ENODEV) << std::strerror(r.err);
+    EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
     unload_uio();
 
     const auto again = load_watchdog();

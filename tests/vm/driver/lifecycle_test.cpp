@@ -83,7 +83,7 @@ TEST(Inheritance, DeepNestingDoesNotHideATaskFromItsContainer) {
 TEST(EntryLevels, AnEntryAtANewLevelIsFoundAtOnce) {
     // Fresh maps: no level is flagged but those of the cgroups that exist.
     close_enforcer();
-    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    Enforcer::uninstall(kDefaultPinDir);
     ASSERT_TRUE(
         wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
     reopen_enforcer();
@@ -158,7 +158,7 @@ TEST(EntryLevels, SeenFromASubtreeEveryLevelFromTheDepthDownIsFlagged) {
     ASSERT_FALSE(is_hierarchy_root(view));
     ASSERT_TRUE(is_hierarchy_root(cgroup2_mount()));
     close_enforcer();
-    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    Enforcer::uninstall(kDefaultPinDir);
     ASSERT_TRUE(
         wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
     EnforcerOptions from_below;
@@ -364,7 +364,7 @@ TEST(Registration, BadInputIsRejectedAndChangesNothing) {
 
 TEST(Loader, EnforcementOutlivesAKilledLoaderAndANewOneReattaches) {
     close_enforcer();
-    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    Enforcer::uninstall(kDefaultPinDir);
     // Programs are freed after an RCU grace period once their last link
     // is gone: slow under emulation.
     ASSERT_TRUE(
@@ -443,7 +443,7 @@ TEST(Loader, UninstallEndsEnforcement) {
 // an entry are left alone.
 TEST(Loader, ANewLoadDecidesNothingUntilAttachedThenClassifiesExistingCgroups) {
     close_enforcer();
-    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    Enforcer::uninstall(kDefaultPinDir);
     ASSERT_TRUE(
         wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
     TestCgroup by_pattern("docker-0e1515f1edea.scope");
@@ -457,8 +457,7 @@ TEST(Loader, ANewLoadDecidesNothingUntilAttachedThenClassifiesExistingCgroups) {
     auto e = Enforcer::open(deferred);
     EXPECT_FALSE(e.attached());
     EXPECT_FALSE(e.replaced_abi());
-    EXPECT_FALSE(std::filesystem::exists("/sys/fs/bpf/lockc/maps/policies"))
-        << "pinned before attached";
+    EXPECT_FALSE(std::filesystem::exists(pinned_map_path("policies"))) << "pinned before attached";
     e.apply_rules(test_rules());
     e.set_policy(registered.id(), Level::Restricted, Mode::Enforce);
     e.add_pending("lockc-named-early", Level::Restricted, Mode::Audit);
@@ -506,7 +505,7 @@ TEST(Loader, ANewLoadDecidesNothingUntilAttachedThenClassifiesExistingCgroups) {
 
 TEST(RingBuffer, DeliveredPlusDroppedEqualsDenied) {
     close_enforcer();
-    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    Enforcer::uninstall(kDefaultPinDir);
     EnforcerOptions small;
     small.ringbuf_bytes = 4096; // room for about ten events
     reopen_enforcer(small);
@@ -534,7 +533,7 @@ TEST(RingBuffer, DeliveredPlusDroppedEqualsDenied) {
               static_cast<std::uint64_t>(kDenials));
     // Back to the normal size for the tests that follow.
     close_enforcer();
-    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    Enforcer::uninstall(kDefaultPinDir);
     reopen_enforcer();
 }
 
@@ -687,15 +686,14 @@ TEST(Registration, OutOfRangeLevelInTheMapCountsAsRestricted) {
     TestCgroup cg("bad-level");
     // Made through the enforcer first, so that its level is looked at.
     enforcer().set_policy(cg.id(), Level::Privileged, Mode::Enforce);
-    const int fd = bpf_obj_get("/sys/fs/bpf/lockc/maps/policies");
-    ASSERT_GE(fd, 0);
+    const UniqueFd fd = open_pinned_map("policies");
+    ASSERT_TRUE(fd.valid());
     lockc_policy p{};
     p.level = 9;
     p.mode = LOCKC_MODE_ENFORCE;
     p.phase = LOCKC_PHASE_RUNNING;
     const std::uint64_t id = cg.id();
-    ASSERT_EQ(bpf_map_update_elem(fd, &id, &p, BPF_ANY), 0);
-    ::close(fd);
+    ASSERT_EQ(bpf_map_update_elem(fd.get(), &id, &p, BPF_ANY), 0);
     EXPECT_EQ(run_child(&cg.path(), nullptr, syslog_size).err, EPERM);
     EXPECT_EQ(
         run_child(&cg.path(), nullptr, [] { return ::unshare(CLONE_NEWUSER) < 0 ? errno : 0; }).err,

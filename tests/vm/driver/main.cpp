@@ -20,7 +20,7 @@ int main(int argc, char **argv) {
     }
     try {
         // Start from nothing: a fresh load of the programs.
-        lockc::Enforcer::uninstall("/sys/fs/bpf/lockc");
+        lockc::Enforcer::uninstall(lockc::kDefaultPinDir);
         lockc::vmtest::reopen_enforcer();
     } catch (const std::exception &e) {
         std::cerr << "cannot load lockc: " << e.what() << "\n";

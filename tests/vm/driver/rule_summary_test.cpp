@@ -30,34 +30,27 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char *kSummaryPin = "/sys/fs/bpf/lockc/maps/rule_summary";
-
 lockc_rule_summary read_summary() {
     lockc_rule_summary u{};
-    const int fd = bpf_obj_get(kSummaryPin);
-    EXPECT_GE(fd, 0) << kSummaryPin;
+    const UniqueFd fd = open_pinned_map("rule_summary");
+    EXPECT_TRUE(fd.valid()) << pinned_map_path("rule_summary");
     const std::uint32_t key = 0;
-    EXPECT_EQ(bpf_map_lookup_elem(fd, &key, &u), 0);
-    ::close(fd);
+    EXPECT_EQ(bpf_map_lookup_elem(fd.get(), &key, &u), 0);
     return u;
 }
 
 // Behind the enforcer's back, as a loader in the middle of a change would.
 void write_summary(const lockc_rule_summary &u) {
-    const int fd = bpf_obj_get(kSummaryPin);
-    ASSERT_GE(fd, 0) << kSummaryPin;
+    const UniqueFd fd = open_pinned_map("rule_summary");
+    ASSERT_TRUE(fd.valid()) << pinned_map_path("rule_summary");
     const std::uint32_t key = 0;
-    EXPECT_EQ(bpf_map_update_elem(fd, &key, &u, BPF_ANY), 0);
-    ::close(fd);
+    EXPECT_EQ(bpf_map_update_elem(fd.get(), &key, &u, BPF_ANY), 0);
 }
 
-// `file` opened for reading from a baseline container.
+// `file` opened for reading from a baseline container: 0 or the errno.
 int open_from_container(const char *file) {
-    TestCgroup cg("open-rules-summary");
-    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
-    const auto r =
-        run_child(&cg.path(), nullptr, [file] { return open_err(file, O_RDONLY | O_CLOEXEC); });
-    enforcer().remove_policy(cg.id());
+    const auto r = run_contained("open-rules-summary", Level::Baseline,
+                                 [file] { return open_err(file, O_RDONLY | O_CLOEXEC); });
     EXPECT_TRUE(r.ok);
     return r.err;
 }
@@ -145,45 +138,37 @@ class BoundSocket {
     explicit BoundSocket(std::string path) : path_(std::move(path)) {
         fs::create_directories(fs::path(path_).parent_path());
         ::unlink(path_.c_str());
-        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
         path_.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
-        listening_ = fd_ >= 0 &&
-                     ::bind(fd_, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0 &&
-                     ::listen(fd_, 64) == 0;
+        listening_ = fd_.valid() &&
+                     ::bind(fd_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0 &&
+                     ::listen(fd_.get(), 64) == 0;
     }
     BoundSocket(const BoundSocket &) = delete;
     BoundSocket &operator=(const BoundSocket &) = delete;
     BoundSocket(BoundSocket &&) = delete;
     BoundSocket &operator=(BoundSocket &&) = delete;
-    ~BoundSocket() {
-        ::close(fd_);
-        ::unlink(path_.c_str());
-    }
+    ~BoundSocket() { ::unlink(path_.c_str()); }
     [[nodiscard]] bool listening() const { return listening_; }
 
   private:
     std::string path_;
-    int fd_ = -1;
+    UniqueFd fd_;
     bool listening_ = false;
 };
 
 // A connect to `path` from a baseline container: 0 or the errno.
 int connect_from_container(const std::string &path) {
-    TestCgroup cg("sock-rules-summary");
-    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
-    const auto r = run_child(&cg.path(), nullptr, [&path] {
-        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const auto r = run_contained("sock-rules-summary", Level::Baseline, [&path] {
+        const UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
         path.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
-        const int err =
-            ::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0 ? 0 : errno;
-        ::close(fd);
-        return err;
+        return ::connect(fd.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0 ? 0
+                                                                                           : errno;
     });
-    enforcer().remove_policy(cg.id());
     EXPECT_TRUE(r.ok);
     return r.err;
 }

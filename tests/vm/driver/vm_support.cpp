@@ -136,6 +136,25 @@ int open_err(const char *path, int flags) {
     return fd_result(::open(path, flags));
 }
 
+ContainedResult run_contained(const std::string &name, Level level,
+                              const std::function<int()> &action) {
+    TestCgroup cg(name);
+    enforcer().set_policy(cg.id(), level, Mode::Enforce, Phase::Running);
+    (void)take_events();
+    const auto r = run_child(&cg.path(), nullptr, action);
+    ContainedResult result{r.err, r.ok, take_events(cg.id())};
+    enforcer().remove_policy(cg.id());
+    return result;
+}
+
+std::filesystem::path pinned_map_path(const std::string &name) {
+    return std::filesystem::path(kDefaultPinDir) / "maps" / name;
+}
+
+UniqueFd open_pinned_map(const std::string &name) {
+    return UniqueFd(bpf_obj_get(pinned_map_path(name).c_str()));
+}
+
 bool wait_until(const std::function<bool()> &condition, std::chrono::seconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!condition()) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "enforcer.hpp"
+#include "unique_fd.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -64,6 +65,22 @@ ChildResult run_child(const std::filesystem::path *cgroup, const std::function<i
 int fd_result(long fd);
 // open(2) of `path`: 0 or the errno.
 int open_err(const char *path, int flags);
+
+// What an action did in a container and what the kernel said of it.
+struct ContainedResult {
+    int err = 0;               // the action's result (0 or an errno)
+    bool ok = false;           // the child ran and reported
+    std::vector<Event> events; // decided by the container's entry
+};
+// Runs `action` in a new cgroup `name` with a running, enforcing entry at
+// `level`, which is removed again afterwards.
+ContainedResult run_contained(const std::string &name, Level level,
+                              const std::function<int()> &action);
+
+// The path of the enforcer's pinned map `name` ("policies"), and the map
+// opened (invalid if it is not pinned).
+std::filesystem::path pinned_map_path(const std::string &name);
+UniqueFd open_pinned_map(const std::string &name);
 
 // Polls `condition` until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()> &condition, std::chrono::seconds timeout);

@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
     }
     using lockc::vmtest::sh;
     // Start from nothing: no pins, so lockcd loads the programs itself.
-    lockc::Enforcer::uninstall("/sys/fs/bpf/lockc");
+    lockc::Enforcer::uninstall(lockc::kDefaultPinDir);
     // The kernel releases links, and with them the programs, after the
     // last reference goes, asynchronously; the first test checks that no
     // program is loaded before lockcd starts.

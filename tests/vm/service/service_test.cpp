@@ -559,7 +559,7 @@ TEST_F(ServiceTest, RestartAndAReloadOfThePinsKeepEveryContainersLevel) {
     // (the programs go away), then start it again by a bus call. The
     // registry alone must bring every level back.
     ASSERT_EQ(sh("systemctl stop lockcd.service").status, 0);
-    Enforcer::uninstall("/sys/fs/bpf/lockc");
+    Enforcer::uninstall(kDefaultPinDir);
     ASSERT_TRUE(
         wait_until([] { return loaded_lockc_programs().empty(); }, std::chrono::seconds(30)));
     EXPECT_EQ(sysrq_in(strict), 0) << "programs still enforce after they were unloaded";
