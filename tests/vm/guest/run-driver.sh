@@ -2,15 +2,20 @@
 # Runs in the guest: each driver in turn, with its gtest XML written to OUT
 # as results-<name>.xml. Exits 0 once the drivers have run (their verdicts
 # are in the XML); if one failed, the guest's journal is kept in OUT too.
-# Usage: run-driver.sh OUT DRIVER...
+# Usage: run-driver.sh OUT DRIVER[=GTEST_FILTER]...
+# (a driver without a filter runs whole)
 set -u
 out=$1
 shift
 failed=0
-for driver in "$@"; do
+for spec in "$@"; do
+  driver=$spec filter='*'
+  if [[ $spec == *=* ]]; then
+    driver=${spec%=*} filter=${spec##*=}
+  fi
   name=$(basename "$driver")
-  echo "==== $name"
-  "$driver" --gtest_output="xml:$out/results-$name.xml" --gtest_color=no
+  echo "==== $name ($filter)"
+  "$driver" --gtest_filter="$filter" --gtest_output="xml:$out/results-$name.xml" --gtest_color=no
   status=$?
   echo "$status" >"$out/driver-status-$name"
   ((status == 0)) || failed=1
