@@ -1,10 +1,14 @@
 #!/bin/bash
-# Runs in the test VM: the hook benchmark (lockc-hookbench) in four
-# configurations, five when the kernel runs AppArmor, interleaved loop by
+# Runs in the test VM: the hook benchmark (lockc-hookbench) in six
+# configurations, seven when the kernel runs AppArmor, interleaved loop by
 # loop: for each round and each loop,
 #
 #   off       lockc's LSM programs off their hooks (lockc-bench-switch off):
 #             no lockc code runs on any hook, as if it were not loaded
+#   off-cgroup  lockc still off; the caller in the baseline container's
+#             cgroup: what a process in a cgroup of its own pays without
+#             lockc (cgroup-aware accounting costs some loops a few
+#             percent), the fair "no lockc" for a container's operations
 #   floor     lockc still off; an empty program (floor.bpf.c) on each of
 #             lockc's hooks instead: what any BPF LSM pays on these hooks
 #             before its program does anything (the trampoline); lockc's
@@ -166,7 +170,7 @@ exit0=$scratch/exit0
 
 # AppArmor: when the kernel runs it (lsm= lists it, as with bench/run.sh),
 # its configuration is required; otherwise (CI's boots) it is skipped.
-configs=(off floor host baseline denied)
+configs=(off off-cgroup floor host baseline denied)
 if grep -qw apparmor /sys/kernel/security/lsm && [[ -d /sys/kernel/security/apparmor ]]; then
   command -v apparmor_parser >/dev/null ||
     die "AppArmor is active but apparmor_parser is missing: install Debian's apparmor"
@@ -174,7 +178,7 @@ if grep -qw apparmor /sys/kernel/security/lsm && [[ -d /sys/kernel/security/appa
   # a tmpfs, and a compiled profile is not worth keeping.
   apparmor_parser -r -K "$aa_file" || die "apparmor_parser could not load $aa_file"
   apparmor=$aa_profile
-  configs=(off floor apparmor host baseline denied)
+  configs=(off off-cgroup floor apparmor host baseline denied)
 else
   log "AppArmor is not among the kernel's LSMs: no apparmor configuration"
 fi
@@ -190,6 +194,8 @@ for ((r = 1; r <= rounds; r++)); do
     settle
     warm --loops "$loop" --connect-target "$allowed_sock"
     run off "$r" --loops "$loop" --connect-target "$allowed_sock"
+    run off-cgroup "$r" --loops "$loop" --connect-target "$allowed_sock" \
+      --cgroup "$cg_root/baseline"
     floor on
     settle
     warm --loops "$loop" --connect-target "$allowed_sock"

@@ -74,7 +74,7 @@ TEST_F(Benchmarks, HookLoopsRanInEveryConfigurationWithTheIntendedOutcome) {
         EXPECT_GT(std::stol(r[3]), 0) << "no operations in " << r[1] << "/" << r[2];
         seen.insert(r[1] + "/" + r[2]);
     }
-    for (const char *config : {"off", "host", "baseline", "denied"}) {
+    for (const char *config : {"off", "off-cgroup", "floor", "host", "baseline", "denied"}) {
         for (const char *loop : {"open", "stat", "exec", "mount", "connect"}) {
             EXPECT_TRUE(seen.contains(std::string(config) + "/" + loop))
                 << config << "/" << loop << " missing";
