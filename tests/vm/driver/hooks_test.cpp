@@ -721,10 +721,7 @@ INSTANTIATE_TEST_SUITE_P(Hooks, HostTask, ::testing::ValuesIn(operations()),
 // What every container needs keeps working at every level.
 TEST(Allowed, EverydayOperationsInsideABaselineOrRestrictedCgroup) {
     for (auto level : {Level::Baseline, Level::Restricted}) {
-        TestCgroup cg("everyday");
-        enforcer().set_policy(cg.id(), level, Mode::Enforce, Phase::Running);
-        (void)take_events();
-        const auto r = run_child(&cg.path(), nullptr, [] {
+        const auto r = run_contained("everyday", level, [] {
             for (const char *p : {"/sys/devices/system/cpu/online", "/proc/self/status",
                                   "/proc/sys/kernel/hostname", "/etc/passwd", "/dev/null"}) {
                 if (int e = open_err(p, O_RDONLY)) {
@@ -736,11 +733,9 @@ TEST(Allowed, EverydayOperationsInsideABaselineOrRestrictedCgroup) {
             }
             return fd_result(::socket(AF_INET, SOCK_DGRAM, 0));
         });
-        enforcer().remove_policy(cg.id());
         EXPECT_TRUE(r.ok);
         EXPECT_EQ(r.err, 0) << to_string(level) << ": " << std::strerror(r.err);
-        const auto events = take_events(cg.id());
-        EXPECT_TRUE(events.empty()) << describe(events.front());
+        EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
     }
 }
 
@@ -772,40 +767,27 @@ TEST(Allowed, CapabilitiesOverTheContainersOwnNamespaces) {
         return WEXITSTATUS(status);
     };
     for (auto level : {Level::Baseline, Level::Restricted}) {
-        TestCgroup cg("own-pidns");
-        enforcer().set_policy(cg.id(), level, Mode::Enforce, Phase::Running);
-        (void)take_events();
-        const auto r = run_child(&cg.path(), nullptr, reboot_in_own_pid_namespace);
-        enforcer().remove_policy(cg.id());
+        const auto r = run_contained("own-pidns", level, reboot_in_own_pid_namespace);
         ASSERT_TRUE(r.ok);
         // The kernel's own answer: this command is for the host's alone.
         EXPECT_EQ(r.err, EINVAL) << to_string(level) << ": " << r.err;
-        const auto events = take_events(cg.id());
-        EXPECT_TRUE(events.empty()) << describe(events.front());
+        EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
     }
     // An interface of the container's own network namespace.
     for (auto level : {Level::Baseline, Level::Restricted}) {
-        TestCgroup cg("own-netns");
-        enforcer().set_policy(cg.id(), level, Mode::Enforce, Phase::Running);
-        (void)take_events();
-        const auto r = run_child(&cg.path(), nullptr, [] {
+        const auto r = run_contained("own-netns", level, [] {
             if (::unshare(CLONE_NEWNET) != 0) {
                 return -1000 - errno;
             }
             return host_capabilities::interface_flags_unchanged();
         });
-        enforcer().remove_policy(cg.id());
         ASSERT_TRUE(r.ok);
         EXPECT_EQ(r.err, 0) << to_string(level) << ": " << r.err;
-        const auto events = take_events(cg.id());
-        EXPECT_TRUE(events.empty()) << describe(events.front());
+        EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
     }
     // A time namespace's offsets need CAP_SYS_TIME in its user namespace
     // (restricted forbids new user namespaces).
-    TestCgroup cg("own-timens");
-    enforcer().set_policy(cg.id(), Level::Baseline, Mode::Enforce, Phase::Running);
-    (void)take_events();
-    const auto r = run_child(&cg.path(), nullptr, [] {
+    const auto r = run_contained("own-timens", Level::Baseline, [] {
         constexpr int kNewTime = 0x80; // CLONE_NEWTIME
         if (::unshare(CLONE_NEWUSER | kNewTime) != 0) {
             return -1000 - errno;
@@ -819,11 +801,9 @@ TEST(Allowed, CapabilitiesOverTheContainersOwnNamespaces) {
         ::close(fd);
         return err;
     });
-    enforcer().remove_policy(cg.id());
     ASSERT_TRUE(r.ok);
     EXPECT_EQ(r.err, 0) << std::strerror(r.err > 0 ? r.err : 0) << " " << r.err;
-    const auto events = take_events(cg.id());
-    EXPECT_TRUE(events.empty()) << describe(events.front());
+    EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
 }
 
 TEST(Allowed, NetSysctlsOnlyInTheContainersOwnNetworkNamespace) {

@@ -110,7 +110,7 @@ class Containers : public ::testing::Test {
     }
 
     static int entries_in(const std::string &map) {
-        const auto r = sh("bpftool -j map dump pinned /sys/fs/bpf/lockc/maps/" + map +
+        const auto r = sh("bpftool -j map dump pinned " + pinned_map_path(map).string() +
                           " | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'");
         return r.status == 0 ? std::stoi(r.output) : -1;
     }
@@ -212,7 +212,7 @@ TEST_F(Containers, APrivilegedBaselineContainerCannotReachLockcdItsProgramsOrIts
     const std::string lockcd = trimmed(sh("systemctl show -p MainPID --value lockcd").output);
     ASSERT_NE(lockcd, "0");
     const auto programs = loaded_lockc_programs();
-    const std::string list_pins = "find /sys/fs/bpf/lockc | sort";
+    const std::string list_pins = std::string("find ") + kDefaultPinDir + " | sort";
     const auto pins = sh(list_pins).output;
     ASSERT_FALSE(programs.empty());
 
@@ -236,7 +236,7 @@ TEST_F(Containers, APrivilegedBaselineContainerCannotReachLockcdItsProgramsOrIts
     const std::vector<std::string> attempts = {
         worst + kImage + " nsenter -t 1 -m umount -l /sys/fs/bpf",
         worst + kImage + " nsenter -t 1 -m mount -o remount,ro /sys/fs/bpf",
-        worst + "-v /sys/fs/bpf/lockc:/pins " + kImage + " ls /pins",
+        worst + "-v " + kDefaultPinDir + ":/pins " + kImage + " ls /pins",
         worst + "-v /var/lib/lockc:/state " + kImage + " ls /state",
         worst + "-v /run/dbus:/bus " + kImage + " true",
     };
@@ -349,7 +349,8 @@ TEST_F(Containers, ACorruptRegistryAndALostKernelEntryAreRebuiltFromTheRuntime) 
                         "print(\" \".join(\"%02x\" % b for b in "
                         "struct.pack(\"<Q\", os.stat(sys.argv[1]).st_ino)))' /sys/fs/cgroup$cg");
     ASSERT_EQ(key.status, 0) << key.output;
-    ASSERT_EQ(sh("bpftool map delete pinned /sys/fs/bpf/lockc/maps/policies key hex " + key.output)
+    ASSERT_EQ(sh("bpftool map delete pinned " + pinned_map_path("policies").string() + " key hex " +
+                 key.output)
                   .status,
               0);
     EXPECT_EQ(sh(suid_exec).status, 0) << "the kernel still had an entry for the container";

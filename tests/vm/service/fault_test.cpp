@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cerrno>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -385,18 +386,21 @@ bool programs_replaced(const std::set<std::uint32_t> &before) {
         std::chrono::seconds(30));
 }
 
-constexpr const char *kPins = "/sys/fs/bpf/lockc";
+// Where lockcd pins `pin` ("links/...", "maps/...").
+std::string pin_path(const std::string &pin) {
+    return (std::filesystem::path(kDefaultPinDir) / pin).string();
+}
 
 // Pins the program link or map pinned at `pin` once more, as `retired`:
 // what an earlier build with a program or map this one lacks leaves
 // behind. Such a link keeps the old program attached until its pin goes.
 bool pin_again(const std::string &pin, const std::string &retired) {
-    const UniqueFd fd(bpf_obj_get((std::string(kPins) + "/" + pin).c_str()));
-    return fd.valid() && bpf_obj_pin(fd.get(), (std::string(kPins) + "/" + retired).c_str()) == 0;
+    const UniqueFd fd(bpf_obj_get(pin_path(pin).c_str()));
+    return fd.valid() && bpf_obj_pin(fd.get(), pin_path(retired).c_str()) == 0;
 }
 
 bool pinned(const std::string &pin) {
-    return ::access((std::string(kPins) + "/" + pin).c_str(), F_OK) == 0;
+    return ::access(pin_path(pin).c_str(), F_OK) == 0;
 }
 
 bool journal_has(const std::string &text) {
