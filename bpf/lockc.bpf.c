@@ -64,6 +64,36 @@ struct {
 	__type(value, __u32);
 } entry_levels SEC(".maps");
 
+/* Advanced before and after every write to `policies`: a level remembered
+ * under an older value may be stale (see current_level()). Mappable, so
+ * that lockcd advances it with atomic adds as the programs do. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} policy_generation SEC(".maps");
+
+/* The level of the cgroup a task on this CPU last asked about (see
+ * current_level()). Per CPU, keyed by cgroup: no memory per task or per
+ * container, and the tasks of one container share it. Not pinned: another
+ * build's programs start with none remembered. */
+struct level_memo {
+	__u64 seq;	  /* odd while written; +2 per write */
+	__u64 generation; /* of policy_generation when looked up */
+	__u64 cgroup_id;  /* the task's own cgroup (never reused; 0: none) */
+	__u32 level;	  /* LOCKC_LEVEL_*, PRIVILEGED for "not confined" */
+	__u32 unused;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct level_memo);
+} level_memos SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LOCKC_MAX_PENDING);
@@ -185,6 +215,10 @@ struct {
 } mkdir_space SEC(".maps");
 
 static const __u32 zero = 0;
+
+/* One load or store each, in program order, never merged or repeated. */
+#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
 
 /* v & mask, kept even where the compiler can prove the mask redundant: the
  * verifier's bounds are often weaker than the compiler's knowledge. */
@@ -328,6 +362,94 @@ static __always_inline __u8 level_of(const struct subject *s)
 	return level < LOCKC_LEVEL_COUNT ? level : LOCKC_LEVEL_RESTRICTED;
 }
 
+/* Around every write to `policies`, before and after: a task that looked
+ * its level up while the write was under way, or before it, remembered it
+ * under a generation that is gone once the write is done. */
+static __always_inline void advance_policy_generation(void)
+{
+	__u64 *gen = bpf_map_lookup_elem(&policy_generation, &zero);
+
+	if (gen)
+		__sync_fetch_and_add(gen, 1);
+}
+
+/* The task's own cgroup v2 id, read afresh (direct loads, CO-RE). */
+static __always_inline __u64 own_cgroup_id(struct task_struct *task)
+{
+	asm volatile("" ::: "memory"); /* no load from before this reused */
+	return task->cgroups->dfl_cgrp->kn->id;
+}
+
+/*
+ * The calling task's level, LOCKC_LEVEL_PRIVILEGED if it is not confined
+ * (no entry, or a privileged one): current_subject()'s answer, remembered
+ * per CPU for the task's cgroup. A hook whose allowed case needs the level
+ * alone (file_open, the most frequent, and unix_stream_connect) takes it
+ * from here and calls current_subject() only to deny.
+ *
+ * The memo answers only for the cgroup it was made for, and only while
+ * policy_generation is what it was then: every writer of `policies`
+ * advances the generation before and after its write, and the generation
+ * is read here before the search, so a memo made before or during a write
+ * is older than the generation once the write is done (x86-64 keeps the
+ * order of loads).
+ *
+ * The programs run with migration off but may be preempted, and another
+ * task's program may then use the same CPU's memo: a sequence count keeps
+ * every read whole. A writer takes the count from even to odd with a
+ * compare-and-exchange (a second writer, or one whose count moved, gives
+ * up: the memo is only an optimisation), writes, and makes it even again.
+ * A reader uses what it read only if the count was even and unchanged
+ * around its reads.
+ */
+static __always_inline __u8 current_level(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 *gen_ptr = bpf_map_lookup_elem(&policy_generation, &zero);
+	struct level_memo *memo = bpf_map_lookup_elem(&level_memos, &zero);
+	__u64 cgroup_id = own_cgroup_id(task);
+	/* Arrays of one element: never missing; without them, no memo. */
+	__u64 gen = gen_ptr ? READ_ONCE(*gen_ptr) : 0;
+
+	if (!gen_ptr)
+		memo = NULL;
+	if (memo) {
+		__u64 seq = READ_ONCE(memo->seq);
+
+		if (!(seq & 1) && READ_ONCE(memo->generation) == gen &&
+		    READ_ONCE(memo->cgroup_id) == cgroup_id) {
+			__u32 level = READ_ONCE(memo->level);
+
+			if (READ_ONCE(memo->seq) == seq)
+				/* Bounded again for the verifier; never to
+				 * privileged. */
+				return level < LOCKC_LEVEL_COUNT ? level : LOCKC_LEVEL_RESTRICTED;
+		}
+	}
+
+	struct subject s;
+
+	current_subject(&s);
+	__u8 level = confined(&s) ? level_of(&s) : LOCKC_LEVEL_PRIVILEGED;
+
+	/* Moved while it searched (by another task; the search reads the
+	 * task's cgroup at each level): the level may be another cgroup's,
+	 * so it is used once and not remembered. Only a move there and back
+	 * within the search would go unseen, which takes a host process
+	 * racing the task's own open: root on the host can do more. */
+	if (memo && own_cgroup_id(task) == cgroup_id) {
+		__u64 seq = READ_ONCE(memo->seq);
+
+		if (!(seq & 1) && __sync_val_compare_and_swap(&memo->seq, seq, seq + 1) == seq) {
+			WRITE_ONCE(memo->generation, gen);
+			WRITE_ONCE(memo->cgroup_id, cgroup_id);
+			WRITE_ONCE(memo->level, level);
+			WRITE_ONCE(memo->seq, seq + 2);
+		}
+	}
+	return level;
+}
+
 /* A map update's result as an errno. Before 6.4 the kernel calls the map's
  * update directly and it returns an int: the upper half of the 64-bit
  * result is zero, so -EEXIST reads as 4294967279 (seen on 6.1). The lower
@@ -460,6 +582,28 @@ static __always_inline int deny_sized(const struct subject *s, enum lockc_hook h
 				      enum lockc_target_kind kind, const char *target, __u32 size)
 {
 	return deny_target(s, hook, kind, target, size ? size : 1);
+}
+
+/*
+ * A denial by a hook that decided on current_level(): the entry deciding,
+ * looked up in full now for its mode, counters and event, and `size` bytes
+ * of the target (with its NUL; 0: a NUL-terminated text; NULL: none). If
+ * the entry is gone or privileged by now (a write since the level was
+ * read), the call is allowed, as it would have been a moment later. Not
+ * inlined: such hooks deny in several places, and each inlined copy of the
+ * search would be verified again.
+ */
+static __noinline int deny_now(enum lockc_hook hook, enum lockc_target_kind kind,
+			       const char *target, __u32 size)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0;
+	if (size)
+		return deny_sized(&s, hook, kind, target, size);
+	return deny(&s, hook, kind, target);
 }
 
 static __always_inline struct scratch *get_scratch(void)
@@ -682,8 +826,10 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 
 		p.origin = LOCKC_ORIGIN_PENDING;
 		mark_entry_level(cgrp);
+		advance_policy_generation();
 		if (bpf_map_update_elem(&policies, &id, &p, BPF_ANY))
 			count_classify_failure();
+		advance_policy_generation();
 		/* One-shot: the name belongs to this cgroup now. */
 		bpf_map_delete_elem(&pending, &sc->name);
 		return 0;
@@ -710,7 +856,10 @@ int BPF_PROG(lockc_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		};
 		mark_entry_level(cgrp);
 		/* BPF_NOEXIST: an entry user space registered first wins. */
+		advance_policy_generation();
 		int err = map_update_result(bpf_map_update_elem(&policies, &id, &p, BPF_NOEXIST));
+
+		advance_policy_generation();
 
 		if (err && err != -EEXIST)
 			count_classify_failure(); /* e.g. the map is full */
@@ -726,7 +875,9 @@ int BPF_PROG(lockc_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 {
 	__u64 id = BPF_CORE_READ(cgrp, kn, id);
 
+	advance_policy_generation();
 	bpf_map_delete_elem(&policies, &id);
+	advance_policy_generation();
 	return 0;
 }
 
@@ -1233,15 +1384,14 @@ int BPF_PROG(lockc_move_mount, const struct path *from_path, const struct path *
 
 /* ---- file opens ------------------------------------------------------------ */
 
-static __always_inline int deny_open(const struct subject *s, enum lockc_target_kind kind,
-				     struct scratch *sc)
+/* The file_open program's denials (see deny_now()). */
+static __always_inline int deny_open(enum lockc_target_kind kind, const char *target, __u32 size)
 {
-	/* sc->buf holds the target text, NUL terminated by the callers. */
-	return deny(s, LOCKC_HOOK_FILE_OPEN, kind, sc->buf);
+	return deny_now(LOCKC_HOOK_FILE_OPEN, kind, target, size);
 }
 
-static __always_inline int check_device(const struct subject *s, __u8 level, struct inode *inode,
-					__u32 access, struct scratch *sc)
+static __always_inline int check_device(__u8 level, struct inode *inode, __u32 access,
+					struct scratch *sc)
 {
 	umode_t mode = inode->i_mode;
 	__u32 type;
@@ -1275,22 +1425,22 @@ static __always_inline int check_device(const struct subject *s, __u8 level, str
 		bpf_snprintf(sc->buf, 32, "b %u:%u", args, sizeof(args));
 	else
 		bpf_snprintf(sc->buf, 32, "c %u:%u", args, sizeof(args));
-	return deny_open(s, LOCKC_TARGET_DEVICE, sc);
+	return deny_open(LOCKC_TARGET_DEVICE, sc->buf, 0);
 }
 
 SEC("lsm/file_open")
 int BPF_PROG(lockc_file_open, struct file *file)
 {
-	struct subject s;
 	struct scratch *sc;
+	/* Below LOCKC_LEVEL_COUNT; the mask tells the verifier, whose bounds
+	 * of a value from either of current_level()'s paths are too weak. */
+	__u8 level = BOUND(current_level(), 3);
 
-	current_subject(&s);
-	if (!confined(&s))
+	if (level == LOCKC_LEVEL_PRIVILEGED)
 		return 0; /* host task or privileged container */
-	__u8 level = level_of(&s);
 	sc = get_scratch();
 	if (!sc)
-		return deny(&s, LOCKC_HOOK_FILE_OPEN, LOCKC_TARGET_NONE, NULL);
+		return deny_open(LOCKC_TARGET_NONE, NULL, 0);
 
 	/* open_by_handle_at(2) opens by inode number, around the container's
 	 * root and every path rule (the "shocker" escape; CAP_DAC_READ_SEARCH
@@ -1299,7 +1449,7 @@ int BPF_PROG(lockc_file_open, struct file *file)
 
 	if (regs->orig_ax == NR_open_by_handle_at) {
 		bpf_probe_read_kernel_str(sc->buf, 32, "open_by_handle_at");
-		return deny_open(&s, LOCKC_TARGET_OTHER, sc);
+		return deny_open(LOCKC_TARGET_OTHER, sc->buf, 0);
 	}
 
 	/* Direct loads on this path, as in current_subject(). */
@@ -1315,7 +1465,7 @@ int BPF_PROG(lockc_file_open, struct file *file)
 		access = LOCKC_ACCESS_READ;
 
 	struct inode *inode = file->f_inode;
-	int ret = check_device(&s, level, inode, access, sc);
+	int ret = check_device(level, inode, access, sc);
 
 	if (ret)
 		return ret;
@@ -1339,7 +1489,7 @@ int BPF_PROG(lockc_file_open, struct file *file)
 		if (len < 0) {
 			/* Deeper than we walk: we cannot tell, so deny. */
 			bpf_probe_read_kernel_str(sc->buf, 64, fstype);
-			return deny_open(&s, LOCKC_TARGET_FS_TYPE, sc);
+			return deny_open(LOCKC_TARGET_FS_TYPE, sc->buf, 0);
 		}
 		finish_key(&sc->key, (__u32)magic, len);
 		bool found;
@@ -1358,11 +1508,11 @@ int BPF_PROG(lockc_file_open, struct file *file)
 			/* Drop the '/' the key appended. */
 			if (len < LOCKC_PATH_LEN)
 				sc->buf[BOUND(at + 1 + len, LOCKC_SCRATCH_LEN - 1)] = 0;
-			return deny_open(&s, LOCKC_TARGET_FS_PATH, sc);
+			return deny_open(LOCKC_TARGET_FS_PATH, sc->buf, 0);
 		}
 	} else if (fr && (fr->open_deny[level & 3] & access)) {
 		bpf_probe_read_kernel_str(sc->buf, 64, BPF_CORE_READ(inode, i_sb, s_type, name));
-		return deny_open(&s, LOCKC_TARGET_FS_TYPE, sc);
+		return deny_open(LOCKC_TARGET_FS_TYPE, sc->buf, 0);
 	}
 
 	/* Paths as the container sees them (e.g. service-account tokens).
@@ -1390,7 +1540,7 @@ int BPF_PROG(lockc_file_open, struct file *file)
 	__u8 d = path_rule_deny(&sc->key, level, &found);
 
 	if (d & access)
-		return deny_sized(&s, LOCKC_HOOK_FILE_OPEN, LOCKC_TARGET_PATH, sc->buf, n + 1);
+		return deny_open(LOCKC_TARGET_PATH, sc->buf, n + 1);
 	return 0; /* no rule denies this file */
 }
 
@@ -1534,22 +1684,22 @@ int BPF_PROG(lockc_task_kill, struct task_struct *p, struct kernel_siginfo *info
 SEC("lsm/unix_stream_connect")
 int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, struct sock *newsk)
 {
-	struct subject s;
 	struct scratch *sc;
+	/* Bounded for the verifier, as in file_open. */
+	__u8 level = BOUND(current_level(), 3);
 
-	current_subject(&s);
-	if (!confined(&s))
+	if (level == LOCKC_LEVEL_PRIVILEGED)
 		return 0; /* host task or privileged container */
 	sc = get_scratch();
 	if (!sc)
-		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL);
+		return deny_now(LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL, 0);
 
 	/* Direct loads through the helper's typed pointer, as in
 	 * current_subject(): every connect of a confined task comes here. */
 	struct unix_sock *listener = bpf_skc_to_unix_sock(other);
 
-	if (!listener)
-		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL); /* not unix */
+	if (!listener) /* not a unix socket */
+		return deny_now(LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL, 0);
 	struct unix_address *addr = listener->addr;
 
 	if (!addr)
@@ -1569,8 +1719,9 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, s
 	int head_len = plen < LOCKC_SOCK_HEAD_LEN ? plen : LOCKC_SOCK_HEAD_LEN;
 	__u32 head_size = BOUND(head_len - 1, LOCKC_SOCK_HEAD_LEN - 1) + 1;
 
+	/* An unreadable name is denied. */
 	if (bpf_probe_read_kernel(&head, head_size, sun_path) != 0)
-		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL); /* unreadable */
+		return deny_now(LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL, 0);
 	bool abstract = (head & 0xff) == 0;
 	/* The name as shown and matched: an abstract one as "@name". */
 	__u32 len = abstract ? plen : plen - 1;
@@ -1593,19 +1744,19 @@ int BPF_PROG(lockc_unix_stream_connect, struct sock *sock, struct sock *other, s
 	}
 	/* One copy of the name's length, in 8-byte words. */
 	if (bpf_probe_read_kernel(sc->key.path, BOUND(plen - 1, 0xff) + 1, sun_path) != 0)
-		return deny(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL); /* unreadable */
+		return deny_now(LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_NONE, NULL, 0);
 	if (abstract)
 		sc->key.path[0] = '@';
 	finish_key(&sc->key, LOCKC_SPACE_UNIX_SOCKET, len);
 	bool found;
-	__u8 d = path_rule_deny(&sc->key, level_of(&s), &found);
+	__u8 d = path_rule_deny(&sc->key, level, &found);
 
 	if (!d)
 		return 0; /* not a listed engine socket */
 	/* The key is done with: the event's name is its path, cut where
 	 * finish_key() put the '/' (len < LOCKC_PATH_LEN). */
 	sc->key.path[BOUND(len, 0xff)] = 0;
-	return deny_sized(&s, LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_SOCKET, sc->key.path, len + 1);
+	return deny_now(LOCKC_HOOK_UNIX_CONNECT, LOCKC_TARGET_SOCKET, sc->key.path, len + 1);
 }
 
 /* ---- capabilities over the whole host ----------------------------------- */
@@ -1875,20 +2026,21 @@ int BPF_PROG(lockc_socket_create, int family, int type, int protocol, int kern)
 
 	if (kern)
 		return 0; /* the kernel's own sockets */
+	bool raw = (type & SOCK_TYPE_MASK) == SOCK_RAW && (family == AF_INET || family == AF_INET6);
+
+	/* Ordinary sockets are never denied, whoever asks: the caller is
+	 * looked up only for the kinds restricted forbids. */
+	if (family != AF_PACKET && !raw)
+		return 0;
 	current_subject(&s);
 	if (!restricted(&s))
 		return 0; /* only restricted forbids this */
-	bool raw = (type & SOCK_TYPE_MASK) == SOCK_RAW && (family == AF_INET || family == AF_INET6);
+	struct scratch *sc = get_scratch();
 
-	if (family == AF_PACKET || raw) {
-		struct scratch *sc = get_scratch();
+	if (!sc)
+		return deny(&s, LOCKC_HOOK_SOCKET_CREATE, LOCKC_TARGET_NONE, NULL);
+	__u64 args[2] = {family, type};
 
-		if (!sc)
-			return deny(&s, LOCKC_HOOK_SOCKET_CREATE, LOCKC_TARGET_NONE, NULL);
-		__u64 args[2] = {family, type};
-
-		bpf_snprintf(sc->buf, 64, "family %d type %d", args, sizeof(args));
-		return deny(&s, LOCKC_HOOK_SOCKET_CREATE, LOCKC_TARGET_OTHER, sc->buf);
-	}
-	return 0; /* ordinary sockets */
+	bpf_snprintf(sc->buf, 64, "family %d type %d", args, sizeof(args));
+	return deny(&s, LOCKC_HOOK_SOCKET_CREATE, LOCKC_TARGET_OTHER, sc->buf);
 }

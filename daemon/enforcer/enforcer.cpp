@@ -29,10 +29,14 @@ namespace fs = std::filesystem;
 namespace {
 
 // Maps shared between loaders (and with user space); scratch maps are not.
-constexpr std::array<std::string_view, 11> kPinnedMaps = {
+constexpr std::array<std::string_view, 12> kPinnedMaps = {
     "policies",  "pending",      "settings", "path_rules", "rule_summary", "fs_rules",
-    "dev_rules", "driver_rules", "events",   "counters",   "entry_levels",
+    "dev_rules", "driver_rules", "events",   "counters",   "entry_levels", "policy_generation",
 };
+// Pinned since builds of ABI 11 remember levels (current_level() in
+// lockc.bpf.c); the programs of an earlier build of that ABI have no such
+// map and read none.
+constexpr std::string_view kGenerationMap = "policy_generation";
 
 // The build of the attached programs (see build_id()); kept apart from
 // kPinnedMaps, which older loaders pinned without it.
@@ -328,7 +332,7 @@ void Enforcer::attach() {
     const auto &view = cgroup_view();
     classified_existing_ =
         classify_existing_cgroups(view.mount, view.is_root, settings(), map_fd("policies"),
-                                  map_fd("pending"), map_fd("entry_levels"));
+                                  map_fd("pending"), map_fd("entry_levels"), generation_);
     attach_programs(false);
     pin_links();
     pin_maps();
@@ -433,16 +437,24 @@ void Enforcer::open_loaded_maps() {
         }
         maps_.emplace_back(std::string(name), std::move(fd));
     }
+    generation_ = PolicyGeneration(map_fd(kGenerationMap));
     open_ring_buffer();
 }
 
 void Enforcer::open_pinned_maps() {
     maps_.clear();
+    generation_ = PolicyGeneration();
     for (auto name : kPinnedMaps) {
         const fs::path pin = maps_dir(pin_dir_) / name;
         UniqueFd fd(bpf_obj_get(pin.c_str()));
         if (!fd.valid()) {
+            if (name == kGenerationMap && errno == ENOENT) {
+                continue; // attached programs that remember no levels
+            }
             throw_system("cannot open pinned map " + pin.string(), errno);
+        }
+        if (name == kGenerationMap) {
+            generation_ = PolicyGeneration(fd.get());
         }
         maps_.emplace_back(std::string(name), std::move(fd));
     }
@@ -584,6 +596,7 @@ void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,
     if (tag) {
         p.tag = *tag;
     }
+    const PolicyGeneration::Write write(generation_);
     if (bpf_map_update_elem(fd, &cgroup_id, &p, BPF_ANY) != 0) {
         throw_system("cannot write the policy of cgroup " + std::to_string(cgroup_id), errno);
     }
@@ -626,6 +639,7 @@ std::vector<int> Enforcer::entry_levels() const {
 }
 
 void Enforcer::remove_policy(std::uint64_t cgroup_id) {
+    const PolicyGeneration::Write write(generation_);
     if (bpf_map_delete_elem(map_fd("policies"), &cgroup_id) != 0) {
         if (errno == ENOENT) {
             throw Error(ErrorKind::NotFound,

@@ -5,6 +5,7 @@
 #include "events.hpp"
 #include "lockc_shared.h"
 #include "policy.hpp"
+#include "policy_generation.hpp"
 #include "unique_fd.hpp"
 
 #include <array>
@@ -222,6 +223,7 @@ class Enforcer {
     // The links this object attached, by program name.
     std::vector<std::pair<std::string, std::unique_ptr<bpf_link, LinkDeleter>>> links_;
     std::vector<std::pair<std::string, UniqueFd>> maps_;
+    PolicyGeneration generation_; // advanced around writes to "policies"
     // Where the ring buffer's C callback delivers; on the heap so that its
     // address, given to libbpf, survives moves of the Enforcer.
     struct EventSink {

@@ -38,6 +38,7 @@ struct Maps {
     int pending;
     int levels;
     bool mount_is_root;
+    const PolicyGeneration &generation;
 };
 
 // Writes an entry for a cgroup `depth` below the mount unless it has one;
@@ -46,6 +47,7 @@ struct Maps {
 bool write_entry(const Maps &maps, std::uint64_t id, int depth, lockc_policy p) {
     flag_entry_levels(maps.levels, depth, maps.mount_is_root);
     p.phase = LOCKC_PHASE_RUNNING;
+    const PolicyGeneration::Write write(maps.generation);
     if (bpf_map_update_elem(maps.policies, &id, &p, BPF_NOEXIST) == 0) {
         return true;
     }
@@ -64,8 +66,9 @@ struct Dir {
 
 std::size_t classify_existing_cgroups(const fs::path &mount, bool mount_is_root,
                                       const lockc_settings &settings, int policies_fd,
-                                      int pending_fd, int levels_fd) {
-    const Maps maps{policies_fd, pending_fd, levels_fd, mount_is_root};
+                                      int pending_fd, int levels_fd,
+                                      const PolicyGeneration &generation) {
+    const Maps maps{policies_fd, pending_fd, levels_fd, mount_is_root, generation};
     const auto patterns = patterns_of(settings);
     // Enough for any host; bounds the walk if cgroups are made faster than
     // it reads them.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "lockc_shared.h"
+#include "policy_generation.hpp"
 
 #include <cstddef>
 #include <filesystem>
@@ -23,9 +24,11 @@ namespace lockc {
 // Each entry's level is flagged in `levels_fd` (entry_levels) first: its
 // depth under `mount` when `mount_is_root` (is_hierarchy_root()), else
 // that depth and every deeper level, one of which is the kernel's.
+// Each write is made under a PolicyGeneration::Write of `generation`.
 // Returns how many entries were written.
 std::size_t classify_existing_cgroups(const std::filesystem::path &mount, bool mount_is_root,
                                       const lockc_settings &settings, int policies_fd,
-                                      int pending_fd, int levels_fd);
+                                      int pending_fd, int levels_fd,
+                                      const PolicyGeneration &generation);
 
 } // namespace lockc
