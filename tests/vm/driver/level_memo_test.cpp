@@ -6,6 +6,7 @@
 // another CPU (its own opens would replace CPU 0's memo): each open after
 // a change would find the memo its open before the change made, and use
 // it if the change did not retire it.
+#include "cgroup.hpp"
 #include "vm_support.hpp"
 
 #include <gtest/gtest.h>
@@ -19,7 +20,6 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <string>
 
 namespace lockc::vmtest {
 namespace {
@@ -33,14 +33,7 @@ constexpr const char *kRestrictedFile = "/run/secrets/kubernetes.io/serviceaccou
 
 // The calling process's cgroup v2 directory.
 fs::path own_cgroup() {
-    std::ifstream in("/proc/self/cgroup");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.starts_with("0::")) {
-            return fs::path("/sys/fs/cgroup") / line.substr(4);
-        }
-    }
-    return "/sys/fs/cgroup";
+    return lockc::cgroup2_mount() / lockc::cgroup_of_pid(::getpid()).relative_path();
 }
 
 constexpr int kTaskCpu = 0;
