@@ -48,7 +48,8 @@ LOCKC_BUILD_DIR=$build "$top/bench/dbus/run-host.sh" "${smoke[@]}" | tee "$out/d
 
 echo "=== kernel benchmarks (test VM, $kernel)"
 # LOCKC_BENCH_HOOK_ROUNDS, _HOOK_SECONDS, _MAP_CONTAINERS, _START_ROUNDS and
-# _START_RUNS change bench/vm/guest.sh's counts.
+# _START_RUNS change bench/vm/guest.sh's counts; _HOOK_LOOPS picks hook
+# loops (bench/vm/hooks.sh).
 mapfile -t overrides < <(env | grep '^LOCKC_BENCH_' || true)
 status=0
 # Under TCG the guest's clock counts instructions (icount, 1 ns each): the

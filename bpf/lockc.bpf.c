@@ -1973,38 +1973,42 @@ static __always_inline bool cred_is_root(const struct cred *c)
 }
 
 /* setuid(2) and friends: a non-root task may not become root. Dropping
- * root (runc switching to the container's user) stays allowed. */
+ * root (runc switching to the container's user) stays allowed. The
+ * credentials are looked at before the caller's entry: most changes gain
+ * nothing and need no lookup; the decision is the same in either order. */
 SEC("lsm/task_fix_setuid")
 int BPF_PROG(lockc_task_fix_setuid, struct cred *new, const struct cred *old, int flags)
 {
 	struct subject s;
 
+	if (cred_is_root(old))
+		return 0; /* root already: not a gain */
+	if (!cred_is_root(new) && BPF_CORE_READ(new, fsuid.val) != 0)
+		return 0; /* a change between non-root ids */
 	current_subject(&s);
 	if (!restricted(&s))
 		return 0; /* only restricted forbids this */
-	if (cred_is_root(old))
-		return 0; /* root already: not a gain */
-	if (cred_is_root(new) || BPF_CORE_READ(new, fsuid.val) == 0)
-		return deny(&s, LOCKC_HOOK_SETUID, LOCKC_TARGET_NONE, NULL);
-	return 0; /* a change between non-root ids */
+	return deny(&s, LOCKC_HOOK_SETUID, LOCKC_TARGET_NONE, NULL);
 }
 
-/* exec of a setuid-root binary by a non-root task. */
+/* exec of a setuid-root binary by a non-root task. As above, the
+ * credentials first: almost every exec is by a task that is root already
+ * (uid 0 on the host) or makes nobody root, and then needs no lookup of
+ * the caller's entry. */
 SEC("lsm/bprm_creds_from_file")
 int BPF_PROG(lockc_bprm_creds_from_file, struct linux_binprm *bprm, struct file *file)
 {
-	struct subject s;
-
-	current_subject(&s);
-	if (!restricted(&s))
-		return 0; /* only restricted forbids this */
 	struct task_struct *task = bpf_get_current_task_btf();
 	const struct cred *old = BPF_CORE_READ(task, cred);
+	struct subject s;
 
 	if (cred_is_root(old))
 		return 0; /* root already: not a gain */
 	if (BPF_CORE_READ(bprm, cred, euid.val) != 0)
 		return 0; /* the exec does not make it root */
+	current_subject(&s);
+	if (!restricted(&s))
+		return 0; /* only restricted forbids this */
 	return deny(&s, LOCKC_HOOK_EXEC_SETUID, LOCKC_TARGET_PATH, BPF_CORE_READ(bprm, filename));
 }
 

@@ -21,8 +21,11 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -41,14 +44,17 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: lockc-hookbench --dir DIR --open-target FILE --connect-target SOCKET\n"
     "                       --exec-target BINARY [--cgroup DIR] [--apparmor PROFILE]\n"
-    "                       [--expect allowed|denied]\n"
+    "                       [--expect allowed|denied] [--reader PID]\n"
     "                       [--seconds S] [--loops open,stat,exec,mount,connect]\n"
     "  Runs each loop and prints one line per loop:\n"
-    "    loop=NAME ops=N ns_per_op=X outcome=allowed|denied\n"
+    "    loop=NAME ops=N ns_per_op=X outcome=allowed|denied [reader_ns_per_op=Y]\n"
     "  --dir      scratch directory (tmpfs) for the bind-mount source and target\n"
     "  --cgroup   cgroup v2 directory to join before measuring (the container)\n"
     "  --apparmor AppArmor profile (loaded) to change to before measuring\n"
     "  --expect   what open, mount and connect must return (denied: EPERM)\n"
+    "  --reader   the event reader's process: also print the CPU time its\n"
+    "             threads ran during the loop, per operation (on one CPU, a\n"
+    "             share of ns_per_op that the caller did not spend itself)\n"
     "  --seconds  how long each loop runs (default 2; CI smoke: 0.05)\n";
 
 struct Options {
@@ -59,6 +65,7 @@ struct Options {
     std::string cgroup;
     std::string apparmor;
     bool expect_denied = false;
+    pid_t reader = 0; // 0: none
     double seconds = 2.0;
     std::vector<std::string> loops = {"open", "stat", "exec", "mount", "connect"};
 };
@@ -169,7 +176,27 @@ struct Loop {
 struct Timing {
     long ops = 0;
     double ns_per_op = 0;
+    double reader_ns_per_op = 0;
 };
+
+// The CPU time all threads of `pid` have run, in ns: the first field of
+// each thread's schedstat (the scheduler's exact sum, not tick samples).
+// 0 when `pid` is 0.
+std::uint64_t cpu_time_ns(pid_t pid) {
+    if (pid == 0) {
+        return 0;
+    }
+    std::uint64_t total = 0;
+    const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto &task : std::filesystem::directory_iterator(tasks)) {
+        std::ifstream in(task.path() / "schedstat");
+        std::uint64_t ran = 0;
+        if (in >> ran) {
+            total += ran;
+        }
+    }
+    return total;
+}
 
 int errno_of(int ret) {
     return ret == 0 ? 0 : errno;
@@ -240,7 +267,7 @@ Operation connect_to(const std::string &path) {
 // each ending as expected; returns the count and the mean time per
 // operation. Time-based, so that one setting suits a 2 us stat and a 20 ms
 // exec under software emulation alike.
-Timing time_loop(const Loop &loop, double seconds, bool expect_denied) {
+Timing time_loop(const Loop &loop, double seconds, bool expect_denied, pid_t reader) {
     const bool want_denied = loop.may_be_denied && expect_denied;
     auto check = [&](int err) {
         if (want_denied ? err != EPERM : err != 0) {
@@ -257,6 +284,7 @@ Timing time_loop(const Loop &loop, double seconds, bool expect_denied) {
     }
     const auto budget = std::chrono::duration<double>(seconds);
     Timing t;
+    const auto reader_before = cpu_time_ns(reader);
     const auto start = Clock::now();
     auto now = start;
     while (now - start < budget) {
@@ -267,7 +295,9 @@ Timing time_loop(const Loop &loop, double seconds, bool expect_denied) {
         now = Clock::now();
     }
     const std::chrono::duration<double, std::nano> took = now - start;
+    const auto reader_ran = cpu_time_ns(reader) - reader_before;
     t.ns_per_op = took.count() / static_cast<double>(t.ops);
+    t.reader_ns_per_op = static_cast<double>(reader_ran) / static_cast<double>(t.ops);
     return t;
 }
 
@@ -301,6 +331,11 @@ std::optional<Options> parse(int argc, char **argv) {
             *s->second = value;
         } else if (a == "--expect" && (value == "allowed" || value == "denied")) {
             o.expect_denied = value == "denied";
+        } else if (a == "--reader") {
+            o.reader = static_cast<pid_t>(std::stoi(value));
+            if (o.reader <= 0 || ::kill(o.reader, 0) != 0) {
+                return std::nullopt;
+            }
         } else if (a == "--seconds") {
             o.seconds = std::stod(value);
         } else if (a == "--loops") {
@@ -394,10 +429,14 @@ int run(const Options &o) {
             std::cerr << "lockc-hookbench: unknown loop " << name << "\n";
             return 2;
         }
-        const auto t = time_loop(*loop, o.seconds, o.expect_denied);
+        const auto t = time_loop(*loop, o.seconds, o.expect_denied, o.reader);
         const bool denied = loop->may_be_denied && o.expect_denied;
-        std::printf("loop=%s ops=%ld ns_per_op=%.1f outcome=%s\n", name.c_str(), t.ops, t.ns_per_op,
+        std::printf("loop=%s ops=%ld ns_per_op=%.1f outcome=%s", name.c_str(), t.ops, t.ns_per_op,
                     denied ? "denied" : "allowed");
+        if (o.reader != 0) {
+            std::printf(" reader_ns_per_op=%.1f", t.reader_ns_per_op);
+        }
+        std::printf("\n");
         std::fflush(stdout);
     }
     return 0;
