@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -35,6 +36,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 extern char **environ; // NOLINT(readability-redundant-declaration): posix_spawn's envp
@@ -310,6 +312,18 @@ std::vector<std::string> split(const std::string &text, char sep) {
     return parts;
 }
 
+// The whole of text as a number, or nothing: a bad option value prints the
+// usage rather than ending in an uncaught exception.
+template <typename Number> std::optional<Number> number(const std::string &text) {
+    Number n{};
+    const auto *end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, n);
+    if (ec != std::errc() || ptr != end || text.empty()) {
+        return std::nullopt;
+    }
+    return n;
+}
+
 std::optional<Options> parse(int argc, char **argv) {
     Options o;
     const std::vector<std::string> args(argv + 1, argv + argc);
@@ -332,12 +346,17 @@ std::optional<Options> parse(int argc, char **argv) {
         } else if (a == "--expect" && (value == "allowed" || value == "denied")) {
             o.expect_denied = value == "denied";
         } else if (a == "--reader") {
-            o.reader = static_cast<pid_t>(std::stoi(value));
-            if (o.reader <= 0 || ::kill(o.reader, 0) != 0) {
+            const auto pid = number<pid_t>(value);
+            if (!pid || *pid <= 0 || ::kill(*pid, 0) != 0) {
                 return std::nullopt;
             }
+            o.reader = *pid;
         } else if (a == "--seconds") {
-            o.seconds = std::stod(value);
+            const auto seconds = number<double>(value);
+            if (!seconds) {
+                return std::nullopt;
+            }
+            o.seconds = *seconds;
         } else if (a == "--loops") {
             o.loops = split(value, ',');
         } else {

@@ -187,8 +187,9 @@ else
   log "AppArmor is not among the kernel's LSMs: no apparmor configuration"
 fi
 
-# LOCKC_BENCH_HOOK_LOOPS runs some loops only, to look into one (the
-# summary then lacks the others: not for docs/benchmarks.md).
+# LOCKC_BENCH_HOOK_LOOPS runs some loops only, to look into one. The
+# summary then lacks the others and its --check fails; a figure quoted from
+# such a run names the loops in its command.
 read -r -a loops <<<"${LOCKC_BENCH_HOOK_LOOPS:-open stat exec mount connect}"
 
 mkdir -p "$out"
