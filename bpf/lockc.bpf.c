@@ -1679,6 +1679,66 @@ int BPF_PROG(lockc_task_kill, struct task_struct *p, struct kernel_siginfo *info
 	return check_other_task(LOCKC_HOOK_TASK_KILL, p);
 }
 
+/* ---- signals through a file's owner ------------------------------------- */
+
+/*
+ * A file's owner (fcntl F_SETOWN or F_SETOWN_EX, the socket ioctls
+ * FIOSETOWN and SIOCSPGRP) gets SIGIO, SIGURG or the signal F_SETSIG chose
+ * when I/O happens on the file. The kernel sends those without
+ * security_task_kill(), so lockc_task_kill never sees them, and SIGIO's
+ * default action ends its target: a --pid=host container could end any
+ * host process, lockcd too, by making it the owner of a pipe and writing to
+ * the pipe. The send (file_send_sigiotask) happens in whatever context did
+ * the I/O, where the owner's setter is no longer known, so the owner is
+ * judged when it is set. A task in a PID namespace of its own names only
+ * tasks of that namespace (its container's); one in the host's may make
+ * itself (its process or its thread) the owner, or nobody. F_SETOWN's pid
+ * is the argument itself; F_SETOWN_EX and the ioctls pass it in the
+ * caller's memory, which another of its threads can change after a hook
+ * has read it, so they are denied to a confined task of the host's PID
+ * namespace. Reported under task_kill, as a signal across the boundary.
+ */
+static __always_inline int check_signal_owner(__s64 pid, const char *how)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct subject s;
+
+	if (BPF_CORE_READ(task, thread_pid, level) != 0)
+		return 0; /* it names only tasks of its own PID namespace */
+	if (!how &&
+	    (pid == 0 || pid == BPF_CORE_READ(task, tgid) || pid == BPF_CORE_READ(task, pid)))
+		return 0; /* nobody, or itself */
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	if (how)
+		return deny(&s, LOCKC_HOOK_TASK_KILL, LOCKC_TARGET_OTHER, how);
+	struct scratch *sc = get_scratch();
+
+	if (!sc)
+		return deny(&s, LOCKC_HOOK_TASK_KILL, LOCKC_TARGET_NONE, NULL);
+	__u64 args[1] = {pid};
+
+	bpf_snprintf(sc->buf, 64, "signal owner %d", args, sizeof(args));
+	return deny(&s, LOCKC_HOOK_TASK_KILL, LOCKC_TARGET_OTHER, sc->buf);
+}
+
+#define F_SETOWN 8
+#define F_SETOWN_EX 15
+
+/* Every fcntl(2) of every task passes here: all but the two commands that
+ * set an owner leave after comparing the command. */
+SEC("lsm/file_fcntl")
+int BPF_PROG(lockc_file_fcntl, struct file *file, unsigned int cmd, unsigned long arg)
+{
+	if (cmd == F_SETOWN)
+		/* An int: negative names a process group, never the caller. */
+		return check_signal_owner((int)arg, NULL);
+	if (cmd == F_SETOWN_EX)
+		return check_signal_owner(0, "signal owner by F_SETOWN_EX");
+	return 0;
+}
+
 /* Connecting to a container engine's socket means starting containers of
  * any level. The listener's address is the name the host bound it to. */
 SEC("lsm/unix_stream_connect")
@@ -1852,6 +1912,181 @@ int BPF_PROG(lockc_capable, const struct cred *cred, struct user_namespace *ns, 
 		 * audited check, but no decision is counted or reported. */
 		return lsm_ret(s.policy->mode == LOCKC_MODE_AUDIT ? 0 : -EPERM);
 	return deny(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, name);
+}
+
+/* ---- the host's network through a socket handed in ------------------------ */
+
+/*
+ * A socket stays in the network namespace it was made in. A socket of the
+ * host's handed to a container with a network namespace of its own (over a
+ * unix socket, or left open across an exec) would let the container act on
+ * the host's network with CAP_NET_ADMIN. The kernel checks the capability
+ * against the user namespace owning the socket's network namespace. For a
+ * container without a user namespace of its own, that is the host's too,
+ * and lockc_capable cannot tell the two apart: it sees the caller's network
+ * namespace, the container's. These hooks look at the socket's instead.
+ *
+ * What a socket does with its own traffic (reads, writes, options of its
+ * connection) is what the host handed over, and stays allowed: socket
+ * activation hands containers the host's listening sockets, and their
+ * connections are the host's namespace's too. What configures the
+ * namespace itself is denied: netlink, the interface, routing and device
+ * ioctls, the firewall and multicast routing options. Reported under
+ * capable, as the same use of the host's network that lockc_capable stops
+ * in the host's namespace.
+ */
+static __always_inline bool handed_in_host_socket(const struct sock *sk)
+{
+	struct lockc_settings *cfg = bpf_map_lookup_elem(&settings, &zero);
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	/* Unknown host namespace: lockc_capable then denies CAP_NET_ADMIN in
+	 * every namespace (in_host_netns() fails closed), which covers these
+	 * uses of it too. */
+	if (!cfg || !cfg->host_netns_ino || !sk)
+		return false;
+	if (BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != cfg->host_netns_ino)
+		return false; /* not the host's socket */
+	/* A caller in the host's namespace (a container with --net=host) is
+	 * judged by lockc_capable, which sees that namespace. */
+	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) != cfg->host_netns_ino;
+}
+
+/* `fmt` takes `n` (1 or 2) of a and b. */
+static __always_inline int deny_host_socket(const struct subject *s, const char *fmt, __u32 n,
+					    __u64 a, __u64 b)
+{
+	struct scratch *sc = get_scratch();
+
+	if (!sc)
+		return deny(s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_NONE, NULL);
+	__u64 args[2] = {a, b};
+
+	bpf_snprintf(sc->buf, 64, fmt, args, n == 1 ? sizeof(args[0]) : sizeof(args));
+	return deny(s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, sc->buf);
+}
+
+/* Every netlink message sent by any task passes here. Netlink is how a
+ * network namespace is configured (routes, addresses, links, nftables,
+ * IPsec) and watched (sock_diag lists every socket): none of it is a
+ * socket's own traffic, so a handed-in host socket may send nothing. */
+SEC("lsm/netlink_send")
+int BPF_PROG(lockc_netlink_send, struct sock *sk, struct sk_buff *skb)
+{
+	struct subject s;
+
+	if (!handed_in_host_socket(sk))
+		return 0;
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny_host_socket(&s, "host socket netlink %u", 1, BPF_CORE_READ(sk, sk_protocol), 0);
+}
+
+#define S_IFSOCK 0140000
+
+/* The ioctls that ask about or set the socket itself, allowed on a host
+ * socket; any other on one (interfaces, routes, ARP, bridges, wireless,
+ * device-private commands, SIOCGSKNS's handle on the namespace) is about
+ * the namespace or a device in it. */
+static __always_inline bool socket_own_ioctl(unsigned int cmd)
+{
+	switch (cmd) {
+	case 0x5411:	 /* SIOCOUTQ: bytes not yet sent */
+	case 0x541B:	 /* SIOCINQ (FIONREAD): bytes to read */
+	case 0x5421:	 /* FIONBIO: non-blocking */
+	case 0x5450:	 /* FIONCLEX */
+	case 0x5451:	 /* FIOCLEX */
+	case 0x5452:	 /* FIOASYNC */
+	case 0x8903:	 /* FIOGETOWN: who gets SIGIO */
+	case 0x8904:	 /* SIOCGPGRP */
+	case 0x8905:	 /* SIOCATMARK: at the urgent mark */
+	case 0x8906:	 /* SIOCGSTAMP_OLD: the last packet's time */
+	case 0x8907:	 /* SIOCGSTAMPNS_OLD */
+	case 0x80108906: /* SIOCGSTAMP_NEW */
+	case 0x80108907: /* SIOCGSTAMPNS_NEW */
+	case 0x894B:	 /* SIOCOUTQNSD: bytes not yet sent, without queued */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Every ioctl of every task passes here: all but those on sockets leave
+ * after reading the file's mode. The owner is set by its own rule, before
+ * the host socket's (check_signal_owner(), above). */
+SEC("lsm/file_ioctl")
+int BPF_PROG(lockc_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct subject s;
+
+	/* Direct loads on this path, as in lockc_file_open. */
+	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	/* The two that set a socket's owner: see check_signal_owner(). */
+	if (cmd == 0x8901 || cmd == 0x8902) /* FIOSETOWN, SIOCSPGRP */
+		return check_signal_owner(0, "signal owner by ioctl");
+	if (socket_own_ioctl(cmd))
+		return 0;
+	/* A socket's file (sockfs: an S_IFSOCK inode that can be opened only
+	 * by socket(2) and its kind) holds the socket as its private data. */
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+
+	if (!handed_in_host_socket(BPF_CORE_READ(sock, sk)))
+		return 0;
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny_host_socket(&s, "host socket ioctl 0x%x", 1, cmd, 0);
+}
+
+#define SOL_IP 0
+#define SOL_IPV6 41
+#define SO_ORIGINAL_DST 80
+
+/* Socket options that configure the namespace rather than the socket: the
+ * firewall (iptables, arptables, ebtables and IPVS, from 64 on SOL_IP;
+ * ip6tables' 64, 65, 68 and 69 on SOL_IPV6) and multicast routing (from
+ * 200 on either). IP's own options end at 52, IPv6's at 78 with none of
+ * those four numbers. */
+static __always_inline bool namespace_option(int level, int optname)
+{
+	if (level == SOL_IP)
+		/* Where a redirected connection was going: the socket's own,
+		 * and asked for by transparent proxies. */
+		return optname >= 64 && optname != SO_ORIGINAL_DST;
+	if (level == SOL_IPV6)
+		return optname == 64 || optname == 65 || optname == 68 || optname == 69 ||
+		       optname >= 200;
+	return false;
+}
+
+static __always_inline int host_socket_option(struct socket *sock, int level, int optname,
+					      const char *fmt)
+{
+	struct subject s;
+
+	if (!namespace_option(level, optname) || !handed_in_host_socket(BPF_CORE_READ(sock, sk)))
+		return 0;
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	return deny_host_socket(&s, fmt, 2, level, optname);
+}
+
+/* Every setsockopt(2) and getsockopt(2) passes here: all but the options
+ * above leave after two comparisons. Reading the host's firewall rules is
+ * denied like changing them. */
+SEC("lsm/socket_setsockopt")
+int BPF_PROG(lockc_socket_setsockopt, struct socket *sock, int level, int optname)
+{
+	return host_socket_option(sock, level, optname, "host socket setsockopt %d:%d");
+}
+
+SEC("lsm/socket_getsockopt")
+int BPF_PROG(lockc_socket_getsockopt, struct socket *sock, int level, int optname)
+{
+	return host_socket_option(sock, level, optname, "host socket getsockopt %d:%d");
 }
 
 /* The least vm.mmap_min_addr that lockc_mmap_addr uses: page 0 is never a

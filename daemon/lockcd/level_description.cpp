@@ -125,7 +125,7 @@ void add_operations(const RuleSet &rules, Level level, std::vector<LevelDenial> 
     add("bpf", "bpf(2)");
     add("perf_event_open", "perf_event_open(2)");
     add("ptrace", "ptrace and /proc/PID/{root,cwd,mem,environ,ns} of tasks outside the container");
-    add("task_kill", "signals to tasks outside the container");
+    add("task_kill", "signals to tasks outside the container, also as a file's SIGIO owner");
     add("file_open", "open_by_handle_at(2)");
     add("sb_kern_mount", "mounting a filesystem of another type than " +
                              (mountable.empty() ? std::string("none") : mountable) +
@@ -136,7 +136,9 @@ void add_operations(const RuleSet &rules, Level level, std::vector<LevelDenial> 
     add("capable", "capabilities that act on the whole host: CAP_SYS_RAWIO (port I/O, "
                    "mapping page 0), CAP_SYS_TIME (the clock), CAP_AUDIT_CONTROL (audit "
                    "rules), CAP_SYS_BOOT in the host's PID namespace (reboot), CAP_NET_ADMIN "
-                   "in the host's network namespace; moving a serial port's I/O base "
+                   "in the host's network namespace, or through a socket of it handed in "
+                   "(netlink, interface and routing ioctls, firewall and multicast routing "
+                   "options); moving a serial port's I/O base "
                    "(TIOCSSERIAL), hibernation's /dev/snapshot and /dev/efi_test");
     if (level == Level::Restricted) {
         add("sb_mount", "any mount(2) once running");

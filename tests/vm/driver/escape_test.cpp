@@ -3,7 +3,8 @@
 // --pid=host (--net=host for one; the worst case lockc still has to
 // contain) and in a restricted one, lockc reports it under the hook the
 // catalogue names, and without lockc the same container succeeds (the test
-// is real).
+// is real). The containers also get a unix socket, bound in, where a host
+// task hands out sockets of the host's network namespace.
 #include "host_capabilities.hpp"
 #include "vm_support.hpp"
 
@@ -12,6 +13,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -36,6 +38,11 @@ const std::string kWatchdog = "/dev/watchdog0"; // softdog's
 // generic node.
 const std::string kNvmeController = "/dev/nvme0";
 const std::string kNvmeNamespace = "/dev/ng0n1";
+// Where a host task (lockc-escape-probe --serve-host-sockets) hands out
+// sockets of the host's network namespace: under Docker's storage, a bind
+// source every level allows, and where the container finds it.
+const std::string kHostSockets = "/var/lib/docker/lockc-escape-host-sockets.sock";
+const std::string kHostSocketsInside = "/run/lockc-host-sockets.sock";
 
 struct Technique {
     const char *name; // as lockc-escape-probe names it (and its comm)
@@ -86,6 +93,8 @@ const std::vector<Technique> kCatalogue = {
     {"set-clock", LOCKC_HOOK_CAPABLE},
     {"reboot-host", LOCKC_HOOK_CAPABLE},
     {"audit-control", LOCKC_HOOK_CAPABLE},
+    {"sigio-host", LOCKC_HOOK_TASK_KILL},    // reported there, from file_fcntl
+    {"host-net-socket", LOCKC_HOOK_CAPABLE}, // reported there, from netlink_send
     {"kill-host", LOCKC_HOOK_TASK_KILL},
     {"user-namespace", LOCKC_HOOK_USERNS_CREATE, true},
     {"exec-setuid", LOCKC_HOOK_EXEC_SETUID, true},
@@ -176,13 +185,24 @@ class Escapes : public ::testing::Test {
         ASSERT_EQ(::posix_spawnp(&host_task(), "sleep", nullptr, nullptr, const_cast<char **>(argv),
                                  environ), // NOLINT: POSIX signature
                   0);
+        // A host task that hands out sockets of the host's network namespace.
+        const char *serve[] = {LOCKC_ESCAPE_PROBE, "--serve-host-sockets", kHostSockets.c_str(),
+                               nullptr};
+        ASSERT_EQ(::posix_spawn(&socket_server(), LOCKC_ESCAPE_PROBE, nullptr, nullptr,
+                                const_cast<char **>(serve), environ), // NOLINT: POSIX signature
+                  0);
+        ASSERT_TRUE(
+            wait_until([] { return fs::is_socket(kHostSockets); }, std::chrono::seconds(10)));
     }
 
     static void TearDownTestSuite() {
-        if (host_task() > 0) {
-            ::kill(host_task(), SIGKILL);
-            ::waitpid(host_task(), nullptr, 0);
+        for (const pid_t task : {host_task(), socket_server()}) {
+            if (task > 0) {
+                ::kill(task, SIGKILL);
+                ::waitpid(task, nullptr, 0);
+            }
         }
+        fs::remove(kHostSockets);
         if (!blockdev().empty()) {
             (void)sh("losetup -d " + blockdev());
         }
@@ -204,6 +224,10 @@ class Escapes : public ::testing::Test {
         return node;
     }
     static pid_t &host_task() {
+        static pid_t pid = 0;
+        return pid;
+    }
+    static pid_t &socket_server() {
         static pid_t pid = 0;
         return pid;
     }
@@ -236,7 +260,9 @@ class Escapes : public ::testing::Test {
             " -e LOCKC_ESCAPE_SG=" + sg_node() + " -e LOCKC_ESCAPE_BSG=" + bsg_node() +
             " -e LOCKC_ESCAPE_WATCHDOG=" + kWatchdog + " -e LOCKC_ESCAPE_NVME=" + kNvmeController +
             " -e LOCKC_ESCAPE_NVME_NS=" + kNvmeNamespace + " -e LOCKC_ESCAPE_SERIAL=" +
-            host_capabilities::kSpareSerialPort + " " + kImage + " /bin/lockc-escape-probe");
+            host_capabilities::kSpareSerialPort + " -v " + kHostSockets + ":" + kHostSocketsInside +
+            " -e LOCKC_ESCAPE_HOST_SOCKETS=" + kHostSocketsInside + " " + kImage +
+            " /bin/lockc-escape-probe");
         EXPECT_EQ(r.status, 0) << r.output;
         std::cout << r.output; // the catalogue's outcomes, for the record
         std::map<std::string, Outcome> out;

@@ -5,12 +5,17 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
 #include <linux/mount.h>
+#include <linux/netlink.h>
 #include <linux/perf_event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/klog.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -418,6 +423,45 @@ std::vector<Op> operations() {
                    false,
                    Phase::Setup,
                    "pid "});
+    // A file's owner gets its SIGIO, sent without task_kill: the owner is
+    // judged when it is set. The driver runs in the host's PID namespace
+    // (like --pid=host), where a confined task may own files itself only.
+    ops.push_back({"signal_owner_host_task",
+                   LOCKC_HOOK_TASK_KILL,
+                   nullptr,
+                   [] {
+                       std::array<int, 2> pipe{};
+                       if (::pipe2(pipe.data(), O_CLOEXEC) != 0) {
+                           return -3000 - errno;
+                       }
+                       const int err = errno_of(::fcntl(pipe[0], F_SETOWN, g_host_task));
+                       ::close(pipe[0]);
+                       ::close(pipe[1]);
+                       return err;
+                   },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "signal owner "});
+    // FIOSETOWN reads the pid from the caller's memory after the hook: not
+    // even the caller itself, then.
+    ops.push_back({"signal_owner_by_ioctl",
+                   LOCKC_HOOK_TASK_KILL,
+                   nullptr,
+                   [] {
+                       const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                       if (fd < 0) {
+                           return -3000 - errno;
+                       }
+                       const int self = ::getpid();
+                       const int err = errno_of(::ioctl(fd, FIOSETOWN, &self));
+                       ::close(fd);
+                       return err;
+                   },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "signal owner by ioctl"});
     ops.push_back({"connect_engine_socket",
                    LOCKC_HOOK_UNIX_CONNECT,
                    nullptr,
@@ -551,11 +595,56 @@ std::vector<Op> operations() {
     ops.push_back({"host_network_setting",
                    LOCKC_HOOK_CAPABLE,
                    nullptr,
-                   host_capabilities::interface_flags_unchanged,
+                   [] { return host_capabilities::interface_flags_unchanged(); },
                    {0},
                    false,
                    Phase::Setup,
                    "CAP_NET_ADMIN"});
+    // A socket of the host's network namespace, opened by a host task
+    // (`prepare`, which then moves to a network namespace of its own, as a
+    // container has) and used inside the cgroup: the capability is checked
+    // against the socket's namespace, which the capable hook does not see.
+    const auto host_socket = [](int domain, int type, int protocol,
+                                const std::shared_ptr<int> &fd) {
+        return [=] {
+            *fd = ::socket(domain, type | SOCK_CLOEXEC, protocol);
+            if (*fd < 0) {
+                return errno;
+            }
+            return errno_of(::unshare(CLONE_NEWNET));
+        };
+    };
+    const auto inet_fd = std::make_shared<int>(-1);
+    ops.push_back({"host_socket_interface_flags",
+                   LOCKC_HOOK_CAPABLE,
+                   host_socket(AF_INET, SOCK_DGRAM, 0, inet_fd),
+                   [inet_fd] { return host_capabilities::interface_flags_unchanged(*inet_fd); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "host socket ioctl 0x8913", // SIOCGIFFLAGS, then SIOCSIFFLAGS
+                   EPERM,
+                   2});
+    const auto route_fd = std::make_shared<int>(-1);
+    ops.push_back({"host_socket_netlink_link",
+                   LOCKC_HOOK_CAPABLE,
+                   host_socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, route_fd),
+                   [route_fd] { return host_capabilities::link_unchanged(*route_fd); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "host socket netlink 0"});
+    const auto igmp_fd = std::make_shared<int>(-1);
+    ops.push_back({"host_socket_multicast_routing",
+                   LOCKC_HOOK_CAPABLE,
+                   host_socket(AF_INET, SOCK_RAW, IPPROTO_IGMP, igmp_fd),
+                   [igmp_fd] { return host_capabilities::multicast_assert_unchanged(*igmp_fd); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "host socket getsockopt 0:207", // MRT_ASSERT, then its setsockopt
+                   EPERM,
+                   2});
     ops.push_back({"packet_socket",
                    LOCKC_HOOK_SOCKET_CREATE,
                    nullptr,
@@ -744,6 +833,91 @@ TEST(Allowed, EverydayOperationsInsideABaselineOrRestrictedCgroup) {
 
 namespace lockc::vmtest {
 namespace {
+
+// A task may make itself, or nobody, the owner of its files (SIGIO to
+// itself), in the host's PID namespace too.
+TEST(Allowed, SignalOwnerThatIsTheCallerItself) {
+    for (auto level : {Level::Baseline, Level::Restricted}) {
+        const auto r = run_contained("own-sigio", level, [] {
+            std::array<int, 2> pipe{};
+            if (::pipe2(pipe.data(), O_CLOEXEC) != 0) {
+                return -3000 - errno;
+            }
+            int err = errno_of(::fcntl(pipe[0], F_SETOWN, ::getpid()));
+            if (err == 0) {
+                err = errno_of(::fcntl(pipe[0], F_SETOWN, 0));
+            }
+            ::close(pipe[0]);
+            ::close(pipe[1]);
+            return err;
+        });
+        ASSERT_TRUE(r.ok);
+        EXPECT_EQ(r.err, 0) << to_string(level) << ": " << r.err;
+        EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
+    }
+}
+
+// Socket activation hands a container the host's listening socket, and its
+// connections are the host's network namespace's too: what the socket does
+// with its own traffic stays allowed at every level.
+TEST(Allowed, HostSocketsHandedInCarryTheirOwnTraffic) {
+    for (auto level : {Level::Baseline, Level::Restricted}) {
+        TestCgroup cg("own-traffic");
+        enforcer().set_policy(cg.id(), level, Mode::Enforce, Phase::Running);
+        (void)take_events();
+        // The host's listener, and a client of the host's that connected
+        // to it, both made before the move to a namespace of its own.
+        auto listener = std::make_shared<int>(-1);
+        auto client = std::make_shared<int>(-1);
+        const auto r = run_child(
+            &cg.path(),
+            [listener, client] {
+                *listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                *client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                sockaddr_in addr{};
+                addr.sin_family = AF_INET;
+                addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                socklen_t len = sizeof(addr);
+                auto *const a = reinterpret_cast<sockaddr *>(&addr);
+                if (*listener < 0 || *client < 0 || ::bind(*listener, a, len) != 0 ||
+                    ::listen(*listener, 1) != 0 || ::getsockname(*listener, a, &len) != 0 ||
+                    ::connect(*client, a, len) != 0) {
+                    return errno;
+                }
+                return errno_of(::unshare(CLONE_NEWNET));
+            },
+            [listener, client] {
+                const int one = 1;
+                int available = 0;
+                int tos = 0;
+                socklen_t tos_size = sizeof(tos);
+                const int conn = ::accept4(*listener, nullptr, nullptr, SOCK_CLOEXEC);
+                if (conn < 0) {
+                    return errno;
+                }
+                char byte = 'x';
+                for (const int e :
+                     {errno_of(::ioctl(*listener, FIONBIO, &one)),
+                      errno_of(::setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))),
+                      errno_of(::getsockopt(conn, IPPROTO_IP, IP_TOS, &tos, &tos_size)),
+                      errno_of(::send(*client, &byte, 1, 0)),
+                      errno_of(::ioctl(conn, FIONREAD, &available)),
+                      errno_of(::recv(conn, &byte, 1, 0))}) {
+                    if (e != 0) {
+                        ::close(conn);
+                        return e;
+                    }
+                }
+                ::close(conn);
+                return available == 1 ? 0 : -4000; // FIONREAD saw the byte
+            });
+        const auto events = take_events(cg.id());
+        enforcer().remove_policy(cg.id());
+        ASSERT_TRUE(r.ok);
+        EXPECT_EQ(r.err, 0) << to_string(level) << ": " << r.err;
+        EXPECT_TRUE(events.empty()) << describe_all(events);
+    }
+}
 
 // /proc/sys/net belongs to the writer's network namespace: a container with
 // its own may set its sysctls, one sharing the host's may not.

@@ -22,6 +22,12 @@
 //   LOCKC_ESCAPE_NVME       a host NVMe controller (/dev/nvmeN)
 //   LOCKC_ESCAPE_NVME_NS    a namespace of it, its generic node (/dev/ngNnM)
 //   LOCKC_ESCAPE_SERIAL     a serial port with no UART behind it (/dev/ttySN)
+//   LOCKC_ESCAPE_HOST_SOCKETS  a unix socket where a host task hands out
+//                           sockets of the host's network namespace
+// The host task is this program too:
+//   lockc-escape-probe --serve-host-sockets PATH
+// listens on PATH and sends every client a route netlink socket of its
+// own network namespace (SCM_RIGHTS), until it is killed.
 // Each technique stops at the step that proves the access (an open, a
 // mount, an attach, setting a value to what it is) and changes nothing on
 // the host but one: kill-host sends SIGKILL to the host task.
@@ -45,6 +51,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +76,7 @@ namespace {
 
 constexpr uid_t kUnprivileged = 1000;
 constexpr const char *kEuidCheck = "--euid-is-root";
+constexpr const char *kServeHostSockets = "--serve-host-sockets";
 
 // 0 when the step worked, else the errno that stopped it.
 using lockc::host_capabilities::errno_of;
@@ -382,6 +390,127 @@ int make_socket(int family, int type, int protocol) {
     return 0;
 }
 
+// One byte with room for one descriptor beside it: the message that
+// send_fd and receive_fd exchange. It points into itself: not copyable.
+struct FdMessage {
+    char byte = 'f';
+    iovec data{&byte, 1};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
+    msghdr msg{};
+
+    FdMessage() {
+        msg.msg_iov = &data;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.data();
+        msg.msg_controllen = control.size();
+    }
+    FdMessage(const FdMessage &) = delete;
+    FdMessage &operator=(const FdMessage &) = delete;
+    FdMessage(FdMessage &&) = delete;
+    FdMessage &operator=(FdMessage &&) = delete;
+    ~FdMessage() = default;
+};
+
+// Sends the descriptor `fd` over the unix socket `conn`.
+int send_fd(int conn, int fd) {
+    FdMessage m;
+    cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return errno_of(::sendmsg(conn, &m.msg, MSG_NOSIGNAL));
+}
+
+// The descriptor sent over `conn`, or -1 with errno set.
+int receive_fd(int conn) {
+    FdMessage m;
+    errno = 0;
+    if (::recvmsg(conn, &m.msg, MSG_CMSG_CLOEXEC) != 1) {
+        errno = errno ? errno : EPROTO;
+        return -1;
+    }
+    const cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+        c->cmsg_len != CMSG_LEN(sizeof(int))) {
+        errno = EPROTO;
+        return -1;
+    }
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+sockaddr_un unix_address(const std::string &path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    return addr;
+}
+
+// The host's side: a route netlink socket of this task's network namespace
+// for every client, until killed.
+int serve_host_sockets(const std::string &path) {
+    const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const sockaddr_un addr = unix_address(path);
+    ::unlink(path.c_str());
+    if (listener < 0 ||
+        ::bind(listener, reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)) != 0 ||
+        ::listen(listener, 8) != 0) {
+        std::perror("lockc-escape-probe: listening");
+        return 1;
+    }
+    for (;;) {
+        const int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+        if (conn < 0 && (errno == EINTR || errno == ECONNABORTED)) {
+            continue; // a signal, or a client that left
+        }
+        if (conn < 0) {
+            std::perror("lockc-escape-probe: accepting");
+            return 1;
+        }
+        const int route = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (route >= 0) {
+            (void)send_fd(conn, route);
+            ::close(route);
+        }
+        ::close(conn);
+    }
+}
+
+// The container's side: a route netlink socket of the host's network
+// namespace, from the host task at `path`, used to change a host link
+// (changing nothing: see link_unchanged).
+int configure_host_network_through_socket(const std::string &path) {
+    const int conn = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const sockaddr_un addr = unix_address(path);
+    if (conn < 0 || ::connect(conn, reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)) != 0) {
+        return errno;
+    }
+    const int route = receive_fd(conn);
+    const int received = errno;
+    ::close(conn);
+    if (route < 0) {
+        return received;
+    }
+    const int err = lockc::host_capabilities::link_unchanged(route);
+    ::close(route);
+    return err;
+}
+
+// Makes the task `pid` the owner of a new pipe's read end (fcntl F_SETOWN):
+// a write to the pipe would then send it SIGIO (O_ASYNC), without kill(2).
+int own_pipe_by(const std::string &pid) {
+    std::array<int, 2> pipe{};
+    if (::pipe2(pipe.data(), O_CLOEXEC) != 0) {
+        return errno;
+    }
+    const int err = errno_of(::fcntl(pipe[0], F_SETOWN, std::stoi(pid)));
+    ::close(pipe[0]);
+    ::close(pipe[1]);
+    return err;
+}
+
 struct Technique {
     const char *name;  // also the child's comm: at most 15 bytes
     const char *needs; // environment variable it needs, or nullptr
@@ -446,7 +575,12 @@ std::vector<Technique> techniques() {
          none(lockc::host_capabilities::audit_status_query)},
         // Run with --net=host (the variable is only its marker).
         {"host-network", "LOCKC_ESCAPE_HOST_NET",
-         none(lockc::host_capabilities::interface_flags_unchanged)},
+         none([] { return lockc::host_capabilities::interface_flags_unchanged(); })},
+        // The host task as the owner of a pipe: writing to the pipe would
+        // send it SIGIO, which ends it (set only, nothing written).
+        {"sigio-host", "LOCKC_ESCAPE_HOST_PID", own_pipe_by},
+        // A socket of the host's network namespace handed in by a host task.
+        {"host-net-socket", "LOCKC_ESCAPE_HOST_SOCKETS", configure_host_network_through_socket},
         // Last of the host-task techniques: without lockc the task is gone.
         {"kill-host", "LOCKC_ESCAPE_HOST_PID",
          [](const std::string &pid) { return errno_of(::kill(std::stoi(pid), SIGKILL)); }},
@@ -505,6 +639,9 @@ void run(const Technique &t) {
 int main(int argc, char **argv) {
     if (argc == 2 && std::string_view(argv[1]) == kEuidCheck) {
         return ::geteuid() == 0 ? 0 : EPERM;
+    }
+    if (argc == 3 && std::string_view(argv[1]) == kServeHostSockets) {
+        return serve_host_sockets(argv[2]);
     }
     const auto all = techniques();
     if (argc == 1) {

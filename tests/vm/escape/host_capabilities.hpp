@@ -7,7 +7,10 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <linux/mroute.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/reboot.h>
 #include <linux/serial.h>
 #include <sys/ioctl.h>
@@ -166,21 +169,88 @@ inline int audit_status_query() {
     return err;
 }
 
-// SIOCSIFFLAGS setting the loopback interface's flags to what they are
-// (CAP_NET_ADMIN over the caller's network namespace): in the host's, the
-// same call takes the host's interfaces down.
-inline int interface_flags_unchanged() {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return errno;
-    }
+// SIOCSIFFLAGS through the socket `fd` setting the loopback interface's
+// flags to what they are (CAP_NET_ADMIN over the socket's network
+// namespace): in the host's, the same call takes the host's interfaces down.
+inline int interface_flags_unchanged(int fd) {
     ifreq request{};
     std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
     int err = errno_of(::ioctl(fd, SIOCGIFFLAGS, &request));
     if (err == 0) {
         err = errno_of(::ioctl(fd, SIOCSIFFLAGS, &request));
     }
+    return err;
+}
+
+// The same through a socket of the caller's network namespace.
+inline int interface_flags_unchanged() {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return errno;
+    }
+    const int err = interface_flags_unchanged(fd);
     ::close(fd);
+    return err;
+}
+
+// The kernel's answer (0 or an errno) to the netlink request `request` of
+// `size` bytes, sent on `fd` with NLM_F_ACK.
+inline int netlink_acked(int fd, void *request, std::size_t size) {
+    auto *header = static_cast<nlmsghdr *>(request);
+    header->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    header->nlmsg_seq = 1;
+    const timeval timeout{5, 0};
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(fd, request, size, 0, reinterpret_cast<const sockaddr *>(&kernel),
+                 sizeof(kernel)) < 0) {
+        return errno;
+    }
+    alignas(nlmsghdr) std::array<char, 1024> reply{};
+    const auto n = ::recv(fd, reply.data(), reply.size(), 0);
+    if (n < 0) {
+        return errno;
+    }
+    nlmsghdr answer{};
+    nlmsgerr ack{};
+    if (static_cast<std::size_t>(n) < NLMSG_HDRLEN + sizeof(ack)) {
+        return EPROTO;
+    }
+    std::memcpy(&answer, reply.data(), sizeof(answer));
+    std::memcpy(&ack, reply.data() + NLMSG_HDRLEN, sizeof(ack));
+    if (answer.nlmsg_type != NLMSG_ERROR) {
+        return EPROTO;
+    }
+    return -ack.error;
+}
+
+// RTM_NEWLINK on the loopback interface (index 1) through the route netlink
+// socket `fd`, changing nothing (no flags, no attributes): it takes
+// CAP_NET_ADMIN over the socket's network namespace, like every change of
+// its links, addresses and routes.
+inline int link_unchanged(int fd) {
+    struct {
+        nlmsghdr header;
+        ifinfomsg link;
+    } request{};
+    request.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
+    request.header.nlmsg_type = RTM_NEWLINK;
+    request.link.ifi_family = AF_UNSPEC;
+    request.link.ifi_index = 1;
+    return netlink_acked(fd, &request, request.header.nlmsg_len);
+}
+
+// MRT_ASSERT of the network namespace's IPv4 multicast routing set to what
+// it is, through the raw IGMP socket `fd` (CAP_NET_ADMIN over the socket's
+// namespace, as for every other multicast routing option).
+inline int multicast_assert_unchanged(int fd) {
+    int value = 0;
+    socklen_t size = sizeof(value);
+    int err = errno_of(::getsockopt(fd, IPPROTO_IP, MRT_ASSERT, &value, &size));
+    if (err == 0) {
+        err = errno_of(::setsockopt(fd, IPPROTO_IP, MRT_ASSERT, &value, sizeof(value)));
+    }
     return err;
 }
 
