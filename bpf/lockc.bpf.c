@@ -2015,8 +2015,7 @@ static __always_inline bool socket_own_ioctl(unsigned int cmd)
 /* Every ioctl of every task passes here: all but those on sockets leave
  * after reading the file's mode. The owner is set by its own rule, before
  * the host socket's (check_signal_owner(), above). */
-SEC("lsm/file_ioctl")
-int BPF_PROG(lockc_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg)
+static __always_inline int check_ioctl(struct file *file, unsigned int cmd)
 {
 	struct subject s;
 
@@ -2038,6 +2037,23 @@ int BPF_PROG(lockc_file_ioctl, struct file *file, unsigned int cmd, unsigned lon
 	if (!confined(&s))
 		return 0; /* host task or privileged container */
 	return deny_host_socket(&s, "host socket ioctl 0x%x", 1, cmd, 0);
+}
+
+SEC("lsm/file_ioctl")
+int BPF_PROG(lockc_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg)
+{
+	return check_ioctl(file, cmd);
+}
+
+/* A 32-bit task's ioctls meet this hook instead of file_ioctl from Linux
+ * 6.8 on and in the stable updates that took it (6.1.75, 6.6.14, ...). On
+ * a kernel without it they still meet file_ioctl: the program loads only
+ * where the hook exists ('?', see optional_programs.hpp). The commands
+ * judged here have the same numbers in both worlds. */
+SEC("?lsm/file_ioctl_compat")
+int BPF_PROG(lockc_file_ioctl_compat, struct file *file, unsigned int cmd, unsigned long arg)
+{
+	return check_ioctl(file, cmd);
 }
 
 #define SOL_IP 0

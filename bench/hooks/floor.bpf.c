@@ -6,9 +6,9 @@
 // trampoline and the program's entry and exit. lockc's own cost is what
 // it adds on top (bench/vm/hooks.sh, configuration "floor").
 //
-// The list must be lockc's (bpf/lockc.bpf.c): hooks.sh refuses to run
-// when the number of programs differs from the number lockc-bench-switch
-// moves.
+// The list must be lockc's (bpf/lockc.bpf.c), optional hooks ('?')
+// included: hooks.sh refuses to run when the number of programs differs
+// from the number lockc-bench-switch moves.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -48,5 +48,11 @@ EMPTY_ON(task_fix_setuid)
 EMPTY_ON(task_kill)
 EMPTY_ON(unix_stream_connect)
 EMPTY_ON(userns_create)
+
+// Loaded only where the kernel has the hook, as lockc's program on it.
+SEC("?lsm/file_ioctl_compat")
+int floor_file_ioctl_compat(void *ctx) {
+    return 0;
+}
 
 char LICENSE[] SEC("license") = "GPL";

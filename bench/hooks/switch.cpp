@@ -18,6 +18,8 @@
 // and pins each of its programs in STASH_DIR, unattached, for "on" with
 // another PIN_DIR (whose links/ it fills).
 // Benchmarks only: while off, nothing is enforced.
+#include "optional_programs.hpp"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -131,6 +133,8 @@ int load(const fs::path &object_file, const fs::path &stash) {
     if (!object) {
         fail("cannot open " + object_file.string(), errno);
     }
+    // Optional hooks as lockc has them: only where the kernel does.
+    (void)lockc::enable_optional_lsm_programs(object.get(), "/sys/kernel/btf/vmlinux");
     if (const int err = bpf_object__load(object.get()); err != 0) {
         fail("cannot load " + object_file.string(), -err);
     }
@@ -138,6 +142,9 @@ int load(const fs::path &object_file, const fs::path &stash) {
     int n = 0;
     bpf_program *prog = nullptr;
     bpf_object__for_each_program(prog, object.get()) {
+        if (!bpf_program__autoload(prog)) {
+            continue; // not loaded on this kernel
+        }
         const fs::path pin = stash / bpf_program__name(prog);
         if (bpf_obj_pin(bpf_program__fd(prog), pin.c_str()) != 0) {
             fail("cannot pin " + pin.string(), errno);

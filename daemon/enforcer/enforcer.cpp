@@ -6,6 +6,7 @@
 #include "existing_cgroups.hpp"
 #include "kernel_support.hpp"
 #include "lockc.skel.h"
+#include "optional_programs.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -21,6 +22,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <system_error>
 
 namespace lockc {
 
@@ -59,11 +61,15 @@ fs::path links_dir(const fs::path &pin_dir) {
     return pin_dir / "links";
 }
 
+// The programs this kernel loads: an optional one whose hook the kernel
+// lacks (enable_optional_lsm_programs()) is not among them.
 std::vector<std::string> program_names(const lockc_bpf *skel) {
     std::vector<std::string> names;
     bpf_program *prog = nullptr;
     bpf_object__for_each_program(prog, skel->obj) {
-        names.emplace_back(bpf_program__name(prog));
+        if (bpf_program__autoload(prog)) {
+            names.emplace_back(bpf_program__name(prog));
+        }
     }
     return names;
 }
@@ -243,6 +249,11 @@ Enforcer Enforcer::open(const EnforcerOptions &options) {
     if (!e.skel_) {
         throw_system("cannot open the BPF object", errno);
     }
+    try {
+        (void)enable_optional_lsm_programs(e.skel_->obj, options.btf_file);
+    } catch (const std::system_error &err) {
+        throw Error(ErrorKind::KernelUnsupported, err.what());
+    }
     const auto programs = program_names(e.skel_.get());
 
     // Reuse what an earlier loader pinned, if it is complete and ours.
@@ -346,8 +357,9 @@ void Enforcer::attach() {
 void Enforcer::attach_programs(bool tracing) {
     bpf_program *prog = nullptr;
     bpf_object__for_each_program(prog, skel_->obj) {
-        if ((bpf_program__type(prog) == BPF_PROG_TYPE_TRACING) != tracing) {
-            continue;
+        if (!bpf_program__autoload(prog) ||
+            (bpf_program__type(prog) == BPF_PROG_TYPE_TRACING) != tracing) {
+            continue; // not loaded here, or not of this round
         }
         bpf_link *raw = bpf_program__attach(prog);
         if (raw == nullptr) {

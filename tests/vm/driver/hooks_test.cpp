@@ -625,6 +625,30 @@ std::vector<Op> operations() {
                    "host socket ioctl 0x8913", // SIOCGIFFLAGS, then SIOCSIFFLAGS
                    EPERM,
                    2});
+    // The same from a 32-bit process (lockc-ioctl32, exec'd with the
+    // socket at descriptor 3), whose ioctls take the compat path.
+    const auto inet32_fd = std::make_shared<int>(-1);
+    ops.push_back({"host_socket_interface_flags_32bit",
+                   LOCKC_HOOK_CAPABLE,
+                   host_socket(AF_INET, SOCK_DGRAM, 0, inet32_fd),
+                   [inet32_fd] {
+                       constexpr int kSocketFd = 3;
+                       // dup2() onto itself would keep close-on-exec.
+                       const bool at_3 = *inet32_fd == kSocketFd
+                                             ? ::fcntl(kSocketFd, F_SETFD, 0) == 0
+                                             : ::dup2(*inet32_fd, kSocketFd) == kSocketFd;
+                       if (!at_3) {
+                           return -3000 - errno;
+                       }
+                       ::execl(LOCKC_IOCTL32, "lockc-ioctl32", nullptr);
+                       return -3000 - errno; // exec'd, it exits with its result
+                   },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "host socket ioctl 0x8913",
+                   EPERM,
+                   2});
     const auto route_fd = std::make_shared<int>(-1);
     ops.push_back({"host_socket_netlink_link",
                    LOCKC_HOOK_CAPABLE,
