@@ -611,6 +611,20 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_space, &zero);
 }
 
+/* Deny with a target that `fmt` formats from `args` (`size` bytes of them,
+ * a constant). Without scratch space the denial still stands, untargeted. */
+static __always_inline int deny_formatted(const struct subject *s, enum lockc_hook hook,
+					  enum lockc_target_kind kind, const char *fmt, __u64 *args,
+					  __u32 size)
+{
+	struct scratch *sc = get_scratch();
+
+	if (!sc)
+		return deny(s, hook, LOCKC_TARGET_NONE, NULL);
+	bpf_snprintf(sc->buf, 64, fmt, args, size);
+	return deny(s, hook, kind, sc->buf);
+}
+
 /* ---- rule lookups ------------------------------------------------------- */
 
 /*
@@ -637,14 +651,21 @@ static __always_inline void finish_key(struct lockc_path_key *key, __u32 space, 
 	key->prefixlen = 32 + 8 * len;
 }
 
+/* Whether the current task's network namespace has inode number `ino`. */
+static __always_inline bool current_in_netns(__u32 ino)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) == ino;
+}
+
 static __always_inline bool in_host_netns(void)
 {
 	struct lockc_settings *cfg = bpf_map_lookup_elem(&settings, &zero);
-	struct task_struct *task = bpf_get_current_task_btf();
 
 	if (!cfg || !cfg->host_netns_ino)
 		return true; /* unknown: fail closed */
-	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) == cfg->host_netns_ino;
+	return current_in_netns(cfg->host_netns_ino);
 }
 
 static __always_inline __u8 path_rule_deny(struct lockc_path_key *key, __u8 level, bool *found)
@@ -1632,17 +1653,12 @@ int lockc_perf_event_open(unsigned long long *ctx)
 static __always_inline int deny_task(const struct subject *s, enum lockc_hook hook,
 				     struct task_struct *other)
 {
-	struct scratch *sc = get_scratch();
-
-	if (!sc)
-		return deny(s, hook, LOCKC_TARGET_NONE, NULL);
 	char comm[LOCKC_COMM_LEN];
 
 	BPF_CORE_READ_STR_INTO(&comm, other, comm);
 	__u64 args[2] = {BPF_CORE_READ(other, tgid), (__u64)comm};
 
-	bpf_snprintf(sc->buf, 64, "pid %u %s", args, sizeof(args));
-	return deny(s, hook, LOCKC_TARGET_TASK, sc->buf);
+	return deny_formatted(s, hook, LOCKC_TARGET_TASK, "pid %u %s", args, sizeof(args));
 }
 
 /* A confined task may only reach tasks of its own container. */
@@ -1713,14 +1729,10 @@ static __always_inline int check_signal_owner(__s64 pid, const char *how)
 		return 0; /* host task or privileged container */
 	if (how)
 		return deny(&s, LOCKC_HOOK_TASK_KILL, LOCKC_TARGET_OTHER, how);
-	struct scratch *sc = get_scratch();
-
-	if (!sc)
-		return deny(&s, LOCKC_HOOK_TASK_KILL, LOCKC_TARGET_NONE, NULL);
 	__u64 args[1] = {pid};
 
-	bpf_snprintf(sc->buf, 64, "signal owner %d", args, sizeof(args));
-	return deny(&s, LOCKC_HOOK_TASK_KILL, LOCKC_TARGET_OTHER, sc->buf);
+	return deny_formatted(&s, LOCKC_HOOK_TASK_KILL, LOCKC_TARGET_OTHER, "signal owner %d", args,
+			      sizeof(args));
 }
 
 #define F_SETOWN 8
@@ -1938,7 +1950,6 @@ int BPF_PROG(lockc_capable, const struct cred *cred, struct user_namespace *ns, 
 static __always_inline bool handed_in_host_socket(const struct sock *sk)
 {
 	struct lockc_settings *cfg = bpf_map_lookup_elem(&settings, &zero);
-	struct task_struct *task = bpf_get_current_task_btf();
 
 	/* Unknown host namespace: lockc_capable then denies CAP_NET_ADMIN in
 	 * every namespace (in_host_netns() fails closed), which covers these
@@ -1949,21 +1960,7 @@ static __always_inline bool handed_in_host_socket(const struct sock *sk)
 		return false; /* not the host's socket */
 	/* A caller in the host's namespace (a container with --net=host) is
 	 * judged by lockc_capable, which sees that namespace. */
-	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum) != cfg->host_netns_ino;
-}
-
-/* `fmt` takes `n` (1 or 2) of a and b. */
-static __always_inline int deny_host_socket(const struct subject *s, const char *fmt, __u32 n,
-					    __u64 a, __u64 b)
-{
-	struct scratch *sc = get_scratch();
-
-	if (!sc)
-		return deny(s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_NONE, NULL);
-	__u64 args[2] = {a, b};
-
-	bpf_snprintf(sc->buf, 64, fmt, args, n == 1 ? sizeof(args[0]) : sizeof(args));
-	return deny(s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, sc->buf);
+	return !current_in_netns(cfg->host_netns_ino);
 }
 
 /* Every netlink message sent by any task passes here. Netlink is how a
@@ -1980,7 +1977,10 @@ int BPF_PROG(lockc_netlink_send, struct sock *sk, struct sk_buff *skb)
 	current_subject(&s);
 	if (!confined(&s))
 		return 0; /* host task or privileged container */
-	return deny_host_socket(&s, "host socket netlink %u", 1, BPF_CORE_READ(sk, sk_protocol), 0);
+	__u64 args[1] = {BPF_CORE_READ(sk, sk_protocol)};
+
+	return deny_formatted(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, "host socket netlink %u",
+			      args, sizeof(args));
 }
 
 #define S_IFSOCK 0140000
@@ -2036,7 +2036,10 @@ static __always_inline int check_ioctl(struct file *file, unsigned int cmd)
 	current_subject(&s);
 	if (!confined(&s))
 		return 0; /* host task or privileged container */
-	return deny_host_socket(&s, "host socket ioctl 0x%x", 1, cmd, 0);
+	__u64 args[1] = {cmd};
+
+	return deny_formatted(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, "host socket ioctl 0x%x",
+			      args, sizeof(args));
 }
 
 SEC("lsm/file_ioctl")
@@ -2087,7 +2090,9 @@ static __always_inline int host_socket_option(struct socket *sock, int level, in
 	current_subject(&s);
 	if (!confined(&s))
 		return 0; /* host task or privileged container */
-	return deny_host_socket(&s, fmt, 2, level, optname);
+	__u64 args[2] = {level, optname};
+
+	return deny_formatted(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, fmt, args, sizeof(args));
 }
 
 /* Every setsockopt(2) and getsockopt(2) passes here: all but the options
@@ -2290,12 +2295,8 @@ int BPF_PROG(lockc_socket_create, int family, int type, int protocol, int kern)
 	current_subject(&s);
 	if (!restricted(&s))
 		return 0; /* only restricted forbids this */
-	struct scratch *sc = get_scratch();
-
-	if (!sc)
-		return deny(&s, LOCKC_HOOK_SOCKET_CREATE, LOCKC_TARGET_NONE, NULL);
 	__u64 args[2] = {family, type};
 
-	bpf_snprintf(sc->buf, 64, "family %d type %d", args, sizeof(args));
-	return deny(&s, LOCKC_HOOK_SOCKET_CREATE, LOCKC_TARGET_OTHER, sc->buf);
+	return deny_formatted(&s, LOCKC_HOOK_SOCKET_CREATE, LOCKC_TARGET_OTHER, "family %d type %d",
+			      args, sizeof(args));
 }

@@ -134,7 +134,7 @@ int load(const fs::path &object_file, const fs::path &stash) {
         fail("cannot open " + object_file.string(), errno);
     }
     // Optional hooks as lockc has them: only where the kernel does.
-    (void)lockc::enable_optional_lsm_programs(object.get(), "/sys/kernel/btf/vmlinux");
+    (void)lockc::enable_optional_lsm_programs(object.get());
     if (const int err = bpf_object__load(object.get()); err != 0) {
         fail("cannot load " + object_file.string(), -err);
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "events.hpp"
+#include "kernel_files.hpp"
 #include "lockc_shared.h"
 #include "policy.hpp"
 #include "policy_generation.hpp"
@@ -32,8 +33,8 @@ inline constexpr const char *kDefaultPinDir = "/sys/fs/bpf/lockc";
 
 struct EnforcerOptions {
     std::filesystem::path pin_dir = kDefaultPinDir;
-    std::filesystem::path lsm_file = "/sys/kernel/security/lsm";
-    std::filesystem::path btf_file = "/sys/kernel/btf/vmlinux";
+    std::filesystem::path lsm_file = kKernelLsmFile;
+    std::filesystem::path btf_file = kKernelBtfFile;
     // Ring buffer size in bytes (power of two, >= page size). Only used
     // when the programs are loaded fresh; pinned state keeps its size.
     std::uint32_t ringbuf_bytes = LOCKC_DEFAULT_RINGBUF_BYTES;

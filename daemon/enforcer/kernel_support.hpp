@@ -1,6 +1,8 @@
 // Whether this kernel can run lockc's programs, and why not.
 #pragma once
 
+#include "kernel_files.hpp"
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -22,7 +24,7 @@ struct KernelSupport {
 // Reads the LSM list file and checks for BTF. Never throws: a missing file
 // is reported in `problem`.
 [[nodiscard]] KernelSupport
-check_kernel_support(const std::filesystem::path &lsm_file = "/sys/kernel/security/lsm",
-                     const std::filesystem::path &btf_file = "/sys/kernel/btf/vmlinux");
+check_kernel_support(const std::filesystem::path &lsm_file = kKernelLsmFile,
+                     const std::filesystem::path &btf_file = kKernelBtfFile);
 
 } // namespace lockc

@@ -1,6 +1,8 @@
 // LSM programs that load only on kernels that have their hook.
 #pragma once
 
+#include "kernel_files.hpp"
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -16,7 +18,8 @@ namespace lockc {
 // covered with another hook (file_ioctl_compat: before it, 32-bit ioctls
 // met file_ioctl). Call between opening and loading `object`. Returns the
 // hooks left out. Throws std::system_error when the BTF cannot be read.
-std::vector<std::string> enable_optional_lsm_programs(bpf_object *object,
-                                                      const std::filesystem::path &btf_file);
+std::vector<std::string>
+enable_optional_lsm_programs(bpf_object *object,
+                             const std::filesystem::path &btf_file = kKernelBtfFile);
 
 } // namespace lockc
