@@ -18,7 +18,8 @@ its figures too. Its "floor" configuration (an empty BPF LSM program on
 each of lockc's hooks) is in every run since it was added, and so is
 "off-cgroup" (lockc off, the caller in the baseline container's cgroup,
 which the container's ratios are measured against); older output
-directories lack them, and their summary leaves them out.
+directories lack them, and their summary leaves them out. The same holds
+for the ioctl and fcntl loops, run since 2026-12-03.
 """
 import statistics
 import sys
@@ -26,7 +27,7 @@ from collections import defaultdict
 from pathlib import Path
 
 HOOK_CONFIGS = ["off", "off-cgroup", "floor", "apparmor", "host", "baseline", "denied"]
-HOOK_LOOPS = ["open", "stat", "exec", "mount", "connect"]
+HOOK_LOOPS = ["open", "stat", "exec", "mount", "connect", "ioctl", "fcntl"]
 # (configuration, baseline configuration, target ratio or None, what it means)
 # A container's operations are measured against the same cgroup with lockc
 # off ("off-cgroup"): a process in a cgroup of its own costs some loops a
@@ -116,8 +117,11 @@ def hook_section(out, problems, env):
     seen = set()
     ratio_specs = [x for x in ratio_specs
                    if x[1] in configs and (x[0], x[1]) not in seen and not seen.add((x[0], x[1]))]
+    # The loops run (LOCKC_BENCH_HOOK_LOOPS may pick some; older runs lack
+    # ioctl and fcntl); each must have figures in every configuration.
+    loops = [loop for loop in HOOK_LOOPS if any(table.get((c, loop)) for c in configs)]
     for config in configs:
-        for loop in HOOK_LOOPS:
+        for loop in loops:
             if not table.get((config, loop)):
                 problems.append(f"hooks: no figures for {loop} in configuration {config}")
     if not table:
@@ -135,7 +139,7 @@ def hook_section(out, problems, env):
         "| loop | " + " | ".join(configs) + " |",
         "| --- |" + " ---: |" * len(configs),
     ]
-    for loop in HOOK_LOOPS:
+    for loop in loops:
         cells = [spread(list(table[(c, loop)].values()), "{:.0f}") for c in configs]
         lines.append(f"| {loop} | " + " | ".join(cells) + " |")
     lines += [
@@ -146,7 +150,7 @@ def hook_section(out, problems, env):
         "| --- |" + " ---: |" * len(ratio_specs),
     ]
     misses = []
-    for loop in HOOK_LOOPS:
+    for loop in loops:
         cells = []
         for config, base, target, meaning in ratio_specs:
             if config == "denied" and loop not in DENIABLE:
@@ -164,7 +168,7 @@ def hook_section(out, problems, env):
     if own_denied:
         lines += reader_share(table, reader, rounds, misses)
     if with_apparmor:
-        lines += apparmor_comparison(table, rounds, misses,
+        lines += apparmor_comparison(table, loops, rounds, misses,
                                      "off-cgroup" if "off-cgroup" in configs else "off")
     if misses:
         lines += ["", "Targets missed:", ""] + misses
@@ -208,7 +212,7 @@ def reader_share(table, reader, rounds, misses):
     return lines
 
 
-def apparmor_comparison(table, rounds, misses, off):
+def apparmor_comparison(table, loops, rounds, misses, off):
     """lockc's baseline container against a process confined by the
     docker-default-like AppArmor profile, both with lockc's programs' and
     AppArmor's cost over the same round's `off` (both callers are in a
@@ -224,7 +228,7 @@ def apparmor_comparison(table, rounds, misses, off):
         f"| loop | lockc baseline / {off} | AppArmor / {off} | baseline / apparmor |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for loop in HOOK_LOOPS:
+    for loop in loops:
         lockc = round_ratios(table, "baseline", off, loop, rounds)
         aa = round_ratios(table, "apparmor", off, loop, rounds)
         both = round_ratios(table, "baseline", "apparmor", loop, rounds)

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,7 +48,8 @@ constexpr std::string_view kUsage =
     "usage: lockc-hookbench --dir DIR --open-target FILE --connect-target SOCKET\n"
     "                       --exec-target BINARY [--cgroup DIR] [--apparmor PROFILE]\n"
     "                       [--expect allowed|denied] [--reader PID]\n"
-    "                       [--seconds S] [--loops open,stat,exec,mount,connect]\n"
+    "                       [--seconds S]\n"
+    "                       [--loops open,stat,exec,mount,connect,ioctl,fcntl]\n"
     "  Runs each loop and prints one line per loop:\n"
     "    loop=NAME ops=N ns_per_op=X outcome=allowed|denied [reader_ns_per_op=Y]\n"
     "  --dir      scratch directory (tmpfs) for the bind-mount source and target\n"
@@ -69,7 +71,7 @@ struct Options {
     bool expect_denied = false;
     pid_t reader = 0; // 0: none
     double seconds = 2.0;
-    std::vector<std::string> loops = {"open", "stat", "exec", "mount", "connect"};
+    std::vector<std::string> loops = {"open", "stat", "exec", "mount", "connect", "ioctl", "fcntl"};
 };
 
 [[noreturn]] void fail(const std::string &what) {
@@ -265,6 +267,21 @@ Operation connect_to(const std::string &path) {
     };
 }
 
+// An ioctl (FIONREAD) and an fcntl (F_GETFL) on a pipe. lockc judges only
+// a socket's ioctls and the fcntls that set a file's signal owner, but
+// every ioctl and fcntl of every task passes its programs on the way: these
+// are that common case, never denied.
+Operation ioctl_on(int fd) {
+    return [fd] {
+        int queued = 0;
+        return errno_of(::ioctl(fd, FIONREAD, &queued));
+    };
+}
+
+Operation fcntl_on(int fd) {
+    return [fd] { return ::fcntl(fd, F_GETFL) < 0 ? errno : 0; };
+}
+
 // Runs the loop's operation for about `seconds` (whole batches of 16),
 // each ending as expected; returns the count and the mean time per
 // operation. Time-based, so that one setting suits a 2 us stat and a 20 ms
@@ -422,6 +439,12 @@ int run(const Options &o) {
         }
     }
     const Listener listener(o.connect_target);
+    std::array<int, 2> pipe_ends{};
+    if (::pipe2(pipe_ends.data(), O_CLOEXEC) != 0) {
+        fail("pipe");
+    }
+    const Fd pipe_read(pipe_ends[0]);
+    const Fd pipe_write(pipe_ends[1]);
     if (!o.cgroup.empty()) {
         join_cgroup(o.cgroup);
     }
@@ -436,6 +459,8 @@ int run(const Options &o) {
         {"exec", false, spawn_and_wait(o.exec_target)},
         {"mount", true, bind_and_unmount(source, target)},
         {"connect", true, connect_to(o.connect_target)},
+        {"ioctl", false, ioctl_on(pipe_read.get())},
+        {"fcntl", false, fcntl_on(pipe_read.get())},
     };
     for (const auto &name : o.loops) {
         const Loop *loop = nullptr;

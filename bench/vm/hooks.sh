@@ -26,8 +26,8 @@
 #             operations baseline allows
 #   denied    on; the caller is in a cgroup with a restricted entry, doing
 #             operations it denies (open, mount, connect), each denial an
-#             event that a reader drains (stat and exec: no rule denies
-#             them, so they run allowed there too)
+#             event that a reader drains (stat, exec, ioctl and fcntl: no
+#             rule denies them, so they run allowed there too)
 #
 # back to back, ROUNDS times. The programs are loaded once: a load verifies
 # every program, half a minute under software emulation, while switching
@@ -190,7 +190,7 @@ fi
 # LOCKC_BENCH_HOOK_LOOPS runs some loops only, to look into one. The
 # summary then lacks the others and its --check fails; a figure quoted from
 # such a run names the loops in its command.
-read -r -a loops <<<"${LOCKC_BENCH_HOOK_LOOPS:-open stat exec mount connect}"
+read -r -a loops <<<"${LOCKC_BENCH_HOOK_LOOPS:-open stat exec mount connect ioctl fcntl}"
 
 mkdir -p "$out"
 tsv=$out/hooks.tsv

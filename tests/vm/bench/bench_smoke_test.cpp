@@ -82,7 +82,7 @@ TEST_F(Benchmarks, HookLoopsRanInEveryConfigurationWithTheIntendedOutcome) {
         seen.insert(r[1] + "/" + r[2]);
     }
     for (const char *config : {"off", "off-cgroup", "floor", "host", "baseline", "denied"}) {
-        for (const char *loop : {"open", "stat", "exec", "mount", "connect"}) {
+        for (const char *loop : {"open", "stat", "exec", "mount", "connect", "ioctl", "fcntl"}) {
             EXPECT_TRUE(seen.contains(std::string(config) + "/" + loop))
                 << config << "/" << loop << " missing";
         }
@@ -94,6 +94,10 @@ TEST_F(Benchmarks, HookLoopsRanInEveryConfigurationWithTheIntendedOutcome) {
     }
     EXPECT_TRUE(programs.contains("baseline/lockc_file_open"));
     EXPECT_TRUE(programs.contains("denied/lockc_sb_mount"));
+    // The ioctl and fcntl loops pass the programs that every task's
+    // ioctls and fcntls meet.
+    EXPECT_TRUE(programs.contains("baseline/lockc_file_ioctl"));
+    EXPECT_TRUE(programs.contains("baseline/lockc_file_fcntl"));
 }
 
 TEST_F(Benchmarks, MapMemoryIsCountedAndContainersGetEntries) {
