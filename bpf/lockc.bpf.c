@@ -146,6 +146,15 @@ struct {
 	__type(value, struct lockc_rule);
 } driver_rules SEC(".maps");
 
+/* Rules for misc devices by name: copied into dev_rules, for the device's
+ * minor, when such a device registers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LOCKC_MAX_MISC_RULES);
+	__type(key, struct lockc_driver_key);
+	__type(value, struct lockc_rule);
+} misc_rules SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, LOCKC_DEFAULT_RINGBUF_BYTES); /* loader may resize */
@@ -914,15 +923,21 @@ static __always_inline void count_driver_rule_failure(void)
 		c->driver_rule_failures++;
 }
 
-/* The rule that names this driver, if any. */
-static __always_inline struct lockc_rule *rule_of_driver(const char *name)
+/* The rule in `rules` (driver_rules or misc_rules) that names this driver
+ * or device, if any. */
+static __always_inline struct lockc_rule *rule_named(void *rules, const char *name)
 {
 	struct lockc_driver_key key;
 
 	__builtin_memset(&key, 0, sizeof(key));
 	if (bpf_probe_read_kernel_str(key.name, sizeof(key.name), name) <= 0)
 		return NULL;
-	return bpf_map_lookup_elem(&driver_rules, &key);
+	return bpf_map_lookup_elem(rules, &key);
+}
+
+static __always_inline struct lockc_rule *rule_of_driver(const char *name)
+{
+	return rule_named(&driver_rules, name);
 }
 
 /* A driver that `rule` names has just registered `major` (all its minors):
@@ -942,32 +957,41 @@ static __always_inline void rule_major(struct lockc_rule *rule, __u32 major)
 		count_driver_rule_failure(); /* dev_rules is full */
 }
 
+/* The kernel has just handed `dev` (a driver's major, or a misc device's
+ * minor) to a driver or device that `rule` names, or that no rule names
+ * (NULL). A rule of a driver on it (LOCKC_RULE_OF_DRIVER) was left by one
+ * that has since gone: it is replaced by this one's rule, or dropped, so
+ * that nothing inherits another's rule. A rule for the device itself
+ * (without the flag) stays, as in rule_major(). */
+static __always_inline void rule_handed_out(struct lockc_rule *rule, struct lockc_dev_key *dev)
+{
+	struct lockc_rule *held = bpf_map_lookup_elem(&dev_rules, dev);
+
+	if (held && !(held->flags & LOCKC_RULE_OF_DRIVER))
+		return; /* the device's own rule decides */
+	if (!rule) {
+		if (held)
+			bpf_map_delete_elem(&dev_rules, dev);
+		return;
+	}
+	int err = map_update_result(bpf_map_update_elem(&dev_rules, dev, rule, BPF_ANY));
+
+	if (err)
+		count_driver_rule_failure(); /* dev_rules is full */
+}
+
 /* A driver got `major` from the kernel's dynamic range, which hands out
  * only a major that no region holds (find_dynamic_major(), under the lock
- * that registration holds): a driver's rule on it (LOCKC_RULE_OF_DRIVER)
- * is left by a driver that has since unregistered it. It is replaced by
- * this driver's rule, or dropped if no rule names this driver, so that a
- * driver never inherits another's rule. A rule for the device itself
- * (without the flag) stays, as in rule_major(). The one case this would
- * get wrong needs a driver to register a fixed major inside the dynamic
- * range between the allocation and this program: loading drivers is the
- * host's doing, and lockc denies it to containers. */
+ * that registration holds), so a driver's rule on it is a departed
+ * driver's. The one case this would get wrong needs a driver to register a
+ * fixed major inside the dynamic range between the allocation and this
+ * program: loading drivers is the host's doing, and lockc denies it to
+ * containers. */
 static __always_inline void rule_dynamic_major(struct lockc_rule *rule, __u32 major)
 {
 	struct lockc_dev_key dev = {.type = LOCKC_DEV_CHAR, .major = major, .minor = LOCKC_DEV_ANY};
-	struct lockc_rule *held = bpf_map_lookup_elem(&dev_rules, &dev);
 
-	if (!held || !(held->flags & LOCKC_RULE_OF_DRIVER)) {
-		if (rule)
-			rule_major(rule, major);
-		return;
-	}
-	if (!rule) {
-		bpf_map_delete_elem(&dev_rules, &dev);
-		return;
-	}
-	if (map_update_result(bpf_map_update_elem(&dev_rules, &dev, rule, BPF_ANY)))
-		count_driver_rule_failure();
+	rule_handed_out(rule, &dev);
 }
 
 /* The three ways a driver gets a character major; the kernel's own
@@ -1031,6 +1055,29 @@ int BPF_PROG(lockc_chrdev_region, dev_t from, unsigned int count, const char *na
 		rule_major(rule, first + i);
 	}
 	count_driver_rule_failure();
+	return 0;
+}
+
+/* A misc device registered: its minor, fixed or picked by the kernel, is
+ * free until this succeeds, so a misc device's rule on it
+ * (LOCKC_RULE_OF_DRIVER) was left by a device that has since gone. As for
+ * a dynamic major (rule_handed_out()): this device's rule replaces it, or
+ * it is dropped; a rule for the number itself stays. A device that goes
+ * keeps its rule on the minor until the minor is handed out again, which
+ * denies nothing that exists meanwhile. */
+SEC("fexit/misc_register")
+int BPF_PROG(lockc_misc_register, struct miscdevice *misc, int ret)
+{
+	if (ret != 0)
+		return 0;
+	int minor = BPF_CORE_READ(misc, minor);
+
+	if (minor < 0)
+		return 0;
+	struct lockc_dev_key dev = {
+	    .type = LOCKC_DEV_CHAR, .major = LOCKC_MISC_MAJOR, .minor = (__u32)minor};
+
+	rule_handed_out(rule_named(&misc_rules, BPF_CORE_READ(misc, name)), &dev);
 	return 0;
 }
 

@@ -17,7 +17,7 @@
 #ifdef LOCKC_TEST_ABI_VERSION
 #define LOCKC_ABI_VERSION LOCKC_TEST_ABI_VERSION
 #else
-#define LOCKC_ABI_VERSION 11
+#define LOCKC_ABI_VERSION 12
 #endif
 
 /* Policy levels, ordered from weakest to strictest. */
@@ -255,8 +255,9 @@ static inline __u64 lockc_sock_head(const char *name)
 /* A dev_rules entry for a driver's major rather than for the device: a
  * driver named by a rule registered the major (or held it when the rules
  * were applied). Once the kernel hands the major out again, the entry is
- * the unloaded driver's and is replaced (lockc_chrdev_*). The rules in
- * driver_rules carry it, so the entries written from them do. */
+ * the unloaded driver's and is replaced (lockc_chrdev_*). The same for a
+ * misc device's minor (lockc_misc_register). The rules in driver_rules and
+ * misc_rules carry it, so the entries written from them do. */
 #define LOCKC_RULE_OF_DRIVER 0x2
 
 /* Filesystem rules keyed by superblock magic. A filesystem without a rule
@@ -273,9 +274,14 @@ struct lockc_fs_rule {
 #define LOCKC_MAX_PATH_RULES 1024
 #define LOCKC_MAX_DEV_RULES 64
 /* dev_rules' room beyond the compiled rules, for the majors that drivers
- * named by a rule register while lockc runs (lockc_chrdev_*). */
+ * named by a rule register while lockc runs (lockc_chrdev_*), and the
+ * minors of misc devices named by one (lockc_misc_register). */
 #define LOCKC_DRIVER_MAJORS_ROOM 64
 #define LOCKC_MAX_DRIVER_RULES 16
+#define LOCKC_MAX_MISC_RULES 16
+/* Misc devices share one character major; each has a minor, fixed or picked
+ * by the kernel when it registers, and a name (/proc/misc). */
+#define LOCKC_MISC_MAJOR 10
 
 #define LOCKC_DEV_CHAR 1
 #define LOCKC_DEV_BLOCK 2
@@ -288,7 +294,8 @@ struct lockc_dev_key {
 };
 
 /* A character device driver by the name it registers its major with (as
- * /proc/devices lists it). The kernel's own names are at most 63 bytes. */
+ * /proc/devices lists it), or a misc device by its name (as /proc/misc
+ * lists it). The kernel's own names are at most 63 bytes. */
 #define LOCKC_DRIVER_NAME_LEN 64
 struct lockc_driver_key {
 	char name[LOCKC_DRIVER_NAME_LEN];
@@ -326,7 +333,7 @@ struct lockc_counters {
 	__u64 audited[LOCKC_HOOK_COUNT]; /* audit-mode would-be denials */
 	__u64 ringbuf_drops;		 /* events lost: ring buffer full */
 	__u64 classify_failures;	 /* new cgroups left without an entry */
-	__u64 driver_rule_failures;	 /* a named driver's major not ruled */
+	__u64 driver_rule_failures;	 /* a named driver's major or misc minor not ruled */
 };
 
 #endif /* LOCKC_SHARED_H */

@@ -17,6 +17,8 @@ packages=(
   # VM tests: QEMU, a static busybox for the initramfs, kmod for depmod,
   # and the real container stack that the guest runs from the host's root.
   qemu-system-x86 busybox-static kmod cpio docker.io runc crun podman python3
+  # UEFI firmware for the test suite's boots (tests/vm/run-suite.sh)
+  ovmf
   # the escape catalogue's "host disk" (tests/vm/driver/escape_test.cpp)
   e2fsprogs
   # benchmarks against AppArmor (bench/vm/hooks.sh, in the VM booted with

@@ -31,9 +31,10 @@ namespace fs = std::filesystem;
 namespace {
 
 // Maps shared between loaders (and with user space); scratch maps are not.
-constexpr std::array<std::string_view, 12> kPinnedMaps = {
-    "policies",  "pending",      "settings", "path_rules", "rule_summary", "fs_rules",
-    "dev_rules", "driver_rules", "events",   "counters",   "entry_levels", "policy_generation",
+constexpr std::array<std::string_view, 13> kPinnedMaps = {
+    "policies", "pending",      "settings",          "path_rules", "rule_summary",
+    "fs_rules", "dev_rules",    "driver_rules",      "misc_rules", "events",
+    "counters", "entry_levels", "policy_generation",
 };
 // Pinned since builds of ABI 11 remember levels (current_level() in
 // lockc.bpf.c); the programs of an earlier build of that ABI have no such
@@ -551,12 +552,24 @@ lockc_settings Enforcer::settings() const {
 }
 
 void Enforcer::apply_rules(const RuleSet &rules) {
+    // What the kernel has registered: the drivers' majors, the misc
+    // devices' minors.
+    struct Registered {
+        std::string devices = read_proc_devices();
+        std::string misc = read_proc_misc();
+        bool operator==(const Registered &) const = default;
+    };
+    const auto compile_with = [&rules](const Registered &r) {
+        return compile(with_misc_minors(with_driver_majors(rules, r.devices), r.misc));
+    };
     // Validated whole before anything changes.
-    std::string seen = read_proc_devices();
-    CompiledRules c = compile(with_driver_majors(rules, seen));
-    // The drivers' rules first: from here on the kernel rules each major
-    // that such a driver registers (lockc_chrdev_*).
+    Registered seen;
+    CompiledRules c = compile_with(seen);
+    // The drivers' and misc devices' rules first: from here on the kernel
+    // rules each major such a driver registers (lockc_chrdev_*) and each
+    // minor such a device registers (lockc_misc_register).
     replace_contents(map_fd("driver_rules"), c.drivers, "driver", bytes_less<lockc_driver_key>);
+    replace_contents(map_fd("misc_rules"), c.misc, "misc device", bytes_less<lockc_driver_key>);
     // While the path and filesystem rules change, file_open and
     // unix_stream_connect look everything up; they skip lookups again only
     // with the summary of the new ones.
@@ -569,20 +582,21 @@ void Enforcer::apply_rules(const RuleSet &rules) {
     replace_contents(map_fd("path_rules"), c.paths, "path", bytes_less<lockc_path_key>);
     replace_contents(map_fd("fs_rules"), c.filesystems, "filesystem", std::less<>());
     write_summary(c.summary);
-    // The majors drivers had before. One registered while dev_rules is
-    // replaced could have its entry deleted as stale: if /proc/devices
-    // changed meanwhile, replace again with what it says now.
+    // The majors drivers had before, the minors misc devices had. One
+    // registered while dev_rules is replaced could have its entry deleted
+    // as stale: if /proc/devices or /proc/misc changed meanwhile, replace
+    // again with what they say now.
     for (int attempt = 0; attempt < kRuleAttempts; ++attempt) {
         replace_contents(map_fd("dev_rules"), c.devices, "device", bytes_less<lockc_dev_key>);
-        std::string now = read_proc_devices();
+        Registered now;
         if (now == seen) {
             return;
         }
         seen = std::move(now);
-        c = compile(with_driver_majors(rules, seen));
+        c = compile_with(seen);
     }
-    throw Error(ErrorKind::System, "character device drivers kept registering while the device "
-                                   "rules were applied; apply them again");
+    throw Error(ErrorKind::System, "device drivers kept registering while the device rules were "
+                                   "applied; apply them again");
 }
 
 void Enforcer::set_policy(std::uint64_t cgroup_id, Level level, Mode mode,

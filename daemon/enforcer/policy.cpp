@@ -7,9 +7,13 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 namespace lockc {
 
@@ -80,20 +84,48 @@ lockc_dev_key dev_key(const DeviceRule &r) {
     return key;
 }
 
-void check_driver_rule(const DeviceRule &r) {
-    const std::string what = "device rule for driver '" + r.driver + "'";
-    if (r.driver.size() >= LOCKC_DRIVER_NAME_LEN ||
-        r.driver.find_first_of(std::string_view("\0\n", 2)) != std::string::npos) {
-        throw Error(ErrorKind::InvalidArgument, what + ": not a driver name (1-" +
-                                                    std::to_string(LOCKC_DRIVER_NAME_LEN - 1) +
-                                                    " bytes, one line)");
+// A driver's or misc device's name as the kernel registers it: a key of
+// driver_rules or misc_rules.
+lockc_driver_key name_key(const std::string &what, const std::string &name, std::string_view kind) {
+    if (name.size() >= LOCKC_DRIVER_NAME_LEN ||
+        name.find_first_of(std::string_view("\0\n", 2)) != std::string::npos) {
+        throw Error(ErrorKind::InvalidArgument,
+                    what + ": not a " + std::string(kind) + " name (1-" +
+                        std::to_string(LOCKC_DRIVER_NAME_LEN - 1) + " bytes, one line)");
     }
+    lockc_driver_key key{};
+    std::memcpy(key.name, name.data(), name.size());
+    return key;
+}
+
+lockc_driver_key check_driver_rule(const DeviceRule &r) {
+    const std::string what = "device rule for driver '" + r.driver + "'";
+    const auto key = name_key(what, r.driver, "driver");
     if (r.type != 'c') {
         throw Error(ErrorKind::InvalidArgument, what + ": drivers are character devices ('c')");
     }
     if (r.minor) {
         throw Error(ErrorKind::InvalidArgument, what + ": it covers every minor, name none");
     }
+    if (!r.misc.empty()) {
+        throw Error(ErrorKind::InvalidArgument, what + ": names a misc device too");
+    }
+    return key;
+}
+
+lockc_driver_key check_misc_rule(const DeviceRule &r) {
+    const std::string what = "device rule for misc device '" + r.misc + "'";
+    const auto key = name_key(what, r.misc, "misc device");
+    if (r.type != 'c' || (r.major && *r.major != LOCKC_MISC_MAJOR)) {
+        throw Error(ErrorKind::InvalidArgument,
+                    what + ": misc devices are character devices of major " +
+                        std::to_string(LOCKC_MISC_MAJOR));
+    }
+    if (r.major.has_value() != r.minor.has_value()) {
+        throw Error(ErrorKind::InvalidArgument,
+                    what + ": its minor is the kernel's to give (name neither major nor minor)");
+    }
+    return key;
 }
 
 // Rules by major and minor first; then the majors drivers already had,
@@ -102,21 +134,31 @@ void check_driver_rule(const DeviceRule &r) {
 void compile_devices(const std::vector<DeviceRule> &rules, CompiledRules &out) {
     std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> seen;
     std::set<std::string, std::less<>> drivers;
+    std::set<std::string, std::less<>> misc;
     for (const auto &r : rules) {
         if (r.type != 'c' && r.type != 'b') {
             throw Error(ErrorKind::InvalidArgument,
                         std::string("device rule type must be 'c' or 'b', not '") + r.type + "'");
         }
         if (!r.driver.empty()) {
-            check_driver_rule(r);
+            const auto key = check_driver_rule(r);
             if (!r.major) {
                 if (!drivers.insert(r.driver).second) {
                     throw Error(ErrorKind::InvalidArgument,
                                 "device rule for driver '" + r.driver + "' given twice");
                 }
-                lockc_driver_key key{};
-                std::memcpy(key.name, r.driver.data(), r.driver.size());
                 out.drivers.emplace_back(key, to_driver_rule(r.deny));
+            }
+            continue;
+        }
+        if (!r.misc.empty()) {
+            const auto key = check_misc_rule(r);
+            if (!r.minor) {
+                if (!misc.insert(r.misc).second) {
+                    throw Error(ErrorKind::InvalidArgument,
+                                "device rule for misc device '" + r.misc + "' given twice");
+                }
+                out.misc.emplace_back(key, to_driver_rule(r.deny));
             }
             continue;
         }
@@ -133,8 +175,9 @@ void compile_devices(const std::vector<DeviceRule> &rules, CompiledRules &out) {
     if (out.devices.size() > LOCKC_MAX_DEV_RULES) {
         throw Error(ErrorKind::InvalidArgument, "too many device rules");
     }
+    // The majors drivers hold and the minors misc devices hold.
     for (const auto &r : rules) {
-        if (r.driver.empty() || !r.major) {
+        if ((r.driver.empty() || !r.major) && (r.misc.empty() || !r.minor)) {
             continue;
         }
         const auto key = dev_key(r);
@@ -143,11 +186,14 @@ void compile_devices(const std::vector<DeviceRule> &rules, CompiledRules &out) {
         }
     }
     if (out.devices.size() > LOCKC_MAX_DEV_RULES + LOCKC_DRIVER_MAJORS_ROOM) {
-        throw Error(ErrorKind::InvalidArgument, "the drivers named by device rules hold too many "
-                                                "majors");
+        throw Error(ErrorKind::InvalidArgument, "the drivers and misc devices named by device "
+                                                "rules hold too many majors and minors");
     }
     if (out.drivers.size() > LOCKC_MAX_DRIVER_RULES) {
         throw Error(ErrorKind::InvalidArgument, "too many device rules for drivers");
+    }
+    if (out.misc.size() > LOCKC_MAX_MISC_RULES) {
+        throw Error(ErrorKind::InvalidArgument, "too many device rules for misc devices");
     }
 }
 
@@ -534,6 +580,12 @@ RuleSet default_rules() {
         rule.driver = driver;
         r.devices.push_back(rule);
     };
+    const auto misc_device = [&r](const char *name) {
+        DeviceRule rule;
+        rule.deny = kDenyBoth;
+        rule.misc = name;
+        r.devices.push_back(rule);
+    };
     // Physical memory, I/O ports, MSRs, and every block device.
     device('c', 1, 1);              // /dev/mem
     device('c', 1, 2);              // /dev/kmem
@@ -565,6 +617,16 @@ RuleSet default_rules() {
     device('c', 7, std::nullopt);  // /dev/vcs*, /dev/vcsa*, /dev/vcsu*
     device('c', 13, std::nullopt); // /dev/input/*
     device('c', 10, 223);          // /dev/uinput
+    // uhid: a HID device of one's own (a keyboard, as with uinput).
+    device('c', 10, 239); // /dev/uhid
+    // The host's firmware. The CMOS memory behind /dev/nvram holds the
+    // BIOS's settings (boot order, on older machines its password), which
+    // the next boot reads. A capsule written to /dev/efi_capsule_loader is
+    // applied by the UEFI firmware at the next reboot, below every system
+    // the host will boot; its minor is the kernel's to pick, so the rule
+    // names the device.
+    device('c', 10, 144); // /dev/nvram
+    misc_device("efi_capsule_loader");
     return r;
 }
 
@@ -578,36 +640,55 @@ std::string read_proc_devices() {
     return text.str();
 }
 
+namespace {
+
+// Calls `each` with every line of `text`, without its newline.
+void for_each_line(std::string_view text, const std::function<void(std::string_view)> &each) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+        auto end = text.find('\n', start);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        each(text.substr(start, end - start));
+        start = end + 1;
+    }
+}
+
+// A "<number> <name>" line of /proc/devices or /proc/misc (the number
+// right-aligned): the number and the name, if the line is one.
+std::optional<std::pair<std::uint32_t, std::string_view>> number_and_name(std::string_view line) {
+    const auto first = line.find_first_not_of(' ');
+    const auto space = line.find(' ', first);
+    if (first == std::string_view::npos || space == std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::uint32_t number = 0;
+    const auto digits = line.substr(first, space - first);
+    const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+    if (ec != std::errc() || ptr != digits.data() + digits.size()) {
+        return std::nullopt;
+    }
+    return std::pair{number, line.substr(space + 1)};
+}
+
+} // namespace
+
 std::multimap<std::string, std::uint32_t, std::less<>>
 char_driver_majors(std::string_view proc_devices) {
     // "Character devices:" then "<major> <name>" lines, a blank line, then
     // "Block devices:" (whose names are another namespace).
     std::multimap<std::string, std::uint32_t, std::less<>> majors;
     bool in_char = false;
-    std::size_t start = 0;
-    while (start < proc_devices.size()) {
-        auto end = proc_devices.find('\n', start);
-        if (end == std::string_view::npos) {
-            end = proc_devices.size();
-        }
-        const auto line = proc_devices.substr(start, end - start);
-        start = end + 1;
+    for_each_line(proc_devices, [&](std::string_view line) {
         if (line.ends_with("devices:")) {
             in_char = line == "Character devices:";
-            continue;
+            return;
         }
-        const auto first = line.find_first_not_of(' ');
-        const auto space = line.find(' ', first);
-        if (!in_char || first == std::string_view::npos || space == std::string_view::npos) {
-            continue;
+        if (const auto entry = number_and_name(line); in_char && entry) {
+            majors.emplace(std::string(entry->second), entry->first);
         }
-        std::uint32_t major = 0;
-        const auto digits = line.substr(first, space - first);
-        const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), major);
-        if (ec == std::errc() && ptr == digits.data() + digits.size()) {
-            majors.emplace(std::string(line.substr(space + 1)), major);
-        }
-    }
+    });
     return majors;
 }
 
@@ -623,6 +704,44 @@ RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices) {
         for (auto it = first_major; it != end_major; ++it) {
             registered.push_back(r);
             registered.back().major = it->second;
+        }
+    }
+    rules.devices.insert(rules.devices.end(), registered.begin(), registered.end());
+    return rules;
+}
+
+std::string read_proc_misc() {
+    std::ifstream misc("/proc/misc");
+    std::ostringstream text;
+    text << misc.rdbuf();
+    if (!misc) {
+        throw Error(ErrorKind::System, "cannot read /proc/misc for the device rules");
+    }
+    return text.str();
+}
+
+std::map<std::string, std::uint32_t, std::less<>> misc_minors(std::string_view proc_misc) {
+    // "<minor> <name>" lines.
+    std::map<std::string, std::uint32_t, std::less<>> minors;
+    for_each_line(proc_misc, [&](std::string_view line) {
+        if (const auto entry = number_and_name(line)) {
+            minors.emplace(std::string(entry->second), entry->first);
+        }
+    });
+    return minors;
+}
+
+RuleSet with_misc_minors(RuleSet rules, std::string_view proc_misc) {
+    const auto minors = misc_minors(proc_misc);
+    std::vector<DeviceRule> registered;
+    for (const auto &r : rules.devices) {
+        if (r.misc.empty() || r.minor) {
+            continue;
+        }
+        if (const auto it = minors.find(r.misc); it != minors.end()) {
+            registered.push_back(r);
+            registered.back().major = LOCKC_MISC_MAJOR;
+            registered.back().minor = it->second;
         }
     }
     rules.devices.insert(rules.devices.end(), registered.begin(), registered.end());

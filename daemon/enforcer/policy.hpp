@@ -82,6 +82,12 @@ struct DeviceRule {
     // the driver registers from then on. Set major: one the driver already
     // had (with_driver_majors()).
     std::string driver;
+    // A misc device (character major 10) by its name in /proc/misc
+    // ("efi_capsule_loader"), whose minor the kernel may pick when it
+    // registers. Unset minor: the rule itself, which the kernel applies to
+    // the minor the device registers from then on. Set minor: the one it
+    // already had (with_misc_minors()).
+    std::string misc;
 };
 
 struct RuleSet {
@@ -127,6 +133,15 @@ char_driver_majors(std::string_view proc_devices);
 // `proc_devices` (the text of /proc/devices) lists for that character
 // driver: the majors it registered before the rules were applied.
 [[nodiscard]] RuleSet with_driver_majors(RuleSet rules, std::string_view proc_devices);
+// The text of /proc/misc: the misc devices registered now, "<minor> <name>".
+[[nodiscard]] std::string read_proc_misc();
+// The misc devices' minors in `proc_misc` (the text of /proc/misc), by name.
+[[nodiscard]] std::map<std::string, std::uint32_t, std::less<>>
+misc_minors(std::string_view proc_misc);
+// `rules` plus, for each misc device's rule, a copy with the minor that
+// `proc_misc` lists for that name: the device registered before the rules
+// were applied.
+[[nodiscard]] RuleSet with_misc_minors(RuleSet rules, std::string_view proc_misc);
 [[nodiscard]] Settings default_settings();
 
 // A built-in container name pattern and the engine whose containers' cgroups
@@ -150,6 +165,7 @@ struct CompiledRules {
     std::vector<std::pair<std::uint64_t, lockc_fs_rule>> filesystems;
     std::vector<std::pair<lockc_dev_key, lockc_rule>> devices;
     std::vector<std::pair<lockc_driver_key, lockc_rule>> drivers;
+    std::vector<std::pair<lockc_driver_key, lockc_rule>> misc;
 };
 
 // Validates and compiles; throws Error(InvalidArgument) naming the bad rule.

@@ -105,6 +105,9 @@ std::string device_text(const DeviceRule &rule) {
     const auto number = [](const std::optional<std::uint32_t> &n) {
         return n ? std::to_string(*n) : std::string("*");
     };
+    if (!rule.misc.empty()) {
+        return std::string(1, rule.type) + " " + std::to_string(LOCKC_MISC_MAJOR) + ":" + rule.misc;
+    }
     const auto major = rule.driver.empty() ? number(rule.major) : rule.driver;
     return std::string(1, rule.type) + " " + major + ":" + number(rule.minor);
 }

@@ -195,9 +195,9 @@ TEST(Compile, DriversDeviceRulesAreForTheKernelAndForTheMajorsTheyHave) {
 
 TEST(Compile, ARuleForTheDeviceItselfDecidesOverItsDriversRule) {
     RuleSet rules;
-    rules.devices.push_back({'c', 249, std::nullopt, LevelDeny{LOCKC_ACCESS_WRITE, 0}, ""});
+    rules.devices.push_back({'c', 249, std::nullopt, LevelDeny{LOCKC_ACCESS_WRITE, 0}, "", ""});
     rules.devices.push_back({'c', std::nullopt, std::nullopt,
-                             LevelDeny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL}, "watchdog"});
+                             LevelDeny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL}, "watchdog", ""});
     const auto c = compile(with_driver_majors(rules, "Character devices:\n249 watchdog\n"));
     ASSERT_EQ(c.devices.size(), 1U);
     EXPECT_EQ(c.devices[0].second.deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_WRITE);
@@ -208,27 +208,112 @@ TEST(Compile, ARuleForTheDeviceItselfDecidesOverItsDriversRule) {
     EXPECT_EQ(c.drivers[0].second.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_ALL);
 }
 
+// Compiling `devices` fails with an error that says `says`.
+void expect_refused(std::vector<DeviceRule> devices, const std::string &says) {
+    RuleSet rules;
+    rules.devices = std::move(devices);
+    try {
+        (void)compile(rules);
+        ADD_FAILURE() << "compiled: " << says;
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+}
+
 TEST(Compile, BadDriverRulesAreRefusedWithTheirName) {
     const auto refused = [](DeviceRule rule, const std::string &says) {
-        RuleSet rules;
-        rules.devices.push_back(std::move(rule));
-        try {
-            (void)compile(rules);
-            ADD_FAILURE() << "compiled: " << says;
-        } catch (const Error &e) {
-            EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
-        }
+        expect_refused({std::move(rule)}, says);
     };
     const LevelDeny deny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL};
-    refused({'b', std::nullopt, std::nullopt, deny, "nvme"}, "'nvme': drivers are character");
-    refused({'c', std::nullopt, 1, deny, "watchdog"}, "'watchdog': it covers every minor");
-    refused({'c', std::nullopt, std::nullopt, deny, std::string(LOCKC_DRIVER_NAME_LEN, 'x')},
+    refused({'b', std::nullopt, std::nullopt, deny, "nvme", ""}, "'nvme': drivers are character");
+    refused({'c', std::nullopt, 1, deny, "watchdog", ""}, "'watchdog': it covers every minor");
+    refused({'c', std::nullopt, std::nullopt, deny, std::string(LOCKC_DRIVER_NAME_LEN, 'x'), ""},
             "not a driver name");
-    refused({'c', std::nullopt, std::nullopt, deny, std::string("a\nb")}, "not a driver name");
+    refused({'c', std::nullopt, std::nullopt, deny, std::string("a\nb"), ""}, "not a driver name");
     RuleSet twice;
-    twice.devices.push_back({'c', std::nullopt, std::nullopt, deny, "bsg"});
-    twice.devices.push_back({'c', std::nullopt, std::nullopt, deny, "bsg"});
+    twice.devices.push_back({'c', std::nullopt, std::nullopt, deny, "bsg", ""});
+    twice.devices.push_back({'c', std::nullopt, std::nullopt, deny, "bsg", ""});
     EXPECT_THROW((void)compile(twice), Error);
+}
+
+// /proc/misc as the kernel prints it: the minor right-aligned in three
+// columns, then the name.
+constexpr std::string_view kProcMisc = " 60 efi_capsule_loader\n144 nvram\n  1 psaux\n"
+                                       "223 uinput\n260 vga_arbiter\n";
+
+TEST(ProcMisc, MinorsAreReadByName) {
+    const auto minors = misc_minors(kProcMisc);
+    EXPECT_EQ(minors.size(), 5U);
+    EXPECT_EQ(minors.at("efi_capsule_loader"), 60U);
+    EXPECT_EQ(minors.at("psaux"), 1U);
+    EXPECT_EQ(minors.at("vga_arbiter"), 260U);
+    EXPECT_TRUE(misc_minors("").empty());
+    EXPECT_TRUE(misc_minors("x nvram\n\n144\n").empty());
+}
+
+// A misc device named by a rule: its rule goes to misc_rules for the
+// kernel, and the minor it holds now gets the rule in dev_rules, marked as
+// the device's so that the kernel drops it once the minor goes to another.
+TEST(Compile, MiscDevicesByNameGetTheMinorTheyHold) {
+    const auto unresolved = compile(with_driver_majors(default_rules(), kProcDevices));
+    ASSERT_EQ(unresolved.misc.size(), 1U);
+    EXPECT_EQ(std::string(unresolved.misc[0].first.name), "efi_capsule_loader");
+    EXPECT_EQ(unresolved.misc[0].second.flags, LOCKC_RULE_OF_DRIVER);
+    EXPECT_EQ(unresolved.misc[0].second.deny[LOCKC_LEVEL_PRIVILEGED], 0);
+    EXPECT_EQ(unresolved.misc[0].second.deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_ALL);
+    EXPECT_EQ(unresolved.misc[0].second.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_ALL);
+
+    const auto c =
+        compile(with_misc_minors(with_driver_majors(default_rules(), kProcDevices), kProcMisc));
+    const auto flags_of = [&](std::uint32_t minor) {
+        const auto it = std::ranges::find_if(c.devices, [&](const auto &e) {
+            return e.first.type == LOCKC_DEV_CHAR && e.first.major == LOCKC_MISC_MAJOR &&
+                   e.first.minor == minor;
+        });
+        return it == c.devices.end() ? -1 : int{it->second.flags};
+    };
+    EXPECT_EQ(flags_of(60), LOCKC_RULE_OF_DRIVER);
+    EXPECT_EQ(flags_of(144), 0); // nvram: a rule for the number itself
+    EXPECT_EQ(flags_of(239), 0); // uhid, not loaded: numbered rules hold anyway
+    EXPECT_EQ(flags_of(260), -1);
+    EXPECT_EQ(c.devices.size(), unresolved.devices.size() + 1);
+    EXPECT_EQ(c.misc.size(), 1U);
+}
+
+TEST(Compile, ARuleForTheMinorItselfDecidesOverAMiscDevicesRule) {
+    RuleSet rules;
+    rules.devices.push_back({'c', LOCKC_MISC_MAJOR, 60, LevelDeny{LOCKC_ACCESS_WRITE, 0}, "", ""});
+    rules.devices.push_back({'c', std::nullopt, std::nullopt,
+                             LevelDeny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL}, "",
+                             "efi_capsule_loader"});
+    const auto c = compile(with_misc_minors(rules, kProcMisc));
+    ASSERT_EQ(c.devices.size(), 1U);
+    EXPECT_EQ(c.devices[0].second.deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_WRITE);
+    EXPECT_EQ(c.devices[0].second.flags, 0);
+    ASSERT_EQ(c.misc.size(), 1U);
+}
+
+TEST(Compile, BadMiscRulesAreRefusedWithTheirName) {
+    const LevelDeny deny{LOCKC_ACCESS_ALL, LOCKC_ACCESS_ALL};
+    expect_refused({{'b', std::nullopt, std::nullopt, deny, "", "nvram"}},
+                   "'nvram': misc devices are character devices of major 10");
+    expect_refused({{'c', 11, 1, deny, "", "nvram"}},
+                   "misc devices are character devices of major 10");
+    expect_refused({{'c', std::nullopt, 1, deny, "", "nvram"}},
+                   "its minor is the kernel's to give");
+    expect_refused(
+        {{'c', std::nullopt, std::nullopt, deny, "", std::string(LOCKC_DRIVER_NAME_LEN, 'x')}},
+        "not a misc device name");
+    expect_refused({{'c', std::nullopt, std::nullopt, deny, "misc", "nvram"}},
+                   "names a misc device too");
+    expect_refused({{'c', std::nullopt, std::nullopt, deny, "", "nvram"},
+                    {'c', std::nullopt, std::nullopt, deny, "", "nvram"}},
+                   "'nvram' given twice");
+    std::vector<DeviceRule> many;
+    for (int i = 0; i <= LOCKC_MAX_MISC_RULES; ++i) {
+        many.push_back({'c', std::nullopt, std::nullopt, deny, "", "misc" + std::to_string(i)});
+    }
+    expect_refused(many, "too many device rules for misc devices");
 }
 
 // The union that lets file_open skip composing paths: per level, the deny

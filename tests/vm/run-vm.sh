@@ -5,7 +5,7 @@
 #
 #   run-vm.sh --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS]
 #             [--mem MB] [--cpus N] [--lsm LIST] [--forward HOST_PORT:GUEST_PORT]
-#             -- COMMAND [ARGS...]
+#             [--firmware bios|uefi] -- COMMAND [ARGS...]
 #
 # In the guest COMMAND runs in the caller's working directory with
 # LOCKC_VM_OUT=<OUT> and LOCKC_VM_KERNEL=<kernel version>; OUT is mounted
@@ -18,6 +18,10 @@
 # (tests/vm/guest/network-up.sh configures it): for a browser on the host.
 # --lsm LIST is the kernel's lsm= (default lockdown,capability,landlock,yama,bpf:
 # lockc's programs need bpf; bench/run.sh adds apparmor to compare with it).
+# --firmware uefi boots through OVMF (Debian's ovmf) instead of SeaBIOS: the
+# kernel then has the firmware's runtime services, and with them the
+# devices that reach them (/dev/efi_capsule_loader); a few seconds more
+# under TCG.
 # Environment: LOCKC_VM_ACCEL=kvm|tcg forces the accelerator (default: TCG,
 # or KVM when a cached one-time probe shows that KVM guests boot here);
 # LOCKC_VM_ICOUNT=OPTIONS adds "-icount OPTIONS" under TCG (benchmarks:
@@ -30,11 +34,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 die() { echo "run-vm: $*" >&2; exit 2; }
 log() { echo "run-vm: $*" >&2; }
 usage() {
-  echo "usage: $0 --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS] [--mem MB] [--cpus N] [--lsm LIST] -- COMMAND [ARGS...]" >&2
+  echo "usage: $0 --kernel-pkg PKG --cache DIR --out DIR [--timeout SECS] [--mem MB] [--cpus N] [--lsm LIST] [--forward HOST_PORT:GUEST_PORT] [--firmware bios|uefi] -- COMMAND [ARGS...]" >&2
   exit 2
 }
 
-kernel_pkg='' cache='' out='' timeout_s=1500 mem=4096 cpus=2 forward=''
+kernel_pkg='' cache='' out='' timeout_s=1500 mem=4096 cpus=2 forward='' firmware=bios
 lsm=lockdown,capability,landlock,yama,bpf
 while (($#)); do
   case $1 in
@@ -46,6 +50,7 @@ while (($#)); do
   --cpus) cpus=${2-}; shift 2 || usage ;;
   --lsm) lsm=${2-}; shift 2 || usage ;;
   --forward) forward=${2-}; shift 2 || usage ;;
+  --firmware) firmware=${2-}; shift 2 || usage ;;
   --) shift; break ;;
   -h | --help) usage ;;
   *) die "unknown argument: $1 (see --help)" ;;
@@ -57,6 +62,12 @@ done
   die "--timeout, --mem and --cpus take numbers"
 [[ $lsm =~ ^[a-z]+(,[a-z]+)*$ ]] || die "--lsm takes a comma-separated list of LSM names"
 [[ -z $forward || $forward =~ ^[0-9]{1,5}:[0-9]{1,5}$ ]] || die "--forward takes HOST_PORT:GUEST_PORT"
+ovmf=/usr/share/ovmf/OVMF.fd
+case $firmware in
+bios) ;;
+uefi) [[ -r $ovmf ]] || die "--firmware uefi needs $ovmf: apt-get install ovmf" ;;
+*) die "--firmware takes bios or uefi, not '$firmware'" ;;
+esac
 ((EUID == 0)) || die "must run as root (QEMU exports / as root, 9p writes as root)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: apt-get install qemu-system-x86"
 if [[ ! -x /bin/busybox ]] || ldd /bin/busybox >/dev/null 2>&1; then
@@ -206,12 +217,13 @@ qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m "$mem"
   -virtfs "local,path=$(qemu_escape "$out"),mount_tag=out,$p9"
   -drive "file=$(qemu_escape "$out/.lockc-vm/nvme.img"),if=none,format=raw,id=nvme0"
   -device nvme,serial=lockc-vm,drive=nvme0,logical_block_size=512,physical_block_size=512)
+[[ $firmware == bios ]] || qemu+=(-bios "$ovmf")
 if [[ -n $forward ]]; then
   qemu+=(-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${forward%%:*}-10.0.2.15:${forward##*:}"
     -device virtio-net-pci,netdev=net0)
 fi
 
-log "booting $kver ($accel${LOCKC_VM_ICOUNT:+, icount $LOCKC_VM_ICOUNT}, $cpus CPUs, ${mem} MB, lsm=$lsm, timeout ${timeout_s} s); console: $out/console.log"
+log "booting $kver ($accel${LOCKC_VM_ICOUNT:+, icount $LOCKC_VM_ICOUNT}, $firmware, $cpus CPUs, ${mem} MB, lsm=$lsm, timeout ${timeout_s} s); console: $out/console.log"
 start=$(date +%s.%N)
 qemu_status=0
 # timeout(1) runs QEMU in its own process group, which a Ctrl-C or a test

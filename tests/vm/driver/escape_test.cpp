@@ -75,6 +75,9 @@ const std::vector<Technique> kCatalogue = {
     {"host-console", LOCKC_HOOK_FILE_OPEN},
     {"console-screen", LOCKC_HOOK_FILE_OPEN},
     {"uinput-keyboard", LOCKC_HOOK_FILE_OPEN},
+    {"uhid-keyboard", LOCKC_HOOK_FILE_OPEN},
+    {"cmos-nvram", LOCKC_HOOK_FILE_OPEN},
+    {"efi-capsule", LOCKC_HOOK_FILE_OPEN}, // a misc device's rule by name
     {"input-device", LOCKC_HOOK_FILE_OPEN},
     {"dev-mem", LOCKC_HOOK_FILE_OPEN},
     {"proc-kcore", LOCKC_HOOK_FILE_OPEN},
@@ -177,9 +180,16 @@ class Escapes : public ::testing::Test {
         // I/O port is touched even where lockc lets it through.
         const auto serial = sh("grep '^1: uart:unknown ' /proc/tty/driver/serial");
         ASSERT_EQ(serial.status, 0) << sh("cat /proc/tty/driver/serial").output;
-        // uinput's node exists once its module is loaded.
-        const auto uinput = sh("modprobe uinput && test -c /dev/uinput");
-        ASSERT_EQ(uinput.status, 0) << uinput.output;
+        // uinput's, uhid's, nvram's and the capsule loader's nodes exist
+        // once their modules are loaded. The capsule loader needs the
+        // firmware's runtime services: the suite boots through UEFI
+        // (run-suite.sh). Its minor is picked as it registers, after the
+        // rules were applied.
+        const auto misc = sh("modprobe uinput && modprobe uhid && modprobe nvram && "
+                             "modprobe capsule-loader && test -c /dev/uinput && "
+                             "test -c /dev/uhid && test -c /dev/nvram && "
+                             "test -c /dev/efi_capsule_loader");
+        ASSERT_EQ(misc.status, 0) << misc.output << sh("ls /sys/firmware/efi").output;
         // A host task for the --pid=host techniques.
         const char *argv[] = {"sleep", "3600", nullptr};
         ASSERT_EQ(::posix_spawnp(&host_task(), "sleep", nullptr, nullptr, const_cast<char **>(argv),
@@ -207,7 +217,7 @@ class Escapes : public ::testing::Test {
             (void)sh("losetup -d " + blockdev());
         }
         (void)sh("rm -f " + kBlockImage);
-        (void)sh("rmmod sg scsi_debug softdog uinput");
+        (void)sh("rmmod sg scsi_debug softdog uinput uhid nvram capsule-loader");
         reopen_enforcer(); // in case a test stopped in the middle
     }
 

@@ -546,6 +546,14 @@ std::vector<Technique> techniques() {
          none([] { return open_and_close("/dev/tty1", O_RDONLY | O_NOCTTY | O_NONBLOCK); })},
         {"console-screen", nullptr, none([] { return open_and_close("/dev/vcs1", O_RDONLY); })},
         {"uinput-keyboard", nullptr, none([] { return open_and_close("/dev/uinput", O_WRONLY); })},
+        // A HID device of one's own: uhid's devices are keyboards too.
+        {"uhid-keyboard", nullptr, none([] { return open_and_close("/dev/uhid", O_RDWR); })},
+        // The BIOS's settings in CMOS, read at the next boot.
+        {"cmos-nvram", nullptr, none([] { return open_and_close("/dev/nvram", O_WRONLY); })},
+        // A firmware capsule, applied by UEFI at the next reboot. Opened
+        // only: nothing is written.
+        {"efi-capsule", nullptr,
+         none([] { return open_and_close("/dev/efi_capsule_loader", O_WRONLY); })},
         {"input-device", nullptr,
          none([] { return open_and_close("/dev/input/mice", O_RDONLY | O_NONBLOCK); })},
         {"dev-mem", nullptr, none([] { return open_and_close("/dev/mem", O_RDONLY); })},
