@@ -19,8 +19,9 @@ packages=(
   qemu-system-x86 busybox-static kmod cpio docker.io runc crun podman python3
   # UEFI firmware for the test suite's boots (tests/vm/run-suite.sh)
   ovmf
-  # the escape catalogue's "host disk" (tests/vm/driver/escape_test.cpp)
-  e2fsprogs
+  # the escape catalogue's "host disk" and its TPM, a software one
+  # (tests/vm/driver/escape_test.cpp)
+  e2fsprogs swtpm
   # benchmarks against AppArmor (bench/vm/hooks.sh, in the VM booted with
   # apparmor in lsm=): apparmor_parser loads the profile. Its service is
   # skipped on a host whose kernel runs no AppArmor, and the test VM does

@@ -627,6 +627,18 @@ RuleSet default_rules() {
     // names the device.
     device('c', 10, 144); // /dev/nvram
     misc_device("efi_capsule_loader");
+    // Device-mapper's control: the host's volumes (LVM, LUKS) suspended,
+    // removed, or mapped onto other disks.
+    device('c', 10, 236); // /dev/mapper/control
+    // The host's TPM: its keys, its PCRs (what the host's sealed secrets
+    // unseal against), its owner hierarchy, often with an empty lockout
+    // password. The first chip keeps the old misc minor; the others and
+    // every resource manager (/dev/tpmrmN) are on the "tpm" major. vtpmx
+    // makes a TPM that the container would answer for, which the host
+    // would take as a chip (random numbers, measurements).
+    device('c', 10, 224); // /dev/tpm0
+    driver_devices("tpm");
+    misc_device("vtpmx");
     return r;
 }
 

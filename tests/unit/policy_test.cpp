@@ -140,7 +140,7 @@ TEST(Compile, DriversDeviceRulesAreForTheKernelAndForTheMajorsTheyHave) {
         return out;
     };
     EXPECT_EQ(names(unresolved),
-              (std::vector<std::string>{"bsg", "nvme", "nvme-generic", "watchdog"}));
+              (std::vector<std::string>{"bsg", "nvme", "nvme-generic", "tpm", "watchdog"}));
     const auto any_char_major = [](const CompiledRules &c) {
         return std::ranges::any_of(c.devices, [](const auto &e) {
             return e.first.type == LOCKC_DEV_CHAR && e.first.major == LOCKC_DEV_ANY;
@@ -239,11 +239,11 @@ TEST(Compile, BadDriverRulesAreRefusedWithTheirName) {
 // /proc/misc as the kernel prints it: the minor right-aligned in three
 // columns, then the name.
 constexpr std::string_view kProcMisc = " 60 efi_capsule_loader\n144 nvram\n  1 psaux\n"
-                                       "223 uinput\n260 vga_arbiter\n";
+                                       "223 uinput\n260 vga_arbiter\n124 vtpmx\n";
 
 TEST(ProcMisc, MinorsAreReadByName) {
     const auto minors = misc_minors(kProcMisc);
-    EXPECT_EQ(minors.size(), 5U);
+    EXPECT_EQ(minors.size(), 6U);
     EXPECT_EQ(minors.at("efi_capsule_loader"), 60U);
     EXPECT_EQ(minors.at("psaux"), 1U);
     EXPECT_EQ(minors.at("vga_arbiter"), 260U);
@@ -256,12 +256,16 @@ TEST(ProcMisc, MinorsAreReadByName) {
 // the device's so that the kernel drops it once the minor goes to another.
 TEST(Compile, MiscDevicesByNameGetTheMinorTheyHold) {
     const auto unresolved = compile(with_driver_majors(default_rules(), kProcDevices));
-    ASSERT_EQ(unresolved.misc.size(), 1U);
-    EXPECT_EQ(std::string(unresolved.misc[0].first.name), "efi_capsule_loader");
-    EXPECT_EQ(unresolved.misc[0].second.flags, LOCKC_RULE_OF_DRIVER);
-    EXPECT_EQ(unresolved.misc[0].second.deny[LOCKC_LEVEL_PRIVILEGED], 0);
-    EXPECT_EQ(unresolved.misc[0].second.deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_ALL);
-    EXPECT_EQ(unresolved.misc[0].second.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_ALL);
+    std::vector<std::string> names;
+    for (const auto &[key, rule] : unresolved.misc) {
+        names.emplace_back(key.name);
+        EXPECT_EQ(rule.flags, LOCKC_RULE_OF_DRIVER) << key.name;
+        EXPECT_EQ(rule.deny[LOCKC_LEVEL_PRIVILEGED], 0) << key.name;
+        EXPECT_EQ(rule.deny[LOCKC_LEVEL_BASELINE], LOCKC_ACCESS_ALL) << key.name;
+        EXPECT_EQ(rule.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_ALL) << key.name;
+    }
+    std::ranges::sort(names);
+    EXPECT_EQ(names, (std::vector<std::string>{"efi_capsule_loader", "vtpmx"}));
 
     const auto c =
         compile(with_misc_minors(with_driver_majors(default_rules(), kProcDevices), kProcMisc));
@@ -273,11 +277,14 @@ TEST(Compile, MiscDevicesByNameGetTheMinorTheyHold) {
         return it == c.devices.end() ? -1 : int{it->second.flags};
     };
     EXPECT_EQ(flags_of(60), LOCKC_RULE_OF_DRIVER);
-    EXPECT_EQ(flags_of(144), 0); // nvram: a rule for the number itself
-    EXPECT_EQ(flags_of(239), 0); // uhid, not loaded: numbered rules hold anyway
+    EXPECT_EQ(flags_of(124), LOCKC_RULE_OF_DRIVER); // vtpmx
+    EXPECT_EQ(flags_of(144), 0);                    // nvram: a rule for the number itself
+    EXPECT_EQ(flags_of(224), 0);                    // the first TPM
+    EXPECT_EQ(flags_of(236), 0);                    // device-mapper's control
+    EXPECT_EQ(flags_of(239), 0);                    // uhid, not loaded: numbered rules hold anyway
     EXPECT_EQ(flags_of(260), -1);
-    EXPECT_EQ(c.devices.size(), unresolved.devices.size() + 1);
-    EXPECT_EQ(c.misc.size(), 1U);
+    EXPECT_EQ(c.devices.size(), unresolved.devices.size() + 2);
+    EXPECT_EQ(c.misc.size(), 2U);
 }
 
 TEST(Compile, ARuleForTheMinorItselfDecidesOverAMiscDevicesRule) {

@@ -38,6 +38,9 @@ const std::string kWatchdog = "/dev/watchdog0"; // softdog's
 // generic node.
 const std::string kNvmeController = "/dev/nvme0";
 const std::string kNvmeNamespace = "/dev/ng0n1";
+// The software TPM (swtpm) behind the VM's /dev/tpm0: its state, its pid.
+const std::string kSwtpmState = "/run/lockc-swtpm";
+const std::string kSwtpmPid = "/run/lockc-swtpm.pid";
 // Where a host task (lockc-escape-probe --serve-host-sockets) hands out
 // sockets of the host's network namespace: under Docker's storage, a bind
 // source every level allows, and where the container finds it.
@@ -78,6 +81,10 @@ const std::vector<Technique> kCatalogue = {
     {"uhid-keyboard", LOCKC_HOOK_FILE_OPEN},
     {"cmos-nvram", LOCKC_HOOK_FILE_OPEN},
     {"efi-capsule", LOCKC_HOOK_FILE_OPEN}, // a misc device's rule by name
+    {"dm-control", LOCKC_HOOK_FILE_OPEN},
+    {"tpm-device", LOCKC_HOOK_FILE_OPEN},
+    {"tpm-resmgr", LOCKC_HOOK_FILE_OPEN}, // the "tpm" driver's major
+    {"vtpm-proxy", LOCKC_HOOK_FILE_OPEN}, // the misc device "vtpmx" by name
     {"input-device", LOCKC_HOOK_FILE_OPEN},
     {"dev-mem", LOCKC_HOOK_FILE_OPEN},
     {"proc-kcore", LOCKC_HOOK_FILE_OPEN},
@@ -190,6 +197,18 @@ class Escapes : public ::testing::Test {
                              "test -c /dev/uhid && test -c /dev/nvram && "
                              "test -c /dev/efi_capsule_loader");
         ASSERT_EQ(misc.status, 0) << misc.output << sh("ls /sys/firmware/efi").output;
+        // Device-mapper's control node, and a TPM: the VM has no chip, so
+        // swtpm makes one through the vTPM proxy (/dev/tpm0 and
+        // /dev/tpmrm0, on the "tpm" major that the kernel registered at
+        // boot). vtpmx's minor is picked as it registers, after the rules.
+        const auto tpm =
+            sh("set -e; modprobe dm-mod; modprobe tpm_vtpm_proxy; "
+               "test -c /dev/mapper/control; mkdir -p " +
+               kSwtpmState + "; swtpm chardev --vtpm-proxy --tpm2 --tpmstate dir=" + kSwtpmState +
+               " --daemon --pid file=" + kSwtpmPid +
+               "; for i in $(seq 100); do [ -c /dev/tpm0 ] && [ -c /dev/tpmrm0 ] "
+               "&& exit 0; sleep 0.1; done; exit 1");
+        ASSERT_EQ(tpm.status, 0) << tpm.output;
         // A host task for the --pid=host techniques.
         const char *argv[] = {"sleep", "3600", nullptr};
         ASSERT_EQ(::posix_spawnp(&host_task(), "sleep", nullptr, nullptr, const_cast<char **>(argv),
@@ -217,7 +236,13 @@ class Escapes : public ::testing::Test {
             (void)sh("losetup -d " + blockdev());
         }
         (void)sh("rm -f " + kBlockImage);
-        (void)sh("rmmod sg scsi_debug softdog uinput uhid nvram capsule-loader");
+        (void)sh("kill $(cat " + kSwtpmPid + ") 2>/dev/null; rm -rf " + kSwtpmState + " " +
+                 kSwtpmPid);
+        // tpm_vtpm_proxy once swtpm's chip is gone (it unregisters it as
+        // the proxy's file closes).
+        (void)sh("rmmod sg scsi_debug softdog uinput uhid nvram capsule-loader dm-mod; "
+                 "for i in $(seq 50); do rmmod tpm_vtpm_proxy 2>/dev/null && break; sleep 0.1; "
+                 "done");
         reopen_enforcer(); // in case a test stopped in the middle
     }
 

@@ -554,6 +554,16 @@ std::vector<Technique> techniques() {
         // only: nothing is written.
         {"efi-capsule", nullptr,
          none([] { return open_and_close("/dev/efi_capsule_loader", O_WRONLY); })},
+        // Device-mapper's control: with it, the host's volumes (LVM, LUKS)
+        // can be suspended, removed or mapped elsewhere.
+        {"dm-control", nullptr, none([] { return open_and_close("/dev/mapper/control", O_RDWR); })},
+        // The host's TPM: its keys, its PCRs, its owner hierarchy; directly
+        // and through the kernel's resource manager.
+        {"tpm-device", nullptr, none([] { return open_and_close("/dev/tpm0", O_RDWR); })},
+        {"tpm-resmgr", nullptr, none([] { return open_and_close("/dev/tpmrm0", O_RDWR); })},
+        // A TPM of one's own, backed by the container, that the host would
+        // take as a chip (its random numbers, its measurements).
+        {"vtpm-proxy", nullptr, none([] { return open_and_close("/dev/vtpmx", O_RDWR); })},
         {"input-device", nullptr,
          none([] { return open_and_close("/dev/input/mice", O_RDONLY | O_NONBLOCK); })},
         {"dev-mem", nullptr, none([] { return open_and_close("/dev/mem", O_RDONLY); })},
