@@ -639,6 +639,10 @@ RuleSet default_rules() {
     device('c', 10, 224); // /dev/tpm0
     driver_devices("tpm");
     misc_device("vtpmx");
+    // CUSE: a character device of the container's making, in the host's
+    // /dev under the name the container gives it, which the host's
+    // software would take for the real one.
+    device('c', 10, 203); // /dev/cuse
     return r;
 }
 

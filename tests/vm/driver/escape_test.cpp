@@ -85,6 +85,7 @@ const std::vector<Technique> kCatalogue = {
     {"tpm-device", LOCKC_HOOK_FILE_OPEN},
     {"tpm-resmgr", LOCKC_HOOK_FILE_OPEN}, // the "tpm" driver's major
     {"vtpm-proxy", LOCKC_HOOK_FILE_OPEN}, // the misc device "vtpmx" by name
+    {"cuse-device", LOCKC_HOOK_FILE_OPEN},
     {"input-device", LOCKC_HOOK_FILE_OPEN},
     {"dev-mem", LOCKC_HOOK_FILE_OPEN},
     {"proc-kcore", LOCKC_HOOK_FILE_OPEN},
@@ -187,15 +188,15 @@ class Escapes : public ::testing::Test {
         // I/O port is touched even where lockc lets it through.
         const auto serial = sh("grep '^1: uart:unknown ' /proc/tty/driver/serial");
         ASSERT_EQ(serial.status, 0) << sh("cat /proc/tty/driver/serial").output;
-        // uinput's, uhid's, nvram's and the capsule loader's nodes exist
+        // uinput's, uhid's, nvram's, the capsule loader's and cuse's nodes exist
         // once their modules are loaded. The capsule loader needs the
         // firmware's runtime services: the suite boots through UEFI
         // (run-suite.sh). Its minor is picked as it registers, after the
         // rules were applied.
         const auto misc = sh("modprobe uinput && modprobe uhid && modprobe nvram && "
-                             "modprobe capsule-loader && test -c /dev/uinput && "
+                             "modprobe capsule-loader && modprobe cuse && test -c /dev/uinput && "
                              "test -c /dev/uhid && test -c /dev/nvram && "
-                             "test -c /dev/efi_capsule_loader");
+                             "test -c /dev/efi_capsule_loader && test -c /dev/cuse");
         ASSERT_EQ(misc.status, 0) << misc.output << sh("ls /sys/firmware/efi").output;
         // Device-mapper's control node, and a TPM: the VM has no chip, so
         // swtpm makes one through the vTPM proxy (/dev/tpm0 and
@@ -240,7 +241,7 @@ class Escapes : public ::testing::Test {
                  kSwtpmPid);
         // tpm_vtpm_proxy once swtpm's chip is gone (it unregisters it as
         // the proxy's file closes).
-        (void)sh("rmmod sg scsi_debug softdog uinput uhid nvram capsule-loader dm-mod; "
+        (void)sh("rmmod sg scsi_debug softdog uinput uhid nvram capsule-loader cuse dm-mod; "
                  "for i in $(seq 50); do rmmod tpm_vtpm_proxy 2>/dev/null && break; sleep 0.1; "
                  "done");
         reopen_enforcer(); // in case a test stopped in the middle

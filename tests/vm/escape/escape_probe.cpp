@@ -564,6 +564,8 @@ std::vector<Technique> techniques() {
         // A TPM of one's own, backed by the container, that the host would
         // take as a chip (its random numbers, its measurements).
         {"vtpm-proxy", nullptr, none([] { return open_and_close("/dev/vtpmx", O_RDWR); })},
+        // A character device of one's own making in the host's /dev.
+        {"cuse-device", nullptr, none([] { return open_and_close("/dev/cuse", O_RDWR); })},
         {"input-device", nullptr,
          none([] { return open_and_close("/dev/input/mice", O_RDONLY | O_NONBLOCK); })},
         {"dev-mem", nullptr, none([] { return open_and_close("/dev/mem", O_RDONLY); })},
