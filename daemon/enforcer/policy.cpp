@@ -616,7 +616,15 @@ RuleSet default_rules() {
     device('c', 5, 1);             // /dev/console
     device('c', 7, std::nullopt);  // /dev/vcs*, /dev/vcsa*, /dev/vcsu*
     device('c', 13, std::nullopt); // /dev/input/*
-    device('c', 10, 223);          // /dev/uinput
+    // Below the input layer: raw HID (a keyboard's reports, read without
+    // taking the keyboard from the host; a security key's challenges),
+    // every USB device through usbfs (the keyboard again; a USB disk's
+    // SCSI commands, around the block layer), and the traffic of every USB
+    // bus (usbmon).
+    driver_devices("hidraw");
+    device('c', 189, std::nullopt); // /dev/bus/usb/*/*
+    driver_devices("usbmon");
+    device('c', 10, 223); // /dev/uinput
     // uhid: a HID device of one's own (a keyboard, as with uinput).
     device('c', 10, 239); // /dev/uhid
     // The host's firmware. The CMOS memory behind /dev/nvram holds the

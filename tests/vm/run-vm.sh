@@ -216,7 +216,10 @@ qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$cpus" -m "$mem"
   -virtfs "local,path=$(qemu_escape "$modules"),mount_tag=modules,$p9,readonly=on"
   -virtfs "local,path=$(qemu_escape "$out"),mount_tag=out,$p9"
   -drive "file=$(qemu_escape "$out/.lockc-vm/nvme.img"),if=none,format=raw,id=nvme0"
-  -device nvme,serial=lockc-vm,drive=nvme0,logical_block_size=512,physical_block_size=512)
+  -device nvme,serial=lockc-vm,drive=nvme0,logical_block_size=512,physical_block_size=512
+  # A USB controller (UHCI; its root hub is a USB device): the escape
+  # catalogue's usbfs and usbmon techniques need one.
+  -usb)
 [[ $firmware == bios ]] || qemu+=(-bios "$ovmf")
 if [[ -n $forward ]]; then
   qemu+=(-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${forward%%:*}-10.0.2.15:${forward##*:}"

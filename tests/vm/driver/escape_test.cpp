@@ -6,20 +6,29 @@
 // is real). The containers also get a unix socket, bound in, where a host
 // task hands out sockets of the host's network namespace.
 #include "host_capabilities.hpp"
+#include "unique_fd.hpp"
 #include "vm_support.hpp"
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <linux/input.h>
+#include <linux/uhid.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -86,6 +95,9 @@ const std::vector<Technique> kCatalogue = {
     {"tpm-resmgr", LOCKC_HOOK_FILE_OPEN}, // the "tpm" driver's major
     {"vtpm-proxy", LOCKC_HOOK_FILE_OPEN}, // the misc device "vtpmx" by name
     {"cuse-device", LOCKC_HOOK_FILE_OPEN},
+    {"hidraw-keyboard", LOCKC_HOOK_FILE_OPEN}, // the "hidraw" driver's major
+    {"usbfs-device", LOCKC_HOOK_FILE_OPEN},
+    {"usbmon-sniff", LOCKC_HOOK_FILE_OPEN}, // "usbmon", registered after the rules
     {"input-device", LOCKC_HOOK_FILE_OPEN},
     {"dev-mem", LOCKC_HOOK_FILE_OPEN},
     {"proc-kcore", LOCKC_HOOK_FILE_OPEN},
@@ -135,6 +147,36 @@ struct Outcome {
     std::string verdict; // escaped, denied, failed, skipped
     std::string detail;  // errno name or reason
 };
+
+// A USB keyboard as a host has one, made through uhid: its report
+// descriptor has the eight modifier keys, enough for hid-generic to bind it
+// and hidraw to give it a node. The device lives as long as the returned
+// descriptor; an invalid one, with errno set, on failure.
+UniqueFd make_hid_keyboard() {
+    UniqueFd fd(::open("/dev/uhid", O_RDWR | O_CLOEXEC));
+    if (!fd.valid()) {
+        return fd;
+    }
+    constexpr std::array<std::uint8_t, 23> kDescriptor = {
+        0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0x05, 0x07, 0x19, 0xe0, 0x29, 0xe7,
+        0x15, 0x00, 0x25, 0x01, 0x75, 0x01, 0x95, 0x08, 0x81, 0x02, 0xc0};
+    uhid_event event{};
+    event.type = UHID_CREATE2;
+    auto &create = event.u.create2;
+    constexpr std::string_view kName = "lockc-test-keyboard";
+    std::memcpy(create.name, kName.data(), kName.size());
+    std::memcpy(create.rd_data, kDescriptor.data(), kDescriptor.size());
+    create.rd_size = kDescriptor.size();
+    create.bus = BUS_USB;
+    create.vendor = 0x1234;
+    create.product = 0x5678;
+    if (::write(fd.get(), &event, sizeof(event)) != static_cast<ssize_t>(sizeof(event))) {
+        const int err = errno;
+        fd.reset();
+        errno = err;
+    }
+    return fd;
+}
 
 class Escapes : public ::testing::Test {
   protected:
@@ -210,6 +252,17 @@ class Escapes : public ::testing::Test {
                "; for i in $(seq 100); do [ -c /dev/tpm0 ] && [ -c /dev/tpmrm0 ] "
                "&& exit 0; sleep 0.1; done; exit 1");
         ASSERT_EQ(tpm.status, 0) << tpm.output;
+        // A USB root hub (run-vm.sh gives the VM a UHCI controller), usbmon
+        // (loaded after the rules, so the kernel side rules its major), and
+        // a keyboard behind hidraw.
+        const auto usb = sh("set -e; modprobe uhci_hcd; modprobe usbmon; modprobe hid-generic; "
+                            "for i in $(seq 100); do [ -c /dev/bus/usb/001/001 ] && "
+                            "[ -c /dev/usbmon0 ] && exit 0; sleep 0.1; done; exit 1");
+        ASSERT_EQ(usb.status, 0) << usb.output;
+        hid_keyboard() = make_hid_keyboard();
+        ASSERT_TRUE(hid_keyboard().valid()) << std::strerror(errno);
+        ASSERT_TRUE(
+            wait_until([] { return fs::exists("/dev/hidraw0"); }, std::chrono::seconds(10)));
         // A host task for the --pid=host techniques.
         const char *argv[] = {"sleep", "3600", nullptr};
         ASSERT_EQ(::posix_spawnp(&host_task(), "sleep", nullptr, nullptr, const_cast<char **>(argv),
@@ -237,11 +290,12 @@ class Escapes : public ::testing::Test {
             (void)sh("losetup -d " + blockdev());
         }
         (void)sh("rm -f " + kBlockImage);
+        hid_keyboard().reset(); // the keyboard goes with it
         (void)sh("kill $(cat " + kSwtpmPid + ") 2>/dev/null; rm -rf " + kSwtpmState + " " +
                  kSwtpmPid);
         // tpm_vtpm_proxy once swtpm's chip is gone (it unregisters it as
         // the proxy's file closes).
-        (void)sh("rmmod sg scsi_debug softdog uinput uhid nvram capsule-loader cuse dm-mod; "
+        (void)sh("rmmod sg scsi_debug softdog uinput uhid nvram capsule-loader cuse dm-mod usbmon; "
                  "for i in $(seq 50); do rmmod tpm_vtpm_proxy 2>/dev/null && break; sleep 0.1; "
                  "done");
         reopen_enforcer(); // in case a test stopped in the middle
@@ -266,6 +320,10 @@ class Escapes : public ::testing::Test {
     static pid_t &socket_server() {
         static pid_t pid = 0;
         return pid;
+    }
+    static UniqueFd &hid_keyboard() {
+        static UniqueFd fd;
+        return fd;
     }
 
     static void use_level(Level level) {

@@ -566,6 +566,13 @@ std::vector<Technique> techniques() {
         {"vtpm-proxy", nullptr, none([] { return open_and_close("/dev/vtpmx", O_RDWR); })},
         // A character device of one's own making in the host's /dev.
         {"cuse-device", nullptr, none([] { return open_and_close("/dev/cuse", O_RDWR); })},
+        // The host's USB keyboard's raw reports (a uhid keyboard in the test).
+        {"hidraw-keyboard", nullptr, none([] { return open_and_close("/dev/hidraw0", O_RDWR); })},
+        // Any USB device of the host through usbfs (the VM's root hub).
+        {"usbfs-device", nullptr,
+         none([] { return open_and_close("/dev/bus/usb/001/001", O_RDWR); })},
+        // Every packet of every USB bus.
+        {"usbmon-sniff", nullptr, none([] { return open_and_close("/dev/usbmon0", O_RDONLY); })},
         {"input-device", nullptr,
          none([] { return open_and_close("/dev/input/mice", O_RDONLY | O_NONBLOCK); })},
         {"dev-mem", nullptr, none([] { return open_and_close("/dev/mem", O_RDONLY); })},
