@@ -651,6 +651,27 @@ RuleSet default_rules() {
     // /dev under the name the container gives it, which the host's
     // software would take for the real one.
     device('c', 10, 203); // /dev/cuse
+
+    // restricted: no character device but those Docker's device cgroup
+    // gives every container it starts (lockc holds to it under
+    // --privileged, where Docker drops it). A device the list above does
+    // not know (a GPU, /dev/vfio, /dev/sev, one not yet made) stays
+    // baseline's to open and restricted's to be refused. The rules above
+    // decide their devices first (the kernel looks up the exact device,
+    // then its major, then this rule), so /dev/console stays denied.
+    const auto restricted_allows = [&r](std::uint32_t major, std::optional<std::uint32_t> minor) {
+        r.devices.push_back({'c', major, minor, kAllow, "", ""});
+    };
+    r.devices.push_back({'c', std::nullopt, std::nullopt, {0, kRW}, "", ""});
+    // null, zero, full, random, urandom: every program's. /dev/kmsg (1:11)
+    // is not among them: it is written without the syslog hook's check.
+    for (std::uint32_t minor : {3U, 5U, 7U, 8U, 9U}) {
+        restricted_allows(1, minor);
+    }
+    restricted_allows(5, 0);              // /dev/tty: the caller's own terminal
+    restricted_allows(5, 2);              // /dev/ptmx: new ptys of its own devpts
+    restricted_allows(136, std::nullopt); // /dev/pts/*, its /dev/console too
+    restricted_allows(10, 200);           // /dev/net/tun: interfaces in its own netns
     return r;
 }
 

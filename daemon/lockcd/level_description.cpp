@@ -112,6 +112,33 @@ std::string device_text(const DeviceRule &rule) {
     return std::string(1, rule.type) + " " + major + ":" + number(rule.minor);
 }
 
+// Whether device rule `outer` (by number, with wildcards) covers `inner`'s
+// devices too: the kernel looks the exact device up first, then its major,
+// then any, so `inner` is an exception to it.
+bool device_covers(const DeviceRule &outer, const DeviceRule &inner) {
+    if (&outer == &inner || outer.type != inner.type || !outer.driver.empty() ||
+        !outer.misc.empty() || !inner.driver.empty() || !inner.misc.empty()) {
+        return false;
+    }
+    if (!outer.major) {
+        return inner.major.has_value();
+    }
+    return !outer.minor && inner.major == outer.major && inner.minor.has_value();
+}
+
+// What a device rule denies at a level; nullopt if it is not worth a line
+// (it denies nothing and is no exception to a rule that does).
+std::optional<std::string> device_rule_what(const RuleSet &rules, const DeviceRule &rule,
+                                            Level level) {
+    if (const auto bits = denied_at(rule.deny, level); bits != 0) {
+        return access_text(bits);
+    }
+    const bool exception = std::ranges::any_of(rules.devices, [&](const DeviceRule &outer) {
+        return device_covers(outer, rule) && denied_at(outer.deny, level) != 0;
+    });
+    return exception ? std::optional<std::string>("allowed") : std::nullopt;
+}
+
 // The fixed behaviours of the BPF programs, by hook.
 void add_operations(const RuleSet &rules, Level level, std::vector<LevelDenial> &out) {
     const auto add = [&out](std::string target, std::string what) {
@@ -175,8 +202,8 @@ std::vector<LevelDenial> describe(const RuleSet &rules, Level level) {
         }
     }
     for (const auto &device : rules.devices) {
-        if (const auto bits = denied_at(device.deny, level); bits != 0) {
-            listed.push_back({"device", device_text(device), access_text(bits)});
+        if (const auto what = device_rule_what(rules, device, level)) {
+            listed.push_back({"device", device_text(device), *what});
         }
     }
     std::stable_sort(listed.begin(), listed.end(), [](const auto &a, const auto &b) {

@@ -736,6 +736,11 @@ class LevelsTest(LockcdTestCase):
             self.assertIn(["operation", "syslog"], [row[:2] for row in rows])
         self.assertIn(["operation", "userns_create"], [row[:2] for row in restricted])
         self.assertNotIn(["operation", "userns_create"], [row[:2] for row in baseline])
+        # restricted: no character device but Docker's, each an exception.
+        self.assertIn(["device", "c *:*", "read,write"], restricted)
+        self.assertIn(["device", "c 1:3", "allowed"], restricted)
+        self.assertNotIn(["device", "c *:*", "read,write"], baseline)
+        self.assertNotIn(["device", "c 1:3", "allowed"], baseline)
         # Columns line up across levels: every target starts under TARGET.
         column = lines[0].index("TARGET")
         for line in lines[1:]:

@@ -1189,6 +1189,15 @@ TEST(LevelDescription, BuiltInRulesAndBehaviours) {
     // /home: a bind source for baseline, not for restricted.
     EXPECT_TRUE(has(baseline, {"mount-source", "/home", "allowed"}));
     EXPECT_TRUE(has(restricted, {"mount-source", "/home", "bind during setup"}));
+    // Character devices: restricted refuses all but Docker's defaults, each
+    // listed as an exception; baseline has no such rule, so no exceptions.
+    EXPECT_TRUE(has(restricted, {"device", "c *:*", "read,write"}));
+    EXPECT_TRUE(has(restricted, {"device", "c 1:3", "allowed"}));
+    EXPECT_TRUE(has(restricted, {"device", "c 136:*", "allowed"}));
+    EXPECT_TRUE(has(restricted, {"device", "c 5:1", "read,write"}));
+    EXPECT_FALSE(std::any_of(baseline.begin(), baseline.end(), [](const LevelDenial &d) {
+        return d.kind == "device" && (d.target == "c *:*" || d.what == "allowed");
+    }));
     // Service-account tokens: restricted only.
     EXPECT_FALSE(std::any_of(baseline.begin(), baseline.end(), [](const LevelDenial &d) {
         return d.target == "/run/secrets/kubernetes.io";

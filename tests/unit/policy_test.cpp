@@ -124,6 +124,65 @@ TEST(Compile, DefaultRulesCompileAndCoverTheEscapes) {
     }));
 }
 
+// What the file_open program decides for a character device: the rule for
+// the device, else for its major, else for any character device (the
+// kernel's lookup order, bpf/lockc.bpf.c check_device()).
+std::uint8_t char_device_denied(const CompiledRules &c, std::uint32_t major, std::uint32_t minor,
+                                int level) {
+    for (const auto &want : {std::pair{major, minor}, std::pair{major, LOCKC_DEV_ANY},
+                             std::pair{LOCKC_DEV_ANY, LOCKC_DEV_ANY}}) {
+        const auto it = std::ranges::find_if(c.devices, [&](const auto &e) {
+            return e.first.type == LOCKC_DEV_CHAR && e.first.major == want.first &&
+                   e.first.minor == want.second;
+        });
+        if (it != c.devices.end()) {
+            return it->second.deny[level];
+        }
+    }
+    return 0;
+}
+
+TEST(Compile, RestrictedOpensNoCharacterDeviceButDockersDefaults) {
+    const auto c = compile(with_driver_majors(default_rules(), kProcDevices));
+    const auto restricted = [&](std::uint32_t major, std::uint32_t minor) {
+        return char_device_denied(c, major, minor, LOCKC_LEVEL_RESTRICTED);
+    };
+    const auto baseline = [&](std::uint32_t major, std::uint32_t minor) {
+        return char_device_denied(c, major, minor, LOCKC_LEVEL_BASELINE);
+    };
+    // Docker's device cgroup: null, zero, full, random, urandom, tty,
+    // ptmx, the ptys, tun. Not /dev/console (the host's).
+    for (const auto &[major, minor] :
+         std::vector<std::pair<std::uint32_t, std::uint32_t>>{{1, 3},
+                                                              {1, 5},
+                                                              {1, 7},
+                                                              {1, 8},
+                                                              {1, 9},
+                                                              {5, 0},
+                                                              {5, 2},
+                                                              {136, 0},
+                                                              {136, 4095},
+                                                              {10, 200}}) {
+        EXPECT_EQ(restricted(major, minor), 0) << major << ":" << minor;
+        EXPECT_EQ(baseline(major, minor), 0) << major << ":" << minor;
+    }
+    EXPECT_EQ(restricted(5, 1), LOCKC_ACCESS_ALL);
+    EXPECT_EQ(baseline(5, 1), LOCKC_ACCESS_ALL);
+    // Known to no rule: baseline's, not restricted's. /dev/kmsg written,
+    // /dev/fuse, /dev/kvm, a GPU, hiddev.
+    for (const auto &[major, minor] : std::vector<std::pair<std::uint32_t, std::uint32_t>>{
+             {1, 11}, {10, 229}, {10, 232}, {226, 0}, {180, 96}}) {
+        EXPECT_EQ(restricted(major, minor), LOCKC_ACCESS_ALL) << major << ":" << minor;
+        EXPECT_EQ(baseline(major, minor), 0) << major << ":" << minor;
+    }
+    // The denied ones stay denied at both levels, a driver's major too.
+    for (const auto &[major, minor] : std::vector<std::pair<std::uint32_t, std::uint32_t>>{
+             {1, 1}, {4, 1}, {10, 239}, {249, 0}}) {
+        EXPECT_EQ(restricted(major, minor), LOCKC_ACCESS_ALL) << major << ":" << minor;
+        EXPECT_EQ(baseline(major, minor), LOCKC_ACCESS_ALL) << major << ":" << minor;
+    }
+}
+
 TEST(Compile, DriversDeviceRulesAreForTheKernelAndForTheMajorsTheyHave) {
     // Unresolved, a driver's rule goes to the kernel by name, which applies
     // it to each major the driver registers; it is never read as any major.
@@ -141,9 +200,11 @@ TEST(Compile, DriversDeviceRulesAreForTheKernelAndForTheMajorsTheyHave) {
     };
     EXPECT_EQ(names(unresolved), (std::vector<std::string>{"bsg", "hidraw", "nvme", "nvme-generic",
                                                            "tpm", "usbmon", "watchdog"}));
+    // (restricted's rule for any character device denies baseline nothing.)
     const auto any_char_major = [](const CompiledRules &c) {
         return std::ranges::any_of(c.devices, [](const auto &e) {
-            return e.first.type == LOCKC_DEV_CHAR && e.first.major == LOCKC_DEV_ANY;
+            return e.first.type == LOCKC_DEV_CHAR && e.first.major == LOCKC_DEV_ANY &&
+                   e.second.deny[LOCKC_LEVEL_BASELINE] != 0;
         });
     };
     EXPECT_FALSE(any_char_major(unresolved));

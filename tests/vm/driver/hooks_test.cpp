@@ -47,10 +47,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kWork = "/var/tmp/lockc-vm";     // overlay root: no nosuid
-const fs::path kTarget = kWork / "target";      // mount point
-const fs::path kBlockDev = kWork / "blockdev";  // b 7:0
-const fs::path kSuidTrue = kWork / "suid-true"; // setuid-root copy of true
+const fs::path kWork = "/var/tmp/lockc-vm";    // overlay root: no nosuid
+const fs::path kTarget = kWork / "target";     // mount point
+const fs::path kBlockDev = kWork / "blockdev"; // b 7:0
+// A character device no rule names: the USB class major's first hiddev
+// minor. No driver answers it here, so an open that lockc allows fails
+// with ENXIO.
+const fs::path kUnlistedCharDev = kWork / "chardev"; // c 180:96
+const fs::path kSuidTrue = kWork / "suid-true";      // setuid-root copy of true
 // On tmpfs, which supports file handles.
 constexpr const char *kHandleFile = "/run/lockc-test-handle";
 constexpr const char *kTokenFile = "/run/secrets/kubernetes.io/serviceaccount/token";
@@ -96,6 +100,10 @@ struct Op {
     // Events in audit mode: lockc lets the operation go on, and a later
     // check of its may report it as well.
     std::size_t audit_events = 1;
+    // A device whose open restricted refuses at file_open already (no
+    // character device but Docker's defaults), before the hook that
+    // decides it for baseline.
+    bool restricted_refuses_device = false;
 };
 
 pid_t g_host_task = 0; // a host process for ptrace and kill
@@ -297,7 +305,10 @@ std::vector<Op> operations() {
                    {0},
                    false,
                    Phase::Setup,
-                   "lockdown HIBERNATION"});
+                   "lockdown HIBERNATION",
+                   EPERM,
+                   1,
+                   true});
     // The host's first virtual console, where its console logins run.
     ops.push_back({"open_host_console",
                    LOCKC_HOOK_FILE_OPEN,
@@ -307,6 +318,16 @@ std::vector<Op> operations() {
                    false,
                    Phase::Setup,
                    "c 4:1"});
+    // restricted refuses the character devices no rule allows; baseline
+    // those that a rule denies.
+    ops.push_back({"open_unlisted_char_device",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err(kUnlistedCharDev.c_str(), O_RDWR); },
+                   {0, ENXIO, ENODEV},
+                   true,
+                   Phase::Setup,
+                   "c 180:96"});
     ops.push_back({"open_block_device",
                    LOCKC_HOOK_FILE_OPEN,
                    nullptr,
@@ -699,6 +720,8 @@ class HookEnvironment : public ::testing::Environment {
         fs::create_symlink("/", kSymlinkToRoot);
         ::unlink(kBlockDev.c_str());
         ASSERT_EQ(::mknod(kBlockDev.c_str(), S_IFBLK | 0600, makedev(7, 0)), 0);
+        ::unlink(kUnlistedCharDev.c_str());
+        ASSERT_EQ(::mknod(kUnlistedCharDev.c_str(), S_IFCHR | 0600, makedev(180, 96)), 0);
         fs::copy_file("/bin/true", kSuidTrue, fs::copy_options::overwrite_existing);
         ASSERT_EQ(::chown(kSuidTrue.c_str(), 0, 0), 0);
         ASSERT_EQ(::chmod(kSuidTrue.c_str(), 04755), 0);
@@ -792,9 +815,13 @@ TEST_P(HookMatrix, DecisionAndExactlyOneEvent) {
         EXPECT_TRUE(events.empty()) << "unexpected event: " << describe(events.front());
         return;
     }
-    ASSERT_EQ(events.size(), mode == Mode::Audit ? op.audit_events : 1u) << describe_all(events);
+    // In audit mode file_open lets the open go on to the hook that decides
+    // it for baseline, which reports it too.
+    const bool device_first = op.restricted_refuses_device && level == Level::Restricted;
+    const std::size_t audit_events = op.audit_events + (device_first ? 1 : 0);
+    ASSERT_EQ(events.size(), mode == Mode::Audit ? audit_events : 1u) << describe_all(events);
     const Event &e = events.front();
-    EXPECT_EQ(e.hook, op.hook) << describe(e);
+    EXPECT_EQ(e.hook, device_first ? LOCKC_HOOK_FILE_OPEN : op.hook) << describe(e);
     EXPECT_EQ(e.level, level);
     EXPECT_EQ(e.mode, mode);
     EXPECT_EQ(e.error, mode == Mode::Enforce ? EPERM : 0); // what the hook returned
@@ -802,7 +829,9 @@ TEST_P(HookMatrix, DecisionAndExactlyOneEvent) {
     EXPECT_EQ(e.cgroup_id, cg.id());
     EXPECT_EQ(e.policy_cgroup_id, cg.id());
     EXPECT_FALSE(e.comm.empty());
-    if (!op.target.empty()) {
+    if (device_first) {
+        EXPECT_TRUE(e.target.starts_with("c ")) << describe(e);
+    } else if (!op.target.empty()) {
         EXPECT_NE(e.target.find(op.target), std::string::npos) << describe(e);
     }
     if (op.hook == LOCKC_HOOK_UNIX_CONNECT) {
@@ -844,12 +873,45 @@ TEST(Allowed, EverydayOperationsInsideABaselineOrRestrictedCgroup) {
             if (int e = open_err("/dev/null", O_WRONLY)) {
                 return e;
             }
+            if (int e = open_err("/dev/ptmx", O_RDWR | O_NOCTTY)) {
+                return e; // a new pty, as `docker run -t` makes
+            }
             return fd_result(::socket(AF_INET, SOCK_DGRAM, 0));
         });
         EXPECT_TRUE(r.ok);
         EXPECT_EQ(r.err, 0) << to_string(level) << ": " << std::strerror(r.err);
         EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
     }
+}
+
+// restricted opens the character devices Docker gives every container,
+// and no rule refuses them: nodes of those numbers outside /dev, so that
+// each number is tried whether or not a device answers it (without one the
+// open fails after lockc's check, with ENXIO or ENODEV).
+TEST(Allowed, DevicesDockerGivesEveryContainerInARestrictedCgroup) {
+    struct Device {
+        unsigned major;
+        unsigned minor;
+    };
+    const std::vector<Device> devices = {{1, 3}, {1, 5}, {1, 7},   {1, 8},   {1, 9},
+                                         {5, 0}, {5, 2}, {136, 0}, {136, 7}, {10, 200}};
+    // tun's driver loaded by the host: a container may not load it (the
+    // kernel_module hook refuses the open's request for char-major-10-200).
+    ASSERT_EQ(sh("modprobe tun").status, 0);
+    const fs::path dir = kWork / "docker-devices";
+    fs::create_directories(dir);
+    for (const auto &d : devices) {
+        const fs::path node = dir / (std::to_string(d.major) + "-" + std::to_string(d.minor));
+        ::unlink(node.c_str());
+        ASSERT_EQ(::mknod(node.c_str(), S_IFCHR | 0600, makedev(d.major, d.minor)), 0) << node;
+        const auto r = run_contained("docker-device", Level::Restricted, [&] {
+            return open_err(node.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK);
+        });
+        EXPECT_TRUE(r.ok);
+        EXPECT_NE(r.err, EPERM) << "c " << d.major << ":" << d.minor;
+        EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
+    }
+    fs::remove_all(dir);
 }
 
 } // namespace
