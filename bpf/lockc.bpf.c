@@ -2059,16 +2059,49 @@ static __always_inline bool socket_own_ioctl(unsigned int cmd)
 	}
 }
 
+#define TIOCSTI 0x5412
+#define TIOCLINUX 0x541C
+#define TIOCCONS 0x541D
+
+/* Terminal ioctls that act on more than the caller's own use of a
+ * terminal. TIOCSTI types into its input, for whoever reads it next: the
+ * shell of the user who started `lockcctl run` once the command is gone,
+ * or the host's side of a terminal handed in. TIOCLINUX does the same on
+ * a virtual console (setting and pasting the selection) and reads its
+ * screen. TIOCCONS sends the host's console output to the caller's
+ * terminal. A container's own pty has no use for any of them (kernels
+ * since 6.2 can turn TIOCSTI off, and Debian's 6.12 does), so they are
+ * denied on every file: other files answer these numbers with ENOTTY. */
+static __always_inline bool terminal_ioctl(unsigned int cmd)
+{
+	return cmd == TIOCSTI || cmd == TIOCLINUX || cmd == TIOCCONS;
+}
+
+/* Reported under capable, with the host-wide uses of terminals that take
+ * CAP_SYS_ADMIN (TIOCCONS; TIOCSTI on another's terminal). */
+static __always_inline int check_terminal_ioctl(unsigned int cmd)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	__u64 args[1] = {cmd};
+
+	return deny_formatted(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, "terminal ioctl 0x%x",
+			      args, sizeof(args));
+}
+
 /* Every ioctl of every task passes here: all but those on sockets leave
- * after reading the file's mode. The owner is set by its own rule, before
- * the host socket's (check_signal_owner(), above). */
+ * after reading the file's mode and three comparisons. The owner is set by
+ * its own rule, before the host socket's (check_signal_owner(), above). */
 static __always_inline int check_ioctl(struct file *file, unsigned int cmd)
 {
 	struct subject s;
 
 	/* Direct loads on this path, as in lockc_file_open. */
 	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return 0;
+		return terminal_ioctl(cmd) ? check_terminal_ioctl(cmd) : 0;
 	/* The two that set a socket's owner: see check_signal_owner(). */
 	if (cmd == 0x8901 || cmd == 0x8902) /* FIOSETOWN, SIOCSPGRP */
 		return check_signal_owner(0, "signal owner by ioctl");

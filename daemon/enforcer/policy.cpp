@@ -651,6 +651,14 @@ RuleSet default_rules() {
     // /dev under the name the container gives it, which the host's
     // software would take for the real one.
     device('c', 10, 203); // /dev/cuse
+    // The host's confidential-computing firmware. /dev/sev (AMD's secure
+    // processor) resets the platform, which destroys the keys of every
+    // SEV guest, or makes it new platform keys; /dev/sgx_provision gives
+    // enclaves Intel's provisioning key, the platform's identity for
+    // attestation. Both minors are the kernel's to pick. (/dev/sgx_enclave,
+    // for running enclaves of one's own, stays allowed.)
+    misc_device("sev");
+    misc_device("sgx_provision");
 
     // restricted: no character device but those Docker's device cgroup
     // gives every container it starts (lockc holds to it under
@@ -659,10 +667,11 @@ RuleSet default_rules() {
     // baseline's to open and restricted's to be refused. The rules above
     // decide their devices first (the kernel looks up the exact device,
     // then its major, then this rule), so /dev/console stays denied.
+    // The allowed numbers come first: rules are written in this order, and
+    // the other way round an upgrade would refuse them for a moment.
     const auto restricted_allows = [&r](std::uint32_t major, std::optional<std::uint32_t> minor) {
         r.devices.push_back({'c', major, minor, kAllow, "", ""});
     };
-    r.devices.push_back({'c', std::nullopt, std::nullopt, {0, kRW}, "", ""});
     // null, zero, full, random, urandom: every program's. /dev/kmsg (1:11)
     // is not among them: it is written without the syslog hook's check.
     for (std::uint32_t minor : {3U, 5U, 7U, 8U, 9U}) {
@@ -672,6 +681,7 @@ RuleSet default_rules() {
     restricted_allows(5, 2);              // /dev/ptmx: new ptys of its own devpts
     restricted_allows(136, std::nullopt); // /dev/pts/*, its /dev/console too
     restricted_allows(10, 200);           // /dev/net/tun: interfaces in its own netns
+    r.devices.push_back({'c', std::nullopt, std::nullopt, {0, kRW}, "", ""});
     return r;
 }
 

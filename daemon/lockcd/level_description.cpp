@@ -169,7 +169,9 @@ void add_operations(const RuleSet &rules, Level level, std::vector<LevelDenial> 
                    "in the host's network namespace, or through a socket of it handed in "
                    "(netlink, interface and routing ioctls, firewall and multicast routing "
                    "options); moving a serial port's I/O base "
-                   "(TIOCSSERIAL), hibernation's /dev/snapshot and /dev/efi_test");
+                   "(TIOCSSERIAL), hibernation's /dev/snapshot and /dev/efi_test; typing into a "
+                   "terminal (TIOCSTI), a virtual console's selection (TIOCLINUX), taking the "
+                   "console's output (TIOCCONS)");
     if (level == Level::Restricted) {
         add("sb_mount", "any mount(2) once running");
         add("sb_pivotroot", "pivot_root(2) once running");

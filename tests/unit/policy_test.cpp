@@ -175,6 +175,18 @@ TEST(Compile, RestrictedOpensNoCharacterDeviceButDockersDefaults) {
         EXPECT_EQ(restricted(major, minor), LOCKC_ACCESS_ALL) << major << ":" << minor;
         EXPECT_EQ(baseline(major, minor), 0) << major << ":" << minor;
     }
+    // Written in this order: the allowed numbers before the rule that
+    // would refuse them, so that no upgrade refuses them for a moment.
+    const auto position = [&](std::uint32_t major, std::uint32_t minor) {
+        return std::ranges::find_if(c.devices,
+                                    [&](const auto &e) {
+                                        return e.first.type == LOCKC_DEV_CHAR &&
+                                               e.first.major == major && e.first.minor == minor;
+                                    }) -
+               c.devices.begin();
+    };
+    EXPECT_LT(position(1, 3), position(LOCKC_DEV_ANY, LOCKC_DEV_ANY));
+    EXPECT_LT(position(136, LOCKC_DEV_ANY), position(LOCKC_DEV_ANY, LOCKC_DEV_ANY));
     // The denied ones stay denied at both levels, a driver's major too.
     for (const auto &[major, minor] : std::vector<std::pair<std::uint32_t, std::uint32_t>>{
              {1, 1}, {4, 1}, {10, 239}, {249, 0}}) {
@@ -300,11 +312,11 @@ TEST(Compile, BadDriverRulesAreRefusedWithTheirName) {
 // /proc/misc as the kernel prints it: the minor right-aligned in three
 // columns, then the name.
 constexpr std::string_view kProcMisc = " 60 efi_capsule_loader\n144 nvram\n  1 psaux\n"
-                                       "223 uinput\n260 vga_arbiter\n124 vtpmx\n";
+                                       "223 uinput\n260 vga_arbiter\n124 vtpmx\n122 sev\n";
 
 TEST(ProcMisc, MinorsAreReadByName) {
     const auto minors = misc_minors(kProcMisc);
-    EXPECT_EQ(minors.size(), 6U);
+    EXPECT_EQ(minors.size(), 7U);
     EXPECT_EQ(minors.at("efi_capsule_loader"), 60U);
     EXPECT_EQ(minors.at("psaux"), 1U);
     EXPECT_EQ(minors.at("vga_arbiter"), 260U);
@@ -326,7 +338,8 @@ TEST(Compile, MiscDevicesByNameGetTheMinorTheyHold) {
         EXPECT_EQ(rule.deny[LOCKC_LEVEL_RESTRICTED], LOCKC_ACCESS_ALL) << key.name;
     }
     std::ranges::sort(names);
-    EXPECT_EQ(names, (std::vector<std::string>{"efi_capsule_loader", "vtpmx"}));
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"efi_capsule_loader", "sev", "sgx_provision", "vtpmx"}));
 
     const auto c =
         compile(with_misc_minors(with_driver_majors(default_rules(), kProcDevices), kProcMisc));
@@ -339,13 +352,14 @@ TEST(Compile, MiscDevicesByNameGetTheMinorTheyHold) {
     };
     EXPECT_EQ(flags_of(60), LOCKC_RULE_OF_DRIVER);
     EXPECT_EQ(flags_of(124), LOCKC_RULE_OF_DRIVER); // vtpmx
+    EXPECT_EQ(flags_of(122), LOCKC_RULE_OF_DRIVER); // sev
     EXPECT_EQ(flags_of(144), 0);                    // nvram: a rule for the number itself
     EXPECT_EQ(flags_of(224), 0);                    // the first TPM
     EXPECT_EQ(flags_of(236), 0);                    // device-mapper's control
     EXPECT_EQ(flags_of(239), 0);                    // uhid, not loaded: numbered rules hold anyway
     EXPECT_EQ(flags_of(260), -1);
-    EXPECT_EQ(c.devices.size(), unresolved.devices.size() + 2);
-    EXPECT_EQ(c.misc.size(), 2U);
+    EXPECT_EQ(c.devices.size(), unresolved.devices.size() + 3);
+    EXPECT_EQ(c.misc.size(), 4U); // every named device, for the kernel
 }
 
 TEST(Compile, ARuleForTheMinorItselfDecidesOverAMiscDevicesRule) {

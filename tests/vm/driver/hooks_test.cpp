@@ -1,6 +1,7 @@
 // Every hook x level x mode, from a process in a test cgroup, in a kernel
 // that runs lockc's programs; and the same operations from a host process.
 #include "host_capabilities.hpp"
+#include "terminals.hpp"
 #include "vm_support.hpp"
 
 #include <gtest/gtest.h>
@@ -589,6 +590,35 @@ std::vector<Op> operations() {
                    "lockdown TIOCSSERIAL",
                    EPERM,
                    2}); // audited, the move back is reported too
+    // Terminals: typing into one's input, the console's output, a virtual
+    // console's selection. Each on a pty of the caller's own, so nothing
+    // outside the test is touched.
+    ops.push_back({"type_into_terminal",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   terminals::type_into_own_pty,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "terminal ioctl 0x5412"});
+    ops.push_back({"redirect_console",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   terminals::redirect_console_to_own_pty,
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "terminal ioctl 0x541d",
+                   EPERM,
+                   3}); // audited: the open of /dev/console and the way back too
+    ops.push_back({"virtual_console_request",
+                   LOCKC_HOOK_CAPABLE,
+                   nullptr,
+                   terminals::virtual_console_request_on_own_pty,
+                   {ENOTTY, EINVAL},
+                   false,
+                   Phase::Setup,
+                   "terminal ioctl 0x541c"});
     ops.push_back({"set_clock",
                    LOCKC_HOOK_CAPABLE,
                    nullptr,

@@ -24,6 +24,8 @@
 //   LOCKC_ESCAPE_SERIAL     a serial port with no UART behind it (/dev/ttySN)
 //   LOCKC_ESCAPE_HOST_SOCKETS  a unix socket where a host task hands out
 //                           sockets of the host's network namespace
+//   LOCKC_ESCAPE_TERMINAL   set when stdin is the terminal of a shell on
+//                           the host (lockcctl run from that shell)
 // The host task is this program too:
 //   lockc-escape-probe --serve-host-sockets PATH
 // listens on PATH and sends every client a route netlink socket of its
@@ -32,6 +34,7 @@
 // mount, an attach, setting a value to what it is) and changes nothing on
 // the host but one: kill-host sends SIGKILL to the host task.
 #include "host_capabilities.hpp"
+#include "terminals.hpp"
 #include "watchdog.hpp"
 
 #include <fcntl.h>
@@ -611,6 +614,10 @@ std::vector<Technique> techniques() {
         // Last of the host-task techniques: without lockc the task is gone.
         {"kill-host", "LOCKC_ESCAPE_HOST_PID",
          [](const std::string &pid) { return errno_of(::kill(std::stoi(pid), SIGKILL)); }},
+        // The terminal it was started from: the line is read by the shell
+        // there once the command is gone (a comment, if a shell runs it).
+        {"terminal-inject", "LOCKC_ESCAPE_TERMINAL",
+         none([] { return lockc::terminals::type_into(STDIN_FILENO, lockc::terminals::kLine); })},
         {"user-namespace", nullptr, none([] { return errno_of(::unshare(CLONE_NEWUSER)); })},
         {"exec-setuid", nullptr, none(exec_setuid_root)},
         {"setuid-root", nullptr, none(setuid_back_to_root)},

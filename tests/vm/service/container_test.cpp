@@ -4,13 +4,19 @@
 // cgroup name before runc creates it; these checks prove the level is in
 // the kernel before the container's first mount, every time.
 #include "bus_support.hpp"
+#include "terminals.hpp"
 #include "vm_support.hpp"
 
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <string>
@@ -509,6 +515,52 @@ TEST_F(Containers, LockcctlRunConfinesACommandThatNoRuntimeStarted) {
         },
         std::chrono::seconds(5)))
         << "scopes of ended commands stay registered";
+}
+
+// A command under `lockcctl run` holds the terminal of the shell it was
+// started from. TIOCSTI would type into that terminal a line the shell
+// reads once the command is gone: a way out of any confinement. The
+// terminal here is a pty whose slave the test keeps open, as the shell
+// would; the command is the escape probe's terminal-inject.
+TEST_F(Containers, ACommandUnderLockcctlRunCannotTypeIntoTheShellItCameFrom) {
+    for (const std::string level : {"baseline", "privileged"}) {
+        SCOPED_TRACE(level);
+        terminals::Pty terminal;
+        ASSERT_EQ(terminal.error(), 0) << std::strerror(terminal.error());
+        ASSERT_EQ(::fcntl(terminal.slave(), F_SETFL, O_NONBLOCK), 0);
+        const std::string slave = ::ptsname(terminal.master());
+        DenialListener listener(true);
+        // setsid -c: a session of its own whose controlling terminal is
+        // stdin, as a login shell's is.
+        std::string command = "setsid -w -c lockcctl run --no-ask-password --level ";
+        command += level;
+        command += " --unit lockc-vm-tty-";
+        command += level;
+        command += ".scope -- env LOCKC_ESCAPE_TERMINAL=1 ";
+        command += LOCKC_ESCAPE_PROBE;
+        command += " terminal-inject < ";
+        command += slave;
+        const auto run = sh(command);
+        std::array<char, 256> typed{};
+        const auto n = ::read(terminal.slave(), typed.data(), typed.size());
+        const std::string read_back(typed.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+        if (level == "baseline") {
+            EXPECT_NE(run.output.find("terminal-inject denied EPERM"), std::string::npos)
+                << run.output;
+            EXPECT_EQ(n, -1) << "the shell would read: " << read_back;
+            EXPECT_TRUE(listener.wait_for(
+                [](const DeniedSignal &d) {
+                    return d.container == "lockc-vm-tty-baseline" && d.hook == "capable" &&
+                           d.target == "terminal ioctl 0x5412" && d.comm == "terminal-inject";
+                },
+                std::chrono::seconds(10)))
+                << listener.dump();
+        } else {
+            // Proof that the technique works on this kernel.
+            EXPECT_NE(run.output.find("terminal-inject escaped"), std::string::npos) << run.output;
+            EXPECT_EQ(read_back, terminals::kLine);
+        }
+    }
 }
 
 // Issue 5: `lockcctl monitor` follows denials of real containers, in both of
