@@ -52,8 +52,8 @@ const fs::path kWork = "/var/tmp/lockc-vm";    // overlay root: no nosuid
 const fs::path kTarget = kWork / "target";     // mount point
 const fs::path kBlockDev = kWork / "blockdev"; // b 7:0
 // A character device no rule names: the USB class major's first hiddev
-// minor. No driver answers it here, so an open that lockc allows fails
-// with ENXIO.
+// minor. No device answers it here, so an open that lockc allows fails
+// after lockc's check (ENODEV from usbcore, ENXIO without it).
 const fs::path kUnlistedCharDev = kWork / "chardev"; // c 180:96
 const fs::path kSuidTrue = kWork / "suid-true";      // setuid-root copy of true
 // On tmpfs, which supports file handles.
