@@ -634,6 +634,20 @@ static __always_inline int deny_formatted(const struct subject *s, enum lockc_ho
 	return deny(s, hook, kind, sc->buf);
 }
 
+/* The caller is denied, reported under capable as fmt with args, if it is
+ * confined; a host task or privileged container goes on. For the uses of
+ * what the caller already holds (a terminal, a host socket) that reach
+ * beyond it, as CAP_SYS_ADMIN and CAP_NET_ADMIN uses would. */
+static __always_inline int deny_confined_capable(const char *fmt, __u64 *args, __u32 size)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0;
+	return deny_formatted(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, fmt, args, size);
+}
+
 /* ---- rule lookups ------------------------------------------------------- */
 
 /*
@@ -2017,17 +2031,11 @@ static __always_inline bool handed_in_host_socket(const struct sock *sk)
 SEC("lsm/netlink_send")
 int BPF_PROG(lockc_netlink_send, struct sock *sk, struct sk_buff *skb)
 {
-	struct subject s;
-
 	if (!handed_in_host_socket(sk))
 		return 0;
-	current_subject(&s);
-	if (!confined(&s))
-		return 0; /* host task or privileged container */
 	__u64 args[1] = {BPF_CORE_READ(sk, sk_protocol)};
 
-	return deny_formatted(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, "host socket netlink %u",
-			      args, sizeof(args));
+	return deny_confined_capable("host socket netlink %u", args, sizeof(args));
 }
 
 #define S_IFSOCK 0140000
@@ -2081,15 +2089,9 @@ static __always_inline bool terminal_ioctl(unsigned int cmd)
  * CAP_SYS_ADMIN (TIOCCONS; TIOCSTI on another's terminal). */
 static __always_inline int check_terminal_ioctl(unsigned int cmd)
 {
-	struct subject s;
-
-	current_subject(&s);
-	if (!confined(&s))
-		return 0; /* host task or privileged container */
 	__u64 args[1] = {cmd};
 
-	return deny_formatted(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, "terminal ioctl 0x%x",
-			      args, sizeof(args));
+	return deny_confined_capable("terminal ioctl 0x%x", args, sizeof(args));
 }
 
 /* Every ioctl of every task passes here: all but those on sockets leave
@@ -2097,8 +2099,6 @@ static __always_inline int check_terminal_ioctl(unsigned int cmd)
  * its own rule, before the host socket's (check_signal_owner(), above). */
 static __always_inline int check_ioctl(struct file *file, unsigned int cmd)
 {
-	struct subject s;
-
 	/* Direct loads on this path, as in lockc_file_open. */
 	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return terminal_ioctl(cmd) ? check_terminal_ioctl(cmd) : 0;
@@ -2113,13 +2113,9 @@ static __always_inline int check_ioctl(struct file *file, unsigned int cmd)
 
 	if (!handed_in_host_socket(BPF_CORE_READ(sock, sk)))
 		return 0;
-	current_subject(&s);
-	if (!confined(&s))
-		return 0; /* host task or privileged container */
 	__u64 args[1] = {cmd};
 
-	return deny_formatted(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, "host socket ioctl 0x%x",
-			      args, sizeof(args));
+	return deny_confined_capable("host socket ioctl 0x%x", args, sizeof(args));
 }
 
 SEC("lsm/file_ioctl")
@@ -2163,16 +2159,11 @@ static __always_inline bool namespace_option(int level, int optname)
 static __always_inline int host_socket_option(struct socket *sock, int level, int optname,
 					      const char *fmt)
 {
-	struct subject s;
-
 	if (!namespace_option(level, optname) || !handed_in_host_socket(BPF_CORE_READ(sock, sk)))
 		return 0;
-	current_subject(&s);
-	if (!confined(&s))
-		return 0; /* host task or privileged container */
 	__u64 args[2] = {level, optname};
 
-	return deny_formatted(&s, LOCKC_HOOK_CAPABLE, LOCKC_TARGET_OTHER, fmt, args, sizeof(args));
+	return deny_confined_capable(fmt, args, sizeof(args));
 }
 
 /* Every setsockopt(2) and getsockopt(2) passes here: all but the options

@@ -68,45 +68,47 @@ inline int type_into(int fd, std::string_view text) {
     return 0;
 }
 
+// `request` on a new pty pair of the caller's own, so that nothing reaches
+// anyone else's terminal; -3000 - errno when the pair could not be made.
+template <typename Request> int on_own_pty(Request request) {
+    Pty pty;
+    return pty.error() != 0 ? -3000 - pty.error() : request(pty);
+}
+
 // The same into a new pty of the caller's own: the kernel's answer, with
 // nothing typed anywhere else.
 inline int type_into_own_pty() {
-    Pty pty;
-    return pty.error() != 0 ? -3000 - pty.error() : type_into(pty.slave(), "x");
+    return on_own_pty([](const Pty &pty) { return type_into(pty.slave(), "x"); });
 }
 
 // TIOCCONS: the console's output (what is written to /dev/console) sent to
 // a new pty of the caller's (CAP_SYS_ADMIN), then back: TIOCCONS on
 // /dev/console ends a redirection.
 inline int redirect_console_to_own_pty() {
-    Pty pty;
-    if (pty.error() != 0) {
-        return -3000 - pty.error();
-    }
-    const int err = errno_of(::ioctl(pty.slave(), TIOCCONS));
-    if (err == 0) {
-        const int console = ::open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-        const int back = console < 0 ? errno : errno_of(::ioctl(console, TIOCCONS));
-        if (console >= 0) {
-            ::close(console);
+    return on_own_pty([](const Pty &pty) {
+        const int err = errno_of(::ioctl(pty.slave(), TIOCCONS));
+        if (err == 0) {
+            const int console = ::open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+            const int back = console < 0 ? errno : errno_of(::ioctl(console, TIOCCONS));
+            if (console >= 0) {
+                ::close(console);
+            }
+            if (back != 0) {
+                return -4000 - back; // the console stays redirected: a failed setup
+            }
         }
-        if (back != 0) {
-            return -4000 - back; // the console stays redirected: a failed setup
-        }
-    }
-    return err;
+        return err;
+    });
 }
 
 // TIOCLINUX: a virtual console's selection, screen and keyboard state. A
 // pty has none, so the kernel's answer when lockc allows it is ENOTTY or
 // EINVAL: what is tried here is lockc's check, which comes first.
 inline int virtual_console_request_on_own_pty() {
-    Pty pty;
-    if (pty.error() != 0) {
-        return -3000 - pty.error();
-    }
-    char request = TIOCL_GETSHIFTSTATE;
-    return errno_of(::ioctl(pty.slave(), TIOCLINUX, &request));
+    return on_own_pty([](const Pty &pty) {
+        char request = TIOCL_GETSHIFTSTATE;
+        return errno_of(::ioctl(pty.slave(), TIOCLINUX, &request));
+    });
 }
 
 } // namespace lockc::terminals
