@@ -1472,6 +1472,155 @@ static __always_inline int deny_open(enum lockc_target_kind kind, const char *ta
 	return deny_now(LOCKC_HOOK_FILE_OPEN, kind, target, size);
 }
 
+/* Denies an open reported as "<fstype>:<path>", the path being the len
+ * bytes fs_internal_path() left in sc->key (and whatever finish_key()
+ * appended after them, which the report drops). */
+static __always_inline int deny_open_fs_path(struct scratch *sc, const char *fstype, long len)
+{
+	long n = bpf_probe_read_kernel_str(sc->buf, 32, fstype);
+
+	if (n <= 0)
+		n = 1;
+	__u32 at = BOUND(n - 1, 31);
+	sc->buf[at] = ':';
+	bpf_probe_read_kernel_str(&sc->buf[BOUND(at + 1, 31)], LOCKC_PATH_LEN, sc->key.path);
+	if (len < LOCKC_PATH_LEN)
+		sc->buf[BOUND(at + 1 + len, LOCKC_SCRATCH_LEN - 1)] = 0;
+	return deny_open(LOCKC_TARGET_FS_PATH, sc->buf, 0);
+}
+
+/* ---- cgroup v2 files ---------------------------------------------------- */
+
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#define LOCKC_CGROUP_FILE_NAME 24
+#define LOCKC_PID_NS_MAX_LEVEL 32 /* the kernel's MAX_PID_NS_LEVEL */
+
+/* The level at which the cgroup `id` is cgrp or an ancestor of it; -1 if
+ * it is neither, or lies deeper than LOCKC_CGROUP_MAX_DEPTH (where
+ * current_subject() stops looking for entries too). */
+static __noinline int ancestor_level(struct cgroup *cgrp, __u64 id)
+{
+	if (!cgrp)
+		return -1;
+	int level = BPF_CORE_READ(cgrp, level);
+	void *ancestors = (void *)cgrp + bpf_core_field_offset(struct cgroup, ancestors);
+
+	for (int i = 0; i <= LOCKC_CGROUP_MAX_DEPTH; i++) {
+		if (i > level)
+			break;
+		struct cgroup *anc = NULL;
+
+		bpf_probe_read_kernel(&anc, sizeof(anc), ancestors + i * sizeof(anc));
+		if (anc && BPF_CORE_READ(anc, kn, id) == id)
+			return i;
+	}
+	return -1;
+}
+
+/* Whether the init of the caller's PID namespace runs in the cgroup `id`
+ * or below: the tasks it can name by pid are then its container's, but
+ * for a host task that joined the namespace and not the cgroup (nsenter
+ * -p). Not so in the host's namespace (--pid=host) or one shared with
+ * another container (--pid=container:...). */
+static __always_inline bool pid_namespace_within(struct task_struct *task, __u64 id)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+
+	if (level == 0 || level > LOCKC_PID_NS_MAX_LEVEL)
+		return false;
+	struct upid *numbers = (void *)pid + bpf_core_field_offset(struct pid, numbers);
+	struct pid_namespace *ns = BPF_CORE_READ(numbers + level, ns);
+	struct task_struct *init = BPF_CORE_READ(ns, child_reaper);
+
+	return init && ancestor_level(BPF_CORE_READ(init, cgroups, dfl_cgrp), id) >= 0;
+}
+
+static __always_inline bool cgroup_file_is(const char *name, const char *want)
+{
+	for (int i = 0; i < LOCKC_CGROUP_FILE_NAME; i++) {
+		if (name[i] != want[i])
+			return false;
+		if (!want[i])
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A cgroup v2 file opened for writing by a confined task. A container that
+ * shares the host's cgroup namespace (docker run --cgroupns=host) sees the
+ * host's whole hierarchy, writable with --privileged. One write of "0" to
+ * another cgroup's cgroup.procs then moves the writer out of its
+ * container's cgroup, and so out of every check lockc makes; cgroup.kill
+ * and cgroup.freeze stop host services (lockcd too: cgroup.kill signals
+ * without task_kill), and resource files starve the host. A confined task
+ * may write:
+ * - the files of cgroups below its container's, as a runtime or systemd
+ *   inside it does;
+ * - of its container's own cgroup, only cgroup.procs, cgroup.threads and
+ *   cgroup.subtree_control: what the kernel's nsdelegate leaves to a
+ *   namespace's root (not its own limits);
+ * - cgroup.procs and cgroup.threads only from a cgroup namespace whose root
+ *   lies in its container, so that no task can be moved out; and so that
+ *   no host task can be moved in, where it would share the container's
+ *   entry, either on a hierarchy mounted with nsdelegate (as systemd
+ *   mounts it), where the kernel keeps both ends of every migration
+ *   through the file inside the opener's namespace, or, without it, from
+ *   a PID namespace of the container's own (pid_namespace_within()). A
+ *   container started with --cgroupns=host clears nsdelegate for the
+ *   whole host when runc mounts cgroup2 for it (seen on 6.12). The kernel
+ *   judges by the namespaces of the opener, as here.
+ */
+static __noinline int check_cgroup_write(struct file *file)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+	/* A cgroup's directory holds the cgroup as its kernfs node's private
+	 * data, the root's too; its files are the directory's children. */
+	struct kernfs_node *dir = BPF_CORE_READ(dentry, d_parent, d_inode, i_private);
+	struct cgroup *cgrp = BPF_CORE_READ(dir, priv);
+	char name[LOCKC_CGROUP_FILE_NAME] = {};
+
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
+	bool migration =
+	    cgroup_file_is(name, "cgroup.procs") || cgroup_file_is(name, "cgroup.threads");
+	bool delegated = migration || cgroup_file_is(name, "cgroup.subtree_control");
+	int at = ancestor_level(cgrp, s.policy_cgroup_id);
+	bool allowed = at >= 0 && (at < BPF_CORE_READ(cgrp, level) || delegated);
+
+	if (allowed && migration) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct cgroup *ns_root =
+		    BPF_CORE_READ(task, nsproxy, cgroup_ns, root_cset, dfl_cgrp);
+		/* An anonymous enum in the kernel's BTF, so not relocatable;
+		 * the bit has been 1 << 3 since nsdelegate came (4.13). */
+		__u32 nsdelegate = CGRP_ROOT_NS_DELEGATE;
+
+		allowed = ancestor_level(ns_root, s.policy_cgroup_id) >= 0 &&
+			  ((BPF_CORE_READ(cgrp, root, flags) & nsdelegate) ||
+			   pid_namespace_within(task, s.policy_cgroup_id));
+	}
+	if (allowed)
+		return 0;
+	struct scratch *sc = get_scratch();
+
+	if (!sc)
+		return deny_open(LOCKC_TARGET_NONE, NULL, 0);
+	long len = fs_internal_path(sc, dentry);
+
+	if (len < 0) {
+		/* Deeper than we walk: reported by the filesystem alone. */
+		bpf_probe_read_kernel_str(sc->buf, 64, "cgroup2");
+		return deny_open(LOCKC_TARGET_FS_TYPE, sc->buf, 0);
+	}
+	return deny_open_fs_path(sc, "cgroup2", len);
+}
+
 static __always_inline int check_device(__u8 level, struct inode *inode, __u32 access,
 					struct scratch *sc)
 {
@@ -1551,13 +1700,19 @@ int BPF_PROG(lockc_file_open, struct file *file)
 
 	if (ret)
 		return ret;
+	__u64 magic = inode->i_sb->s_magic;
+
+	if (magic == CGROUP2_SUPER_MAGIC && (access & LOCKC_ACCESS_WRITE)) {
+		ret = check_cgroup_write(file);
+		if (ret)
+			return ret;
+	}
 
 	/* What the rules can deny at all (see struct lockc_rule_summary); not
 	 * ready: they are being replaced, look everything up. */
 	struct lockc_rule_summary *summary = bpf_map_lookup_elem(&rule_summary, &zero);
 
 	/* Filesystem rules, by superblock magic. */
-	__u64 magic = inode->i_sb->s_magic;
 	struct lockc_fs_rule *fr = NULL;
 	__u32 bit = lockc_fs_filter_bit(magic);
 
@@ -1577,21 +1732,8 @@ int BPF_PROG(lockc_file_open, struct file *file)
 		bool found;
 		__u8 d = path_rule_deny(&sc->key, level, &found);
 
-		if (d & access) {
-			/* Report "<fstype>:<path>" */
-			long n = bpf_probe_read_kernel_str(sc->buf, 32, fstype);
-
-			if (n <= 0)
-				n = 1;
-			__u32 at = BOUND(n - 1, 31);
-			sc->buf[at] = ':';
-			bpf_probe_read_kernel_str(&sc->buf[BOUND(at + 1, 31)], LOCKC_PATH_LEN,
-						  sc->key.path);
-			/* Drop the '/' the key appended. */
-			if (len < LOCKC_PATH_LEN)
-				sc->buf[BOUND(at + 1 + len, LOCKC_SCRATCH_LEN - 1)] = 0;
-			return deny_open(LOCKC_TARGET_FS_PATH, sc->buf, 0);
-		}
+		if (d & access)
+			return deny_open_fs_path(sc, fstype, len);
 	} else if (fr && (fr->open_deny[level & 3] & access)) {
 		bpf_probe_read_kernel_str(sc->buf, 64, BPF_CORE_READ(inode, i_sb, s_type, name));
 		return deny_open(LOCKC_TARGET_FS_TYPE, sc->buf, 0);

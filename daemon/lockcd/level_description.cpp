@@ -157,6 +157,10 @@ void add_operations(const RuleSet &rules, Level level, std::vector<LevelDenial> 
     add("ptrace", "ptrace and /proc/PID/{root,cwd,mem,environ,ns} of tasks outside the container");
     add("task_kill", "signals to tasks outside the container, also as a file's SIGIO owner");
     add("file_open", "open_by_handle_at(2)");
+    add("file_open", "writing cgroup v2 files outside the container's cgroup, or its own "
+                     "cgroup's limits; moving tasks (cgroup.procs, cgroup.threads) unless from "
+                     "a cgroup namespace of the container's own, with nsdelegate on the "
+                     "hierarchy or a PID namespace of the container's own");
     add("sb_kern_mount", "mounting a filesystem of another type than " +
                              (mountable.empty() ? std::string("none") : mountable) +
                              ", or any on a block device");

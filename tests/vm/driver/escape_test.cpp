@@ -123,6 +123,7 @@ const std::vector<Technique> kCatalogue = {
     {"sigio-host", LOCKC_HOOK_TASK_KILL},    // reported there, from file_fcntl
     {"host-net-socket", LOCKC_HOOK_CAPABLE}, // reported there, from netlink_send
     {"kill-host", LOCKC_HOOK_TASK_KILL},
+    {"cgroup-escape", LOCKC_HOOK_FILE_OPEN},
     {"user-namespace", LOCKC_HOOK_USERNS_CREATE, true},
     {"exec-setuid", LOCKC_HOOK_EXEC_SETUID, true},
     {"setuid-root", LOCKC_HOOK_SETUID, true},

@@ -1,5 +1,6 @@
 // Every hook x level x mode, from a process in a test cgroup, in a kernel
 // that runs lockc's programs; and the same operations from a host process.
+#include "cgroup.hpp"
 #include "host_capabilities.hpp"
 #include "terminals.hpp"
 #include "vm_support.hpp"
@@ -118,6 +119,11 @@ socklen_t shim_socket_address(sockaddr_un &addr) {
     addr.sun_family = AF_UNIX;
     std::memcpy(&addr.sun_path[1], kShimSocketName.data(), kShimSocketName.size());
     return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + kShimSocketName.size());
+}
+
+// A file of the cgroup the caller runs in.
+fs::path own_cgroup_file(const char *name) {
+    return cgroup2_mount() / cgroup_of_pid(::getpid()).relative_path() / name;
 }
 
 std::vector<Op> operations() {
@@ -329,6 +335,37 @@ std::vector<Op> operations() {
                    true,
                    Phase::Setup,
                    "c 180:96"});
+    // The host's root cgroup: one write of "0" to its cgroup.procs and the
+    // caller has left its container's cgroup, and lockc's reach. (Opened
+    // only, as all of these.)
+    ops.push_back({"move_to_host_cgroup",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err((cgroup2_mount() / "cgroup.procs").c_str(), O_WRONLY); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "cgroup2:/cgroup.procs"});
+    // Its own cgroup's, from the host's cgroup namespace: the kernel
+    // would let it move host tasks in through that file.
+    ops.push_back({"migrate_from_host_cgroup_namespace",
+                   LOCKC_HOOK_FILE_OPEN,
+                   nullptr,
+                   [] { return open_err(own_cgroup_file("cgroup.procs").c_str(), O_WRONLY); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "/cgroup.procs"});
+    // Its own cgroup's limits.
+    ops.push_back(
+        {"raise_own_cgroup_limit",
+         LOCKC_HOOK_FILE_OPEN,
+         nullptr,
+         [] { return open_err(own_cgroup_file("cgroup.max.descendants").c_str(), O_WRONLY); },
+         {0},
+         false,
+         Phase::Setup,
+         "/cgroup.max.descendants"});
     ops.push_back({"open_block_device",
                    LOCKC_HOOK_FILE_OPEN,
                    nullptr,
@@ -949,6 +986,119 @@ TEST(Allowed, DevicesDockerGivesEveryContainerInARestrictedCgroup) {
 
 namespace lockc::vmtest {
 namespace {
+
+// `text` written to `file`: 0 or the errno.
+int write_file(const fs::path &file, std::string_view text) {
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    const int err =
+        ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) ? 0 : errno;
+    ::close(fd);
+    return err;
+}
+
+// nsdelegate on the cgroup2 hierarchy, set or cleared for the host (as
+// runc clears it when it mounts cgroup2 for a --cgroupns=host container),
+// and put back as it was.
+class Nsdelegate {
+  public:
+    Nsdelegate() : was_(on()) {}
+    Nsdelegate(const Nsdelegate &) = delete;
+    Nsdelegate &operator=(const Nsdelegate &) = delete;
+    ~Nsdelegate() { (void)set(was_); }
+    static bool on() {
+        return sh("grep -qE ' /sys/fs/cgroup .* - cgroup2 .*nsdelegate' /proc/self/mountinfo")
+                   .status == 0;
+    }
+    // A remount's options replace the hierarchy's: memory_recursiveprot,
+    // which systemd sets, is given again.
+    static int set(bool nsdelegate) {
+        return errno_of(
+            ::mount(nullptr, "/sys/fs/cgroup", nullptr,
+                    MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME,
+                    nsdelegate ? "nsdelegate,memory_recursiveprot" : "memory_recursiveprot"));
+    }
+
+  private:
+    bool was_;
+};
+
+// In a cgroup namespace of the caller's own (and, if asked, as the init of
+// a PID namespace of its own): a cgroup made below its own, the caller
+// moved there, a limit set on it, and the caller moved back. 0 or the
+// first errno.
+int migrate_below_own_cgroup(bool own_pid_namespace) {
+    const fs::path own = cgroup2_mount() / cgroup_of_pid(::getpid()).relative_path();
+    if (::unshare(CLONE_NEWCGROUP | (own_pid_namespace ? CLONE_NEWPID : 0)) != 0) {
+        return -3000 - errno;
+    }
+    const auto steps = [own] {
+        const fs::path sub = own / "sub";
+        if (::mkdir(sub.c_str(), 0755) != 0) {
+            return -4000 - errno;
+        }
+        int err = write_file(sub / "cgroup.procs", "0");
+        if (err == 0) {
+            err = write_file(sub / "cgroup.max.descendants", "5");
+            if (err == 0) {
+                err = open_err((own / "cgroup.subtree_control").c_str(), O_WRONLY);
+            }
+            const int back = write_file(own / "cgroup.procs", "0");
+            err = err != 0 ? err : back;
+        }
+        ::rmdir(sub.c_str());
+        return err;
+    };
+    if (!own_pid_namespace) {
+        return steps();
+    }
+    const pid_t init = ::fork(); // the new PID namespace's init
+    if (init == 0) {
+        ::_exit(steps() & 0xff);
+    }
+    int status = 0;
+    if (init < 0 || ::waitpid(init, &status, 0) != init || !WIFEXITED(status)) {
+        return -5000;
+    }
+    return WEXITSTATUS(status);
+}
+
+// A container with a cgroup namespace of its own (Docker's default on
+// cgroup v2) makes cgroups below its own, moves its tasks between them and
+// sets their limits, as systemd inside it does. With nsdelegate the kernel
+// keeps every move inside the namespace; without it, only a PID namespace
+// of the container's own keeps host tasks from being named and moved in.
+TEST(CgroupMigration, BelowTheContainersOwnFromItsOwnNamespacesOnly) {
+    Nsdelegate setting;
+    for (auto level : {Level::Baseline, Level::Restricted}) {
+        ASSERT_EQ(Nsdelegate::set(true), 0);
+        ASSERT_TRUE(Nsdelegate::on());
+        auto r = run_contained("cgroupns-nsdelegate", level,
+                               [] { return migrate_below_own_cgroup(false); });
+        EXPECT_TRUE(r.ok);
+        EXPECT_EQ(r.err, 0) << "nsdelegate, level " << static_cast<int>(level);
+        EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
+
+        ASSERT_EQ(Nsdelegate::set(false), 0);
+        ASSERT_FALSE(Nsdelegate::on());
+        r = run_contained("cgroupns-host-pids", level,
+                          [] { return migrate_below_own_cgroup(false); });
+        EXPECT_TRUE(r.ok);
+        EXPECT_EQ(r.err, EPERM) << "no nsdelegate, the host's PID namespace";
+        ASSERT_EQ(r.events.size(), 1U) << describe_all(r.events);
+        EXPECT_EQ(r.events[0].hook, LOCKC_HOOK_FILE_OPEN) << describe(r.events[0]);
+        EXPECT_NE(r.events[0].target.find("/sub/cgroup.procs"), std::string::npos)
+            << describe(r.events[0]);
+
+        r = run_contained("cgroupns-own-pids", level,
+                          [] { return migrate_below_own_cgroup(true); });
+        EXPECT_TRUE(r.ok);
+        EXPECT_EQ(r.err, 0) << "no nsdelegate, a PID namespace of its own";
+        EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
+    }
+}
 
 // A task may make itself, or nobody, the owner of its files (SIGIO to
 // itself), in the host's PID namespace too.

@@ -514,6 +514,16 @@ int own_pipe_by(const std::string &pid) {
     return err;
 }
 
+int move_to_root_cgroup() {
+    const int fd = ::open("/sys/fs/cgroup/cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    const int err = errno_of(static_cast<int>(::write(fd, "0", 1)));
+    ::close(fd);
+    return err;
+}
+
 struct Technique {
     const char *name;  // also the child's comm: at most 15 bytes
     const char *needs; // environment variable it needs, or nullptr
@@ -618,6 +628,10 @@ std::vector<Technique> techniques() {
         // there once the command is gone (a comment, if a shell runs it).
         {"terminal-inject", "LOCKC_ESCAPE_TERMINAL",
          none([] { return lockc::terminals::type_into(STDIN_FILENO, lockc::terminals::kLine); })},
+        // The host's root cgroup (--cgroupns=host): "0" moves the writer
+        // there, out of its container's cgroup. The child exits right
+        // after, wherever it is.
+        {"cgroup-escape", nullptr, none(move_to_root_cgroup)},
         {"user-namespace", nullptr, none([] { return errno_of(::unshare(CLONE_NEWUSER)); })},
         {"exec-setuid", nullptr, none(exec_setuid_root)},
         {"setuid-root", nullptr, none(setuid_back_to_root)},
