@@ -121,11 +121,6 @@ socklen_t shim_socket_address(sockaddr_un &addr) {
     return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + kShimSocketName.size());
 }
 
-// A file of the cgroup the caller runs in.
-fs::path own_cgroup_file(const char *name) {
-    return cgroup2_mount() / cgroup_of_pid(::getpid()).relative_path() / name;
-}
-
 std::vector<Op> operations() {
     std::vector<Op> ops;
     ops.push_back(
@@ -351,7 +346,7 @@ std::vector<Op> operations() {
     ops.push_back({"migrate_from_host_cgroup_namespace",
                    LOCKC_HOOK_FILE_OPEN,
                    nullptr,
-                   [] { return open_err(own_cgroup_file("cgroup.procs").c_str(), O_WRONLY); },
+                   [] { return open_err((own_cgroup() / "cgroup.procs").c_str(), O_WRONLY); },
                    {0},
                    false,
                    Phase::Setup,
@@ -361,7 +356,7 @@ std::vector<Op> operations() {
         {"raise_own_cgroup_limit",
          LOCKC_HOOK_FILE_OPEN,
          nullptr,
-         [] { return open_err(own_cgroup_file("cgroup.max.descendants").c_str(), O_WRONLY); },
+         [] { return open_err((own_cgroup() / "cgroup.max.descendants").c_str(), O_WRONLY); },
          {0},
          false,
          Phase::Setup,
@@ -1030,7 +1025,7 @@ class Nsdelegate {
 // moved there, a limit set on it, and the caller moved back. 0 or the
 // first errno.
 int migrate_below_own_cgroup(bool own_pid_namespace) {
-    const fs::path own = cgroup2_mount() / cgroup_of_pid(::getpid()).relative_path();
+    const fs::path own = own_cgroup();
     if (::unshare(CLONE_NEWCGROUP | (own_pid_namespace ? CLONE_NEWPID : 0)) != 0) {
         return -3000 - errno;
     }

@@ -6,7 +6,6 @@
 // another CPU (its own opens would replace CPU 0's memo): each open after
 // a change would find the memo its open before the change made, and use
 // it if the change did not retire it.
-#include "cgroup.hpp"
 #include "vm_support.hpp"
 
 #include <gtest/gtest.h>
@@ -30,11 +29,6 @@ namespace fs = std::filesystem;
 constexpr const char *kEveryLevelFile = kTestOpenRuleFile;
 // Denied at restricted only (its built-in service-account rule).
 constexpr const char *kRestrictedFile = "/run/secrets/kubernetes.io/serviceaccount/token";
-
-// The calling process's cgroup v2 directory.
-fs::path own_cgroup() {
-    return lockc::cgroup2_mount() / lockc::cgroup_of_pid(::getpid()).relative_path();
-}
 
 constexpr int kTaskCpu = 0;
 constexpr int kTestCpu = 1;

@@ -83,6 +83,10 @@ TestCgroup::~TestCgroup() {
     ::rmdir(path_.c_str());
 }
 
+fs::path own_cgroup() {
+    return cgroup2_mount() / cgroup_of_pid(::getpid()).relative_path();
+}
+
 ChildResult run_child(const fs::path *cgroup, const std::function<int()> &prepare,
                       const std::function<int()> &action) {
     std::array<int, 2> fds{};

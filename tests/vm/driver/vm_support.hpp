@@ -58,6 +58,9 @@ struct ChildResult {
 // Forks a child that runs `prepare` as a host process, joins `cgroup` (if
 // given), runs `action` and reports its result. Both return 0 or an errno.
 // An action that replaces the child with execve reports its exit status.
+// The calling process's cgroup v2 directory.
+std::filesystem::path own_cgroup();
+
 ChildResult run_child(const std::filesystem::path *cgroup, const std::function<int()> &prepare,
                       const std::function<int()> &action);
 
