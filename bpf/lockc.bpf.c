@@ -36,6 +36,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFMT 00170000
 #define S_IFBLK 0060000
 #define S_IFCHR 0020000
+#define S_IFDIR 0040000
 #define MINORBITS 20
 #define MINORMASK ((1U << MINORBITS) - 1)
 #define AF_UNIX 1
@@ -267,6 +268,19 @@ static __always_inline struct cgroup *task_cgroup(struct task_struct *task)
 	return BPF_CORE_READ(task, cgroups, dfl_cgrp);
 }
 
+/* The ancestor of cgrp at `level` (cgrp itself at its own level), from the
+ * flexible array cgroup->ancestors[]: its offset relocated by CO-RE, the
+ * entry probe-read, as the verifier cannot bound an index into it. The
+ * caller keeps `level` at or below cgrp's. */
+static __always_inline struct cgroup *cgroup_ancestor(struct cgroup *cgrp, int level)
+{
+	void *ancestors = (void *)cgrp + bpf_core_field_offset(struct cgroup, ancestors);
+	struct cgroup *anc = NULL;
+
+	bpf_probe_read_kernel(&anc, sizeof(anc), ancestors + level * sizeof(anc));
+	return anc;
+}
+
 /*
  * Looks at the cgroup itself, then its ancestors, deepest first, through
  * cgroup->ancestors[] (indexed by level). A cgroup deeper than
@@ -283,16 +297,14 @@ static __always_inline void subject_of_cgroup(struct cgroup *cgrp, struct subjec
 	s->cgroup_id = BPF_CORE_READ(cgrp, kn, id);
 
 	int level = BPF_CORE_READ(cgrp, level);
-	void *ancestors = (void *)cgrp + bpf_core_field_offset(struct cgroup, ancestors);
 
 	if (level > LOCKC_CGROUP_MAX_DEPTH)
 		level = LOCKC_CGROUP_MAX_DEPTH;
 	for (int i = LOCKC_CGROUP_MAX_DEPTH; i >= 1; i--) {
 		if (i > level)
 			continue;
-		struct cgroup *anc = NULL;
+		struct cgroup *anc = cgroup_ancestor(cgrp, i);
 
-		bpf_probe_read_kernel(&anc, sizeof(anc), ancestors + i * sizeof(anc));
 		if (!anc)
 			continue;
 		__u64 id = BPF_CORE_READ(anc, kn, id);
@@ -1472,12 +1484,12 @@ static __always_inline int deny_open(enum lockc_target_kind kind, const char *ta
 	return deny_now(LOCKC_HOOK_FILE_OPEN, kind, target, size);
 }
 
-/* Denies an open reported as "<fstype>:<path>", the path being the len
- * bytes fs_internal_path() left in sc->key (and whatever finish_key()
- * appended after them, which the report drops). */
-static __always_inline int deny_open_fs_path(struct scratch *sc, const char *fstype, long len)
+/* Writes "<prefix>:<path>" to sc->buf, the path being the len bytes
+ * fs_internal_path() left in sc->key (and whatever finish_key() appended
+ * after them, which the report drops). The prefix is cut to 31 bytes. */
+static __always_inline void compose_fs_path(struct scratch *sc, const char *prefix, long len)
 {
-	long n = bpf_probe_read_kernel_str(sc->buf, 32, fstype);
+	long n = bpf_probe_read_kernel_str(sc->buf, 32, prefix);
 
 	if (n <= 0)
 		n = 1;
@@ -1486,6 +1498,12 @@ static __always_inline int deny_open_fs_path(struct scratch *sc, const char *fst
 	bpf_probe_read_kernel_str(&sc->buf[BOUND(at + 1, 31)], LOCKC_PATH_LEN, sc->key.path);
 	if (len < LOCKC_PATH_LEN)
 		sc->buf[BOUND(at + 1 + len, LOCKC_SCRATCH_LEN - 1)] = 0;
+}
+
+/* Denies an open reported as "<fstype>:<path>" (see compose_fs_path()). */
+static __always_inline int deny_open_fs_path(struct scratch *sc, const char *fstype, long len)
+{
+	compose_fs_path(sc, fstype, len);
 	return deny_open(LOCKC_TARGET_FS_PATH, sc->buf, 0);
 }
 
@@ -1503,14 +1521,12 @@ static __noinline int ancestor_level(struct cgroup *cgrp, __u64 id)
 	if (!cgrp)
 		return -1;
 	int level = BPF_CORE_READ(cgrp, level);
-	void *ancestors = (void *)cgrp + bpf_core_field_offset(struct cgroup, ancestors);
 
 	for (int i = 0; i <= LOCKC_CGROUP_MAX_DEPTH; i++) {
 		if (i > level)
 			break;
-		struct cgroup *anc = NULL;
+		struct cgroup *anc = cgroup_ancestor(cgrp, i);
 
-		bpf_probe_read_kernel(&anc, sizeof(anc), ancestors + i * sizeof(anc));
 		if (anc && BPF_CORE_READ(anc, kn, id) == id)
 			return i;
 	}
@@ -1534,6 +1550,22 @@ static __always_inline bool pid_namespace_within(struct task_struct *task, __u64
 	struct task_struct *init = BPF_CORE_READ(ns, child_reaper);
 
 	return init && ancestor_level(BPF_CORE_READ(init, cgroups, dfl_cgrp), id) >= 0;
+}
+
+/* The cgroup of a cgroup v2 directory, or of the directory holding a
+ * file. An inode of kernfs holds its node as private data; a directory's
+ * node holds its cgroup (the root's too), a file's its cftype. */
+static __always_inline struct cgroup *cgroup_of_dentry(struct dentry *dentry)
+{
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+
+	if (!inode)
+		return NULL;
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFDIR)
+		inode = BPF_CORE_READ(dentry, d_parent, d_inode);
+	struct kernfs_node *kn = BPF_CORE_READ(inode, i_private);
+
+	return BPF_CORE_READ(kn, priv);
 }
 
 static __always_inline bool cgroup_file_is(const char *name, const char *want)
@@ -1580,10 +1612,7 @@ static __noinline int check_cgroup_write(struct file *file)
 	if (!confined(&s))
 		return 0; /* host task or privileged container */
 	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
-	/* A cgroup's directory holds the cgroup as its kernfs node's private
-	 * data, the root's too; its files are the directory's children. */
-	struct kernfs_node *dir = BPF_CORE_READ(dentry, d_parent, d_inode, i_private);
-	struct cgroup *cgrp = BPF_CORE_READ(dir, priv);
+	struct cgroup *cgrp = cgroup_of_dentry(dentry);
 	char name[LOCKC_CGROUP_FILE_NAME] = {};
 
 	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
@@ -1619,6 +1648,98 @@ static __noinline int check_cgroup_write(struct file *file)
 		return deny_open(LOCKC_TARGET_FS_TYPE, sc->buf, 0);
 	}
 	return deny_open_fs_path(sc, "cgroup2", len);
+}
+
+/*
+ * A change to the cgroup tree rather than to what a file holds: a cgroup
+ * made or removed, a mode or an owner changed. A container sharing the
+ * host's cgroup namespace reaches the host's tree with these too: rmdir
+ * removes the empty cgroups systemd keeps for units between their
+ * processes, mkdir fills the tree up to cgroup.max.descendants, and chmod
+ * or chown hands a host cgroup to a host user (systemd's Delegate= is a
+ * chown). A confined task may change only its container's part of the
+ * tree: `cgrp`, the cgroup changed, must lie below its container's
+ * cgroup, or be that cgroup where `own_too` (mkdir, whose new cgroup lies
+ * below). Reported under cgroup_tree as "<op>:<path of dentry>". The
+ * extended attributes (systemd keeps trusted.invocation_id and
+ * trusted.delegate there) are not judged: see policy.md.
+ */
+static __noinline int check_cgroup_tree(struct cgroup *cgrp, bool own_too, struct dentry *dentry,
+					const char *op)
+{
+	struct subject s;
+
+	current_subject(&s);
+	if (!confined(&s))
+		return 0; /* host task or privileged container */
+	int at = ancestor_level(cgrp, s.policy_cgroup_id);
+
+	if (at >= 0 && (own_too || at < BPF_CORE_READ(cgrp, level)))
+		return 0;
+	struct scratch *sc = get_scratch();
+
+	if (!sc)
+		return deny(&s, LOCKC_HOOK_CGROUP_TREE, LOCKC_TARGET_NONE, NULL);
+	long len = fs_internal_path(sc, dentry);
+
+	if (len < 0) {
+		/* Deeper than we walk: reported by the operation alone. */
+		bpf_probe_read_kernel_str(sc->buf, 32, op);
+		return deny(&s, LOCKC_HOOK_CGROUP_TREE, LOCKC_TARGET_OTHER, sc->buf);
+	}
+	compose_fs_path(sc, op, len);
+	return deny(&s, LOCKC_HOOK_CGROUP_TREE, LOCKC_TARGET_OTHER, sc->buf);
+}
+
+static __always_inline bool on_cgroup2(struct dentry *dentry)
+{
+	return BPF_CORE_READ(dentry, d_sb, s_magic) == CGROUP2_SUPER_MAGIC;
+}
+
+/* A new cgroup is a child of the directory it is made in: that directory
+ * may be the container's own cgroup (a runtime or systemd inside it makes
+ * its cgroups there). */
+SEC("lsm/path_mkdir")
+int BPF_PROG(lockc_path_mkdir, const struct path *dir, struct dentry *dentry, umode_t mode)
+{
+	struct dentry *parent = BPF_CORE_READ(dir, dentry);
+
+	if (!on_cgroup2(parent))
+		return 0;
+	return check_cgroup_tree(cgroup_of_dentry(parent), true, dentry, "mkdir cgroup2");
+}
+
+/* The cgroup removed must lie below the container's: the container's own
+ * is its parent's to remove. */
+SEC("lsm/path_rmdir")
+int BPF_PROG(lockc_path_rmdir, const struct path *dir, struct dentry *dentry)
+{
+	if (!on_cgroup2(dentry))
+		return 0;
+	return check_cgroup_tree(cgroup_of_dentry(dentry), false, dentry, "rmdir cgroup2");
+}
+
+/* The container's own cgroup and its files included: who may write them
+ * is its parent's to say, as nsdelegate has it. */
+SEC("lsm/path_chmod")
+int BPF_PROG(lockc_path_chmod, const struct path *path, umode_t mode)
+{
+	struct dentry *dentry = BPF_CORE_READ(path, dentry);
+
+	if (!on_cgroup2(dentry))
+		return 0;
+	return check_cgroup_tree(cgroup_of_dentry(dentry), false, dentry, "chmod cgroup2");
+}
+
+/* As path_chmod. The owner arguments (kuid_t, kgid_t) are not read. */
+SEC("lsm/path_chown")
+int BPF_PROG(lockc_path_chown, const struct path *path)
+{
+	struct dentry *dentry = BPF_CORE_READ(path, dentry);
+
+	if (!on_cgroup2(dentry))
+		return 0;
+	return check_cgroup_tree(cgroup_of_dentry(dentry), false, dentry, "chown cgroup2");
 }
 
 static __always_inline int check_device(__u8 level, struct inode *inode, __u32 access,

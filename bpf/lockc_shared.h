@@ -17,7 +17,7 @@
 #ifdef LOCKC_TEST_ABI_VERSION
 #define LOCKC_ABI_VERSION LOCKC_TEST_ABI_VERSION
 #else
-#define LOCKC_ABI_VERSION 12
+#define LOCKC_ABI_VERSION 13
 #endif
 
 /* Policy levels, ordered from weakest to strictest. */
@@ -67,6 +67,7 @@ enum lockc_hook {
 	LOCKC_HOOK_USERNS_CREATE, /* new user namespaces */
 	LOCKC_HOOK_SOCKET_CREATE, /* raw and packet sockets */
 	LOCKC_HOOK_CAPABLE,	  /* capabilities over the whole host */
+	LOCKC_HOOK_CGROUP_TREE,	  /* mkdir, rmdir, chmod, chown in cgroup2 */
 	LOCKC_HOOK_COUNT,
 };
 

@@ -21,7 +21,7 @@ struct HookWords {
 
 // One entry per hook of bpf/lockc.h (lockc::hook_name), worded to follow
 // "lockc stopped CONTAINER from"; the target, if any, comes after.
-constexpr std::array<HookWords, 17> kHookWords = {{
+constexpr std::array<HookWords, 18> kHookWords = {{
     {"sb_mount", "mounting"},
     {"sb_kern_mount", "mounting a filesystem of type"},
     {"move_mount", "moving a mount"},
@@ -39,6 +39,7 @@ constexpr std::array<HookWords, 17> kHookWords = {{
     {"userns_create", "creating a user namespace"},
     {"socket_create", "creating a raw or packet socket"},
     {"capable", "using the host-wide capability"},
+    {"cgroup_tree", "changing the cgroup tree outside it:"},
 }};
 
 bool is_hex(char c) {

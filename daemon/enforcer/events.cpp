@@ -12,7 +12,7 @@ constexpr std::array<std::string_view, LOCKC_HOOK_COUNT> kHookNames = {
     "file_open",       "syslog",        "kernel_module", "bpf",
     "perf_event_open", "ptrace",        "task_kill",     "unix_stream_connect",
     "task_fix_setuid", "exec_setuid",   "userns_create", "socket_create",
-    "capable",
+    "capable",         "cgroup_tree",
 };
 
 constexpr std::array<std::string_view, 8> kTargetKinds = {

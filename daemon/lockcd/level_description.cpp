@@ -161,6 +161,9 @@ void add_operations(const RuleSet &rules, Level level, std::vector<LevelDenial> 
                      "cgroup's limits; moving tasks (cgroup.procs, cgroup.threads) unless from "
                      "a cgroup namespace of the container's own, with nsdelegate on the "
                      "hierarchy or a PID namespace of the container's own");
+    add("cgroup_tree", "making cgroups outside the container's cgroup, removing any but those "
+                       "below it, changing the mode or owner of cgroups and cgroup files but "
+                       "those below it");
     add("sb_kern_mount", "mounting a filesystem of another type than " +
                              (mountable.empty() ? std::string("none") : mountable) +
                              ", or any on a block device");

@@ -3,6 +3,7 @@
 #include "lockcd_fixture.hpp"
 
 #include "cgroup.hpp"
+#include "lockc_shared.h"
 
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -236,8 +237,9 @@ TEST_F(LockcdTest, RegisterByCgroupPathCreatesAnObjectWithEveryProperty) {
     EXPECT_GT(registered, now_usec - 60'000'000U);
     using Counts = std::map<std::string, std::uint64_t>;
     const auto decisions = prop("Decisions").get<Counts>();
-    EXPECT_EQ(decisions.size(), 17U); // one per hook
+    EXPECT_EQ(decisions.size(), std::size_t{LOCKC_HOOK_COUNT}); // one per hook
     EXPECT_TRUE(decisions.contains("capable"));
+    EXPECT_TRUE(decisions.contains("cgroup_tree"));
 
     sdbus::ObjectPath found;
     manager()

@@ -53,10 +53,10 @@ TEST(DenialDigest, SummaryNamesTheContainerAndWhatItWasStoppedFromDoing) {
 }
 
 TEST(DenialDigest, EveryHookHasWordsAndUnknownOnesAreNamed) {
-    for (const char *hook :
-         {"sb_mount", "sb_kern_mount", "move_mount", "sb_pivotroot", "file_open", "syslog",
-          "kernel_module", "bpf", "perf_event_open", "ptrace", "task_kill", "unix_stream_connect",
-          "task_fix_setuid", "exec_setuid", "userns_create", "socket_create", "capable"}) {
+    for (const char *hook : {"sb_mount", "sb_kern_mount", "move_mount", "sb_pivotroot", "file_open",
+                             "syslog", "kernel_module", "bpf", "perf_event_open", "ptrace",
+                             "task_kill", "unix_stream_connect", "task_fix_setuid", "exec_setuid",
+                             "userns_create", "socket_create", "capable", "cgroup_tree"}) {
         const auto words = hook_words(hook);
         EXPECT_NE(words, "using " + std::string(hook)) << hook;
         EXPECT_FALSE(words.empty()) << hook;

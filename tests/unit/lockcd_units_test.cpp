@@ -1176,8 +1176,9 @@ TEST(LevelDescription, BuiltInRulesAndBehaviours) {
         EXPECT_TRUE(has(*denies, {"unix-socket", "@/containerd-shim", "connect"}));
         EXPECT_TRUE(has(*denies, {"mount-source", "/", "bind during setup"}));
         EXPECT_TRUE(has(*denies, {"mount-source", "/var/lib/docker", "allowed"}));
-        for (const char *hook : {"syslog", "kernel_module", "bpf", "perf_event_open", "ptrace",
-                                 "task_kill", "sb_kern_mount", "move_mount", "capable"}) {
+        for (const char *hook :
+             {"syslog", "kernel_module", "bpf", "perf_event_open", "ptrace", "task_kill",
+              "sb_kern_mount", "move_mount", "capable", "cgroup_tree"}) {
             const auto ops = operations(*denies);
             EXPECT_TRUE(std::any_of(ops.begin(), ops.end(), [&](const LevelDenial &d) {
                 return d.target == hook;

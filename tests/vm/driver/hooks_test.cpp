@@ -361,6 +361,57 @@ std::vector<Op> operations() {
          false,
          Phase::Setup,
          "/cgroup.max.descendants"});
+    // The host's cgroup tree itself. A cgroup made in the host's root
+    // (the prepare step removes one an allowed run left), one removed
+    // from there, a mode and an owner set as they already are.
+    ops.push_back(
+        {"make_host_cgroup",
+         LOCKC_HOOK_CGROUP_TREE,
+         [] {
+             ::rmdir((cgroup2_mount() / "lockc-matrix-made").c_str());
+             return 0;
+         },
+         [] { return errno_of(::mkdir((cgroup2_mount() / "lockc-matrix-made").c_str(), 0755)); },
+         {0},
+         false,
+         Phase::Setup,
+         "mkdir cgroup2:/lockc-matrix-made"});
+    ops.push_back(
+        {"remove_host_cgroup",
+         LOCKC_HOOK_CGROUP_TREE,
+         [] {
+             const auto made = cgroup2_mount() / "lockc-matrix-removed";
+             return ::mkdir(made.c_str(), 0755) == 0 || errno == EEXIST ? 0 : errno;
+         },
+         [] { return errno_of(::rmdir((cgroup2_mount() / "lockc-matrix-removed").c_str())); },
+         {0},
+         false,
+         Phase::Setup,
+         "rmdir cgroup2:/lockc-matrix-removed"});
+    ops.push_back({"chmod_host_cgroup_file",
+                   LOCKC_HOOK_CGROUP_TREE,
+                   nullptr,
+                   [] {
+                       const auto procs = cgroup2_mount() / "cgroup.procs";
+                       struct stat st {};
+                       if (::stat(procs.c_str(), &st) != 0) {
+                           return -3000 - errno;
+                       }
+                       return errno_of(::chmod(procs.c_str(), st.st_mode & 07777));
+                   },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "chmod cgroup2:/cgroup.procs"});
+    // Its own cgroup is its parent's to hand over (the host's here).
+    ops.push_back({"chown_own_cgroup",
+                   LOCKC_HOOK_CGROUP_TREE,
+                   nullptr,
+                   [] { return errno_of(::chown(own_cgroup().c_str(), 0, 0)); },
+                   {0},
+                   false,
+                   Phase::Setup,
+                   "chown cgroup2:/"});
     ops.push_back({"open_block_device",
                    LOCKC_HOOK_FILE_OPEN,
                    nullptr,
@@ -984,14 +1035,7 @@ namespace {
 
 // `text` written to `file`: 0 or the errno.
 int write_file(const fs::path &file, std::string_view text) {
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno;
-    }
-    const int err =
-        ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) ? 0 : errno;
-    ::close(fd);
-    return err;
+    return host_capabilities::write_text(file.c_str(), text);
 }
 
 // nsdelegate on the cgroup2 hierarchy, set or cleared for the host (as
@@ -1092,6 +1136,57 @@ TEST(CgroupMigration, BelowTheContainersOwnFromItsOwnNamespacesOnly) {
         EXPECT_TRUE(r.ok);
         EXPECT_EQ(r.err, 0) << "no nsdelegate, a PID namespace of its own";
         EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
+    }
+}
+
+// A container changes its part of the cgroup tree as a runtime or systemd
+// inside it does: it makes cgroups in its own, sets their files' modes and
+// owners, and removes them again. Its own cgroup's mode, owner and
+// existence are its parent's to change.
+TEST(CgroupTree, ChangedBelowTheContainersOwnOnly) {
+    for (auto level : {Level::Baseline, Level::Restricted}) {
+        auto r = run_contained("cgroup-tree-below", level, [] {
+            const fs::path sub = own_cgroup() / "sub";
+            if (::mkdir(sub.c_str(), 0755) != 0) {
+                return errno;
+            }
+            int err = errno_of(::chmod((sub / "cgroup.procs").c_str(), 0664));
+            err = err != 0 ? err : errno_of(::chown(sub.c_str(), 0, 0));
+            err = err != 0 ? err : errno_of(::chown((sub / "cgroup.procs").c_str(), 0, 0));
+            const int removed = errno_of(::rmdir(sub.c_str()));
+            return err != 0 ? err : removed;
+        });
+        EXPECT_TRUE(r.ok);
+        EXPECT_EQ(r.err, 0) << to_string(level) << ": " << std::strerror(r.err);
+        EXPECT_TRUE(r.events.empty()) << describe_all(r.events);
+
+        r = run_contained("cgroup-tree-own", level, [] {
+            const fs::path own = own_cgroup();
+            // Each must be refused by lockc: 1 + its index otherwise.
+            const std::array<int, 3> results = {
+                errno_of(::chmod((own / "cgroup.procs").c_str(), 0644)),
+                errno_of(::chown(own.c_str(), 0, 0)),
+                errno_of(::rmdir(own.c_str())), // EBUSY from the kernel
+            };
+            for (std::size_t i = 0; i < results.size(); ++i) {
+                if (results.at(i) != EPERM) {
+                    return static_cast<int>(1 + i);
+                }
+            }
+            return 0;
+        });
+        EXPECT_TRUE(r.ok);
+        EXPECT_EQ(r.err, 0) << to_string(level) << ": operation " << r.err << " went through";
+        ASSERT_EQ(r.events.size(), 3U) << describe_all(r.events);
+        const std::string own = "/cgroup-tree-own";
+        for (const auto &[event, op] : {std::pair{&r.events[0], "chmod cgroup2:/"},
+                                        std::pair{&r.events[1], "chown cgroup2:/"},
+                                        std::pair{&r.events[2], "rmdir cgroup2:/"}}) {
+            EXPECT_EQ(event->hook, LOCKC_HOOK_CGROUP_TREE) << describe(*event);
+            EXPECT_TRUE(event->target.starts_with(op)) << describe(*event);
+            EXPECT_NE(event->target.find(own), std::string::npos) << describe(*event);
+        }
+        EXPECT_TRUE(r.events[0].target.ends_with("/cgroup.procs")) << describe(r.events[0]);
     }
 }
 

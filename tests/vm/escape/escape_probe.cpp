@@ -515,13 +515,7 @@ int own_pipe_by(const std::string &pid) {
 }
 
 int move_to_root_cgroup() {
-    const int fd = ::open("/sys/fs/cgroup/cgroup.procs", O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno;
-    }
-    const int err = errno_of(static_cast<int>(::write(fd, "0", 1)));
-    ::close(fd);
-    return err;
+    return lockc::host_capabilities::write_text("/sys/fs/cgroup/cgroup.procs", "0");
 }
 
 struct Technique {

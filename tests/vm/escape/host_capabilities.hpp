@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace lockc::host_capabilities {
 
@@ -34,6 +35,19 @@ namespace lockc::host_capabilities {
 // tests and the probe use it for every call they make.
 inline int errno_of(long rc) {
     return rc < 0 ? errno : 0;
+}
+
+// `text` written to the file at `path` in one write(2), as `echo` would
+// (cgroup files take a whole value per write): 0 or the errno.
+inline int write_text(const char *path, std::string_view text) {
+    const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    const auto written = ::write(fd, text.data(), text.size());
+    const int err = written == static_cast<ssize_t>(text.size()) ? 0 : written < 0 ? errno : EIO;
+    ::close(fd);
+    return err;
 }
 
 // iopl(2) level 3: every I/O port, from user space (CAP_SYS_RAWIO). No port
