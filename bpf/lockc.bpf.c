@@ -1660,9 +1660,7 @@ static __noinline int check_cgroup_write(struct file *file)
  * chown). A confined task may change only its container's part of the
  * tree: `cgrp`, the cgroup changed, must lie below its container's
  * cgroup, or be that cgroup where `own_too` (mkdir, whose new cgroup lies
- * below). Reported under cgroup_tree as "<op>:<path of dentry>". The
- * extended attributes (systemd keeps trusted.invocation_id and
- * trusted.delegate there) are not judged: see policy.md.
+ * below). Reported under cgroup_tree as "<op>:<path of dentry>".
  */
 static __noinline int check_cgroup_tree(struct cgroup *cgrp, bool own_too, struct dentry *dentry,
 					const char *op)
@@ -1740,6 +1738,33 @@ int BPF_PROG(lockc_path_chown, const struct path *path)
 	if (!on_cgroup2(dentry))
 		return 0;
 	return check_cgroup_tree(cgroup_of_dentry(dentry), false, dentry, "chown cgroup2");
+}
+
+/*
+ * Extended attributes, where systemd keeps what it knows of a unit's cgroup
+ * (trusted.invocation_id, by which the journal names the unit's logs;
+ * trusted.delegate), as chmod. The programs load only on kernels that ask
+ * inode_xattr_skipcap before these hooks (Linux 6.10 on; see
+ * optional_programs.cpp): before, the kernel made its own capability check
+ * of security.* attributes only when every LSM returned this hook's
+ * default, 1, and a program returning 0 to allow would have turned that
+ * check off for every task. The first argument's type changed in 6.3
+ * (struct mnt_idmap *); it is not read.
+ */
+SEC("?lsm/inode_setxattr")
+int BPF_PROG(lockc_inode_setxattr, void *idmap, struct dentry *dentry)
+{
+	if (!on_cgroup2(dentry))
+		return 0;
+	return check_cgroup_tree(cgroup_of_dentry(dentry), false, dentry, "setxattr cgroup2");
+}
+
+SEC("?lsm/inode_removexattr")
+int BPF_PROG(lockc_inode_removexattr, void *idmap, struct dentry *dentry)
+{
+	if (!on_cgroup2(dentry))
+		return 0;
+	return check_cgroup_tree(cgroup_of_dentry(dentry), false, dentry, "removexattr cgroup2");
 }
 
 static __always_inline int check_device(__u8 level, struct inode *inode, __u32 access,

@@ -67,7 +67,7 @@ enum lockc_hook {
 	LOCKC_HOOK_USERNS_CREATE, /* new user namespaces */
 	LOCKC_HOOK_SOCKET_CREATE, /* raw and packet sockets */
 	LOCKC_HOOK_CAPABLE,	  /* capabilities over the whole host */
-	LOCKC_HOOK_CGROUP_TREE,	  /* mkdir, rmdir, chmod, chown in cgroup2 */
+	LOCKC_HOOK_CGROUP_TREE,	  /* mkdir, rmdir, chmod, chown, xattrs in cgroup2 */
 	LOCKC_HOOK_COUNT,
 };
 

@@ -59,4 +59,15 @@ int floor_file_ioctl_compat(void *ctx) {
     return 0;
 }
 
+// Loaded only where the kernel has inode_xattr_skipcap too, as lockc's.
+SEC("?lsm/inode_setxattr")
+int floor_inode_setxattr(void *ctx) {
+    return 0;
+}
+
+SEC("?lsm/inode_removexattr")
+int floor_inode_removexattr(void *ctx) {
+    return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

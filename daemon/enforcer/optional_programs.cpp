@@ -4,8 +4,11 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <system_error>
 
@@ -18,6 +21,34 @@ struct BtfDeleter {
 };
 
 constexpr std::string_view kLsmSection = "lsm/";
+
+// A hook whose program is safe only where the kernel has another hook too.
+struct Requirement {
+    std::string_view hook;
+    std::string_view needs;
+};
+
+// Before Linux 6.10 the kernel checked the capability that security.*
+// extended attributes take only when every LSM's inode_setxattr or
+// inode_removexattr returned the hook's default, 1: a BPF program that
+// allows (returns 0) would have turned the check off for every task. 6.10
+// moved the check before the hooks, asked of inode_xattr_skipcap.
+constexpr std::array<Requirement, 2> kRequirements = {{
+    {"inode_setxattr", "inode_xattr_skipcap"},
+    {"inode_removexattr", "inode_xattr_skipcap"},
+}};
+
+bool has_hook(const btf *kernel, std::string_view hook) {
+    const std::string entry = "bpf_lsm_" + std::string(hook);
+    return btf__find_by_name_kind(kernel, entry.c_str(), BTF_KIND_FUNC) >= 0;
+}
+
+// Whether the kernel has `hook`, and every hook its program needs.
+bool can_load(const btf *kernel, std::string_view hook) {
+    return has_hook(kernel, hook) && std::ranges::all_of(kRequirements, [&](const Requirement &r) {
+               return r.hook != hook || has_hook(kernel, r.needs);
+           });
+}
 
 } // namespace
 
@@ -42,7 +73,7 @@ std::vector<std::string> enable_optional_lsm_programs(bpf_object *object,
             }
         }
         const std::string hook(section.substr(kLsmSection.size()));
-        if (btf__find_by_name_kind(kernel.get(), ("bpf_lsm_" + hook).c_str(), BTF_KIND_FUNC) < 0) {
+        if (!can_load(kernel.get(), hook)) {
             left_out.push_back(hook);
             continue;
         }

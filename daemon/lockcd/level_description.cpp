@@ -163,7 +163,7 @@ void add_operations(const RuleSet &rules, Level level, std::vector<LevelDenial> 
                      "hierarchy or a PID namespace of the container's own");
     add("cgroup_tree", "making cgroups outside the container's cgroup, removing any but those "
                        "below it, changing the mode or owner of cgroups and cgroup files but "
-                       "those below it");
+                       "those below it, and from Linux 6.10 their extended attributes");
     add("sb_kern_mount", "mounting a filesystem of another type than " +
                              (mountable.empty() ? std::string("none") : mountable) +
                              ", or any on a block device");

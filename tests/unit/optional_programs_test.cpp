@@ -81,11 +81,16 @@ std::vector<std::string> not_loaded(bpf_object *object) {
     return names;
 }
 
+// lockc's optional programs, in the object's order.
+const std::vector<std::string> kOptional = {"lockc_inode_setxattr", "lockc_inode_removexattr",
+                                            "lockc_file_ioctl_compat"};
+
 TEST(OptionalPrograms, OnWhereTheKernelHasTheHook) {
     const auto object = open_object();
     ASSERT_TRUE(object);
-    EXPECT_EQ(not_loaded(object.get()), std::vector<std::string>{"lockc_file_ioctl_compat"});
-    const BtfFile btf({"bpf_lsm_file_open", "bpf_lsm_file_ioctl_compat"});
+    EXPECT_EQ(not_loaded(object.get()), kOptional);
+    const BtfFile btf({"bpf_lsm_file_open", "bpf_lsm_file_ioctl_compat", "bpf_lsm_inode_setxattr",
+                       "bpf_lsm_inode_removexattr", "bpf_lsm_inode_xattr_skipcap"});
     EXPECT_TRUE(enable_optional_lsm_programs(object.get(), btf.path()).empty());
     EXPECT_TRUE(not_loaded(object.get()).empty());
 }
@@ -94,10 +99,25 @@ TEST(OptionalPrograms, OffWhereItLacksItAndTheOthersStayOn) {
     const auto object = open_object();
     ASSERT_TRUE(object);
     // A name close to the hook's is not the hook.
-    const BtfFile btf({"bpf_lsm_file_ioctl", "file_ioctl_compat"});
+    const BtfFile btf({"bpf_lsm_file_ioctl", "file_ioctl_compat", "bpf_lsm_inode_setxattr",
+                       "bpf_lsm_inode_removexattr", "bpf_lsm_inode_xattr_skipcap"});
     EXPECT_EQ(enable_optional_lsm_programs(object.get(), btf.path()),
               std::vector<std::string>{"file_ioctl_compat"});
     EXPECT_EQ(not_loaded(object.get()), std::vector<std::string>{"lockc_file_ioctl_compat"});
+}
+
+// Linux 6.1 has both xattr hooks but not inode_xattr_skipcap: a program
+// there would turn off the kernel's capability check of security.*
+// attributes, so neither loads.
+TEST(OptionalPrograms, XattrProgramsOnlyWhereTheKernelChecksCapabilitiesBeforeThem) {
+    const auto object = open_object();
+    ASSERT_TRUE(object);
+    const BtfFile btf({"bpf_lsm_file_ioctl_compat", "bpf_lsm_inode_setxattr",
+                       "bpf_lsm_inode_removexattr", "bpf_lsm_inode_xattr_skipca"});
+    EXPECT_EQ(enable_optional_lsm_programs(object.get(), btf.path()),
+              (std::vector<std::string>{"inode_setxattr", "inode_removexattr"}));
+    EXPECT_EQ(not_loaded(object.get()),
+              (std::vector<std::string>{"lockc_inode_setxattr", "lockc_inode_removexattr"}));
 }
 
 TEST(OptionalPrograms, UnreadableBtfIsAnError) {
@@ -105,7 +125,7 @@ TEST(OptionalPrograms, UnreadableBtfIsAnError) {
     ASSERT_TRUE(object);
     EXPECT_THROW((void)enable_optional_lsm_programs(object.get(), "/nonexistent/lockc/btf"),
                  std::system_error);
-    EXPECT_EQ(not_loaded(object.get()), std::vector<std::string>{"lockc_file_ioctl_compat"});
+    EXPECT_EQ(not_loaded(object.get()), kOptional);
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <linux/bpf.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <optional>
 
 namespace lockc::vmtest {
@@ -85,6 +87,13 @@ TestCgroup::~TestCgroup() {
 
 fs::path own_cgroup() {
     return cgroup2_mount() / cgroup_of_pid(::getpid()).relative_path();
+}
+
+bool kernel_has_lsm_hook(const std::string &hook) {
+    // Without BTF lockc does not load at all (CO-RE), and says so.
+    const std::unique_ptr<btf, decltype(&btf__free)> kernel(btf__load_vmlinux_btf(), btf__free);
+    return kernel &&
+           btf__find_by_name_kind(kernel.get(), ("bpf_lsm_" + hook).c_str(), BTF_KIND_FUNC) >= 0;
 }
 
 ChildResult run_child(const fs::path *cgroup, const std::function<int()> &prepare,

@@ -55,12 +55,16 @@ struct ChildResult {
     bool ok = false; // the child ran and reported
 };
 
-// Forks a child that runs `prepare` as a host process, joins `cgroup` (if
-// given), runs `action` and reports its result. Both return 0 or an errno.
-// An action that replaces the child with execve reports its exit status.
 // The calling process's cgroup v2 directory.
 std::filesystem::path own_cgroup();
 
+// Whether the running kernel has the LSM hook `hook` (its BPF entry point,
+// bpf_lsm_<hook>, in the kernel's BTF).
+bool kernel_has_lsm_hook(const std::string &hook);
+
+// Forks a child that runs `prepare` as a host process, joins `cgroup` (if
+// given), runs `action` and reports its result. Both return 0 or an errno.
+// An action that replaces the child with execve reports its exit status.
 ChildResult run_child(const std::filesystem::path *cgroup, const std::function<int()> &prepare,
                       const std::function<int()> &action);
 
